@@ -1,0 +1,28 @@
+# swsim: every target sets up what it needs itself (a virtual environment in .venv).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint bench fuzz clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/swsim snapshot -o demo.swsim
+	@for s in eat safe-list; do $(BIN)/swsim restore demo.swsim --strategy=$$s || exit 1; done
+	@rm -f demo.swsim
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check swsim tests
+	$(BIN)/mypy swsim
+
+clean:
+	rm -rf $(VENV) build *.egg-info
