@@ -1,0 +1,141 @@
+"""Boot-time page allocators (``--allocator``): where ``get_zeroed_page()`` finds a frame.
+
+Every allocation and free of a restore goes through one of these, so the counts depend on the
+allocator's order exactly as the kernel's depend on its page allocator. Policies:
+
+* ``ascending``: always the lowest free pfn; a freed frame is free again at once and is returned
+  first when it is the lowest (a freshly booted buddy allocator behaves much like this).
+* ``descending``: always the highest free pfn.
+* ``random``: a uniformly random free frame, from a seeded generator.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+import numpy as np
+
+from swsim.errors import UsageError
+
+#: Frames scanned per numpy step when looking for the next free frame.
+_SCAN = 4096
+
+
+class PageAllocator(ABC):
+    """Hands out free frames one at a time; ``alloc()`` returns -1 when none is left."""
+
+    name: str
+
+    def __init__(self, free: np.ndarray, seed: int = 0) -> None:
+        self.free = free.astype(bool, copy=True)
+        self.nr_free = int(self.free.sum())
+
+    @abstractmethod
+    def alloc(self) -> int: ...
+
+    def free_page(self, pfn: int) -> None:
+        if self.free[pfn]:
+            raise AssertionError(f"double free of pfn {pfn}")
+        self.free[pfn] = True
+        self.nr_free += 1
+        self._freed(pfn)
+
+    def _freed(self, pfn: int) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def _take(self, pfn: int) -> int:
+        self.free[pfn] = False
+        self.nr_free -= 1
+        return pfn
+
+
+class AscendingAllocator(PageAllocator):
+    name = "ascending"
+
+    def __init__(self, free: np.ndarray, seed: int = 0) -> None:
+        super().__init__(free, seed)
+        self._cursor = 0  # no free frame below this pfn
+
+    def alloc(self) -> int:
+        free, pfn = self.free, self._cursor
+        while pfn < len(free):
+            window = free[pfn : pfn + _SCAN]
+            hit = int(window.argmax())
+            if window[hit]:
+                self._cursor = pfn + hit + 1
+                return self._take(pfn + hit)
+            pfn += len(window)
+        self._cursor = len(free)
+        return -1
+
+    def _freed(self, pfn: int) -> None:
+        self._cursor = min(self._cursor, pfn)
+
+
+class DescendingAllocator(PageAllocator):
+    name = "descending"
+
+    def __init__(self, free: np.ndarray, seed: int = 0) -> None:
+        super().__init__(free, seed)
+        self._cursor = len(free)  # no free frame at or above this pfn
+
+    def alloc(self) -> int:
+        free, end = self.free, self._cursor
+        while end > 0:
+            start = max(0, end - _SCAN)
+            window = free[start:end][::-1]
+            hit = int(window.argmax())
+            if window[hit]:
+                pfn = end - 1 - hit
+                self._cursor = pfn
+                return self._take(pfn)
+            end = start
+        self._cursor = 0
+        return -1
+
+    def _freed(self, pfn: int) -> None:
+        self._cursor = max(self._cursor, pfn + 1)
+
+
+class RandomAllocator(PageAllocator):
+    name = "random"
+
+    def __init__(self, free: np.ndarray, seed: int = 0) -> None:
+        super().__init__(free, seed)
+        self._rng = random.Random(seed)
+        self._pool = [int(p) for p in np.flatnonzero(self.free)]
+        self._where = {pfn: i for i, pfn in enumerate(self._pool)}
+
+    def alloc(self) -> int:
+        if not self._pool:
+            return -1
+        i = self._rng.randrange(len(self._pool))
+        pfn, last = self._pool[i], self._pool[-1]
+        self._pool[i] = last
+        self._where[last] = i
+        self._pool.pop()
+        del self._where[pfn]
+        return self._take(pfn)
+
+    def _freed(self, pfn: int) -> None:
+        self._where[pfn] = len(self._pool)
+        self._pool.append(pfn)
+
+
+ALLOCATORS: dict[str, Callable[[np.ndarray, int], PageAllocator]] = {
+    "ascending": AscendingAllocator,
+    "descending": DescendingAllocator,
+    "random": RandomAllocator,
+}
+
+
+def make_allocator(name: str, free: np.ndarray, seed: int = 0) -> PageAllocator:
+    try:
+        factory = ALLOCATORS[name]
+    except KeyError:
+        raise UsageError(
+            f"unknown allocator {name!r} (choose from: {', '.join(ALLOCATORS)})"
+        ) from None
+    return factory(free, seed)

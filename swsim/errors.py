@@ -1,0 +1,73 @@
+"""Errors a user can cause, each with its documented exit code.
+
+The CLI turns every :class:`SwsimError` into one line on stderr and its exit code; anything
+else escaping the library is a bug in swsim (exit 1).
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+EXIT_USAGE = 2
+EXIT_BAD_IMAGE = 3
+EXIT_NOMEM = 4
+EXIT_MACHINE_MISMATCH = 5
+EXIT_AUTH = 6
+EXIT_INTERRUPTED = 130
+
+#: The exit-code table shown by ``--help`` and README.md.
+EXIT_CODES: dict[int, str] = {
+    EXIT_OK: "success",
+    EXIT_UNEXPECTED: "unexpected error (a bug in swsim: please report it)",
+    EXIT_USAGE: "usage error: bad option, unreadable or invalid machine file, unwritable output",
+    EXIT_BAD_IMAGE: "bad image: not an swsim image, truncated, corrupted, digest mismatch",
+    EXIT_NOMEM: "not enough memory to restore the image with the chosen strategy (ENOMEM)",
+    EXIT_MACHINE_MISMATCH: "the machine does not fit the image (memory size, memory map)",
+    EXIT_AUTH: "authentication failure (unsigned image, wrong key, changed bytes)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+}
+
+
+class SwsimError(Exception):
+    """Base of every error a user can cause; ``exit_code`` is what the CLI exits with."""
+
+    exit_code = EXIT_UNEXPECTED
+
+
+class UsageError(SwsimError):
+    exit_code = EXIT_USAGE
+
+
+class MachineError(UsageError):
+    """A machine file or preset that is malformed (overlaps, out of range, bad schema)."""
+
+
+class ImageError(SwsimError):
+    """Not an swsim image, truncated, corrupted, or its digest does not match."""
+
+    exit_code = EXIT_BAD_IMAGE
+
+
+class MachineMismatch(SwsimError):
+    """Kernel: check_image_kernel() "Image mismatch", unpack_orig_pfns() "Memory map mismatch"."""
+
+    exit_code = EXIT_MACHINE_MISMATCH
+
+
+class AuthError(SwsimError):
+    exit_code = EXIT_AUTH
+
+
+class RestoreNoMemory(SwsimError):
+    """-ENOMEM during resume: the allocator ran dry before the strategy had what it needs."""
+
+    exit_code = EXIT_NOMEM
+
+    def __init__(self, strategy: str, missing: int, phase: str) -> None:
+        super().__init__(
+            f"not enough memory to restore with strategy {strategy}: "
+            f"{missing} more page(s) needed ({phase})"
+        )
+        self.strategy = strategy
+        self.missing = missing
+        self.phase = phase

@@ -1,0 +1,218 @@
+"""Image format v1: header page, metadata pages, data pages, trailer page (docs/image-format.md).
+
+The header is modelled on ``struct swsusp_info``; metadata pages pack each data page's pfn as a
+little-endian u64, 512 per page (``unpack_orig_pfns``); data pages follow in increasing pfn
+order; the trailer carries a SHA-256 digest of every byte before it. The layout is stream-only:
+a reader never seeks, so images go through pipes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+
+from swsim import __version__
+from swsim.constants import PAGE_SIZE, PFNS_PER_META_PAGE, nr_meta_pages
+from swsim.errors import ImageError, MachineError
+from swsim.machine import Machine
+
+IMAGE_MAGIC = b"SWSIMIMG"
+TRAILER_MAGIC = b"SWSIMEND"
+FORMAT_VERSION = 1
+DIGEST_SHA256 = 1
+
+# struct swsusp_info, swsim edition: fixed fields, then the machine description.
+_HEADER = struct.Struct("<8sIIQQQQQQII16sI4x64s")
+_HEADER_CRC_OFFSET = PAGE_SIZE - 4
+MACHINE_DESC_OFFSET = 256
+MACHINE_DESC_MAX = _HEADER_CRC_OFFSET - MACHINE_DESC_OFFSET
+_TRAILER = struct.Struct("<8sIIQ32s")
+
+#: Pages read from a stream per batch by :meth:`ImageReader.iter_data`.
+READ_BATCH_PAGES = 2048
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """The header page: what ``load_header()`` / ``check_header()`` look at."""
+
+    num_physpages: int
+    image_pages: int
+    nr_meta_pages: int
+    nr_data_pages: int
+    machine: Machine
+    identity: bytes
+    flags: int = 0
+    cpus: int = 1
+    release: str = f"swsim {__version__}"
+    version: int = FORMAT_VERSION
+
+    @property
+    def pages(self) -> int:
+        """``pages`` of struct swsusp_info: header + metadata + data pages."""
+        return 1 + self.nr_meta_pages + self.nr_data_pages
+
+    @property
+    def size(self) -> int:
+        return self.pages * PAGE_SIZE
+
+    @classmethod
+    def for_machine(cls, machine: Machine, image_pages: int, flags: int = 0) -> ImageHeader:
+        return cls(
+            num_physpages=machine.frames,
+            image_pages=image_pages,
+            nr_meta_pages=nr_meta_pages(image_pages),
+            nr_data_pages=image_pages,
+            machine=machine,
+            identity=machine.identity(),
+            flags=flags,
+        )
+
+    def pack(self) -> bytes:
+        desc = zlib.compress(self.machine.dumps().encode(), 9)
+        if len(desc) > MACHINE_DESC_MAX:
+            raise MachineError(
+                f"machine description too large for the image header "
+                f"({len(desc)} bytes compressed, at most {MACHINE_DESC_MAX})"
+            )
+        page = bytearray(PAGE_SIZE)
+        _HEADER.pack_into(
+            page, 0, IMAGE_MAGIC, self.version, PAGE_SIZE, self.num_physpages,
+            self.image_pages, self.pages, self.size, self.nr_meta_pages, self.nr_data_pages,
+            self.flags, self.cpus, self.identity, len(desc), self.release.encode()[:64],
+        )
+        page[MACHINE_DESC_OFFSET : MACHINE_DESC_OFFSET + len(desc)] = desc
+        struct.pack_into("<I", page, _HEADER_CRC_OFFSET, zlib.crc32(page))
+        return bytes(page)
+
+    @classmethod
+    def unpack(cls, page: bytes) -> ImageHeader:
+        """Parse and check a header page; every inconsistency is an :class:`ImageError`."""
+        if len(page) < PAGE_SIZE:
+            raise ImageError("truncated image: the header page is incomplete")
+        if page[:8] != IMAGE_MAGIC:
+            raise ImageError("not an swsim image (bad magic in the header page)")
+        (_, version, page_size, num_physpages, image_pages, pages, size, meta, data, flags,
+         cpus, identity, desc_len, release) = _HEADER.unpack_from(page, 0)
+        if version != FORMAT_VERSION:
+            raise ImageError(f"unsupported image format version {version} (this swsim reads 1)")
+        (crc,) = struct.unpack_from("<I", page, _HEADER_CRC_OFFSET)
+        if zlib.crc32(bytes(page[:_HEADER_CRC_OFFSET]) + b"\0\0\0\0") != crc:
+            raise ImageError("corrupted image: header checksum mismatch")
+        if page_size != PAGE_SIZE:
+            raise ImageError(f"image page size {page_size} is not {PAGE_SIZE}")
+        if meta != nr_meta_pages(image_pages) or data != image_pages:
+            raise ImageError(
+                f"corrupted image: header counts disagree ({image_pages} image pages, "
+                f"{meta} metadata pages, {data} data pages)"
+            )
+        if pages != 1 + meta + data or size != pages * PAGE_SIZE:
+            raise ImageError("corrupted image: header pages/size fields disagree")
+        if image_pages > num_physpages:
+            raise ImageError("corrupted image: more image pages than page frames")
+        if not 0 < desc_len <= MACHINE_DESC_MAX:
+            raise ImageError("corrupted image: bad machine description length")
+        try:
+            desc = zlib.decompress(page[MACHINE_DESC_OFFSET : MACHINE_DESC_OFFSET + desc_len])
+            machine = Machine.loads(desc, where="image machine description")
+        except (zlib.error, MachineError) as exc:
+            raise ImageError(f"corrupted image: bad machine description ({exc})") from None
+        if machine.frames != num_physpages or machine.identity() != identity:
+            raise ImageError("corrupted image: machine description does not match the header")
+        return cls(
+            num_physpages=num_physpages, image_pages=image_pages, nr_meta_pages=meta,
+            nr_data_pages=data, machine=machine, identity=identity, flags=flags, cpus=cpus,
+            release=release.rstrip(b"\0").decode(errors="replace"), version=version,
+        )
+
+
+def pack_meta_pages(pfns: np.ndarray) -> bytes:
+    """Metadata pages: little-endian u64 pfns, 512 per page, the last page zero-padded."""
+    nr_meta = nr_meta_pages(len(pfns))
+    out = np.zeros(nr_meta * PFNS_PER_META_PAGE, dtype="<u8")
+    out[: len(pfns)] = pfns
+    return out.tobytes()
+
+
+def unpack_meta_page(page: bytes | np.ndarray, count: int) -> np.ndarray:
+    """The first ``count`` pfns of a metadata page, as int64 (kernel: unpack_orig_pfns)."""
+    return np.frombuffer(page, dtype="<u8", count=count).astype(np.int64)
+
+
+def pack_trailer(digest: bytes, pages: int) -> bytes:
+    page = bytearray(PAGE_SIZE)
+    _TRAILER.pack_into(page, 0, TRAILER_MAGIC, FORMAT_VERSION, DIGEST_SHA256, pages, digest)
+    return bytes(page)
+
+
+def check_trailer(page: bytes, digest: bytes, pages: int) -> None:
+    if len(page) < PAGE_SIZE:
+        raise ImageError("truncated image: the trailer page is missing or incomplete")
+    magic, version, algo, covered, stored = _TRAILER.unpack_from(page, 0)
+    if magic != TRAILER_MAGIC or version != FORMAT_VERSION or algo != DIGEST_SHA256:
+        raise ImageError("corrupted image: bad trailer page")
+    if covered != pages:
+        raise ImageError("corrupted image: trailer page count does not match the header")
+    if stored != digest:
+        raise ImageError("corrupted image: digest mismatch (the image was changed or damaged)")
+
+
+class ImageReader:
+    """Reads an image from a stream once, front to back, hashing every byte.
+
+    ``header`` is parsed on construction; then :meth:`iter_meta_pages`, :meth:`iter_data` and
+    :meth:`check_trailer` must be called in that order.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._hash = hashlib.sha256()
+        self.header_page = self._read_exact(PAGE_SIZE, "header page")
+        self.header = ImageHeader.unpack(self.header_page)
+
+    def _read_exact(self, nbytes: int, what: str) -> bytes:
+        chunks = []
+        got = 0
+        while got < nbytes:
+            chunk = self._stream.read(nbytes - got)
+            if not chunk:
+                raise ImageError(
+                    f"truncated image: stream ended in the {what} "
+                    f"({got} of {nbytes} bytes read)"
+                )
+            chunks.append(chunk)
+            got += len(chunk)
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self._hash.update(data)
+        return data
+
+    def iter_meta_pages(self) -> Iterator[bytes]:
+        for index in range(self.header.nr_meta_pages):
+            yield self._read_exact(PAGE_SIZE, f"metadata page {index}")
+
+    def iter_data(self, batch_pages: int = READ_BATCH_PAGES) -> Iterator[np.ndarray]:
+        """Data pages in batches, each a ``(n, PAGE_SIZE)`` uint8 array."""
+        total = self.header.nr_data_pages
+        for start in range(0, total, batch_pages):
+            count = min(batch_pages, total - start)
+            raw = self._read_exact(count * PAGE_SIZE, f"data pages from {start}")
+            yield np.frombuffer(raw, dtype=np.uint8).reshape(count, PAGE_SIZE)
+
+    def check_trailer(self) -> None:
+        """Read the trailer and compare its digest with everything read before it."""
+        digest = self._hash.digest()
+        page = self._stream.read(PAGE_SIZE)
+        while 0 < len(page) < PAGE_SIZE:
+            more = self._stream.read(PAGE_SIZE - len(page))
+            if not more:
+                break
+            page += more
+        check_trailer(page, digest, self.header.pages)
+        if self._stream.read(1):
+            raise ImageError("corrupted image: unexpected bytes after the trailer page")

@@ -1,0 +1,125 @@
+"""Built-in machines (``--preset NAME``).
+
+``rafael-2006`` reconstructs the box of the seed patch (x86-64, 1 GiB, an image of 100000
+pages). ``default`` is a generated 1 GiB machine whose saved pages are scattered over memory
+as on a machine that has been running for a while. docs/presets.md states the assumptions.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from swsim.errors import UsageError
+from swsim.machine import ContentSpec, Machine
+from swsim.ranges import Range, Ranges
+
+GIB_FRAMES = (1 << 30) // 4096  # 262144
+#: x86 keeps the first MiB (real-mode area, BIOS data, VGA hole) out of the page allocator.
+LOW_RESERVED: Ranges = ((0, 256),)
+#: x86-64 kernels of 2006 loaded at 2 MiB; the kernel image sits at its load address.
+KERNEL_LOAD_PFN = 512
+#: ``struct page`` is 64 bytes per frame on x86-64 (mem_map).
+STRUCT_PAGE_BYTES = 64
+
+
+def rafael_2006() -> Machine:
+    """The seed's box: 1 GiB x86-64, an image of 100000 pages in low memory.
+
+    The image occupies pfns [256, 100256) (the suspended system used memory bottom-up). The
+    boot kernel, with its early allocations, uses 10000 frames inside that span, [4096, 14096),
+    and its ``mem_map`` and page tables 4096 frames at the top of memory; the first MiB is
+    reserved. So 90000 original frames are free at resume: the page allocator (ascending, as a
+    freshly booted buddy allocator hands out low frames first) meets them before any safe frame.
+    """
+    return Machine(
+        frames=GIB_FRAMES,
+        saveable=((256, 100256),),
+        nosave=LOW_RESERVED,
+        boot_used=((4096, 14096), (GIB_FRAMES - 4096, GIB_FRAMES)),
+        boot_reserved=LOW_RESERVED,
+        content=ContentSpec(seed=2006),
+        name="rafael-2006",
+    )
+
+
+def generate_machine(
+    frames: int = GIB_FRAMES,
+    saveable_fraction: float = 0.40,
+    kernel_pages: int = 8192,
+    early_pages: int = 2048,
+    seed: int = 1,
+    name: str = "generated",
+) -> Machine:
+    """A machine whose saved memory is scattered in extents of 64 to 4096 frames.
+
+    Boot footprint: the first MiB reserved; the kernel image (text, data, bss) at its load
+    address (2 MiB) in both the suspended and the boot kernel, so those frames are saved and also
+    used at resume; ``mem_map`` (64 bytes per frame) at the top of memory, likewise; and
+    ``early_pages`` of early boot allocations scattered just above the kernel image.
+    """
+    rng = random.Random(seed)
+    mem_map_pages = -(-frames * STRUCT_PAGE_BYTES // 4096)
+    low = LOW_RESERVED[0][1]
+    kernel: Range = (KERNEL_LOAD_PFN, min(KERNEL_LOAD_PFN + kernel_pages, frames))
+    mem_map: Range = (max(frames - mem_map_pages, kernel[1]), frames)
+    saveable: list[Range] = [kernel]
+    budget = int(frames * saveable_fraction) - (kernel[1] - kernel[0]) - (mem_map[1] - mem_map[0])
+    pfn = kernel[1]
+    # Saved and free extents; each is saved with the share of the budget still to place in
+    # the span still to walk, so the saved total lands on the budget.
+    while pfn < mem_map[0] and budget > 0:
+        length = min(rng.randint(64, 4096), mem_map[0] - pfn, budget)
+        if rng.random() < budget / (mem_map[0] - pfn):
+            saveable.append((pfn, pfn + length))
+            budget -= length
+        pfn += length
+    saveable.append(mem_map)
+    merged: list[Range] = []
+    for s, e in sorted(saveable):
+        if merged and merged[-1][1] == s:
+            merged[-1] = (merged[-1][0], e)
+        else:
+            merged.append((s, e))
+    early_start = kernel[1]
+    early: Range = (early_start, min(early_start + early_pages, mem_map[0]))
+    used = sorted({kernel, early, mem_map})
+    return Machine(
+        frames=frames,
+        saveable=tuple(merged),
+        nosave=((0, low),),
+        boot_used=_merge(used),
+        boot_reserved=((0, low),),
+        content=ContentSpec(seed=seed),
+        name=name,
+    )
+
+
+def _merge(ranges: list[Range]) -> Ranges:
+    out: list[Range] = []
+    for s, e in sorted(ranges):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(e, out[-1][1]))
+        else:
+            out.append((s, e))
+    return tuple(out)
+
+
+def default_machine() -> Machine:
+    """1 GiB, 40% of it saved, scattered; the machine ``swsim snapshot`` uses with no option."""
+    return generate_machine(name="default")
+
+
+PRESETS: dict[str, Callable[[], Machine]] = {
+    "default": default_machine,
+    "rafael-2006": rafael_2006,
+}
+
+
+def get_preset(name: str) -> Machine:
+    try:
+        return PRESETS[name]()
+    except KeyError:
+        raise UsageError(
+            f"unknown preset {name!r} (choose from: {', '.join(sorted(PRESETS))})"
+        ) from None

@@ -1,0 +1,69 @@
+"""Half-open pfn ranges ``[start, end)``: validation and conversion to numpy masks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from swsim.errors import MachineError
+
+Range = tuple[int, int]
+Ranges = tuple[Range, ...]
+
+
+def parse_ranges(value: object, where: str, frames: int) -> Ranges:
+    """Check a JSON list of ``[start, end)`` pairs and return them sorted."""
+    if not isinstance(value, list):
+        raise MachineError(f"{where}: expected a list of [start, end) pfn ranges")
+    out: list[Range] = []
+    for item in value:
+        if (
+            not isinstance(item, list | tuple)
+            or len(item) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in item)
+        ):
+            raise MachineError(f"{where}: range {item!r} is not a pair of integers [start, end)")
+        start, end = int(item[0]), int(item[1])
+        if not 0 <= start < end <= frames:
+            raise MachineError(
+                f"{where}: range [{start}, {end}) is empty or outside the {frames} frames"
+            )
+        out.append((start, end))
+    return tuple(sorted(out))
+
+
+def check_disjoint(named: dict[str, Ranges], where: str) -> None:
+    """Refuse overlapping ranges, within one list and across the lists of one state."""
+    tagged = sorted((s, e, name) for name, rs in named.items() for s, e in rs)
+    for (s0, e0, n0), (s1, e1, n1) in zip(tagged, tagged[1:], strict=False):
+        if s1 < e0:
+            raise MachineError(
+                f"{where}: {n0} range [{s0}, {e0}) overlaps {n1} range [{s1}, {e1})"
+            )
+
+
+def ranges_mask(ranges: Iterable[Range], frames: int) -> np.ndarray:
+    """A bool array of ``frames`` entries, True inside the ranges."""
+    mask = np.zeros(frames, dtype=bool)
+    for start, end in ranges:
+        mask[start:end] = True
+    return mask
+
+
+def ranges_pfns(ranges: Sequence[Range]) -> np.ndarray:
+    """All pfns of sorted disjoint ranges, increasing, as int64."""
+    if not ranges:
+        return np.zeros(0, dtype=np.int64)
+    return np.concatenate([np.arange(s, e, dtype=np.int64) for s, e in ranges])
+
+
+def mask_ranges(mask: np.ndarray) -> Ranges:
+    """The inverse of :func:`ranges_mask`: maximal runs of True as ranges."""
+    padded = np.concatenate(([False], mask.astype(bool), [False]))
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    return tuple((int(s), int(e)) for s, e in zip(edges[::2], edges[1::2], strict=True))
+
+
+def ranges_len(ranges: Iterable[Range]) -> int:
+    return sum(e - s for s, e in ranges)

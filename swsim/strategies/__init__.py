@@ -1,0 +1,11 @@
+"""Restore strategies, one module each; adding one touches its module and this registry."""
+
+from __future__ import annotations
+
+from swsim.strategies.base import Strategy
+from swsim.strategies.eat import Eat
+from swsim.strategies.safe_list import SafeList
+
+STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (Eat, SafeList)}
+
+__all__ = ["STRATEGIES", "Strategy"]

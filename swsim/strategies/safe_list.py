@@ -1,0 +1,58 @@
+"""``safe-list``: 2.6.17-rc1-mm2 with "swsusp: use less memory during resume" (April 2006).
+
+``alloc_image_page(safe_needed=1)`` keeps each unsafe page it meets allocated (PG_nosave and
+PG_nosave_free both set) and counts it in ``unsafe_pages``. ``prepare_image()`` then allocates
+``nr_copy_pages - unsafe_pages`` more pages with plain ``get_zeroed_page()``: the safe ones go
+on the ``safe_pages`` list, the unsafe ones are just kept. ``get_buffer()`` loads a page straight
+into its original frame when swsusp has allocated that frame, and otherwise takes a safe page
+and links the pbe into the restore list. Allocations: 1 + 2*ceil(P/170) + P.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from swsim.strategies.swsusp2006 import Swsusp2006
+
+
+class SafeList(Swsusp2006):
+    name = "safe-list"
+    summary = "2.6.17 with the patch: keep unsafe pages, load each into its own frame"
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.unsafe_pages = 0
+        #: the safe_pages list: a stack, like the kernel's singly linked list
+        self.safe_pages: list[int] = []
+
+    def unsafe_page_met(self, pfn: int) -> None:
+        self.unsafe_pages += 1
+        self.stats.unsafe_kept += 1
+
+    def prepare_image(self, pfns: np.ndarray) -> None:
+        """``prepare_image()`` of the patch."""
+        self.unsafe_pages = 0  # set by mark_unsafe_pages() in the patch
+        self.swap_pagedir(pfns)
+        ctx = self.ctx
+        nr_pages = self.nr_copy_pages
+        if nr_pages > self.unsafe_pages:
+            for _ in range(nr_pages - self.unsafe_pages):
+                pfn = ctx.get_zeroed_page()
+                if ctx.page_nosave_free[pfn]:
+                    self.stats.unsafe_kept += 1
+                else:
+                    self.safe_pages.append(pfn)
+                ctx.page_nosave[pfn] = True  # "Mark the page as allocated"
+                ctx.page_nosave_free[pfn] = True
+
+    def get_buffer(self, index: int, pfn: int) -> int:
+        """Direct load when the original frame is allocated by swsusp; else a safe page."""
+        ctx = self.ctx
+        if ctx.page_nosave[pfn] and ctx.page_nosave_free[pfn]:
+            self.stats.direct += 1
+            return pfn
+        if not self.safe_pages:
+            raise AssertionError("safe_pages list exhausted: the model broke an invariant")
+        address = self.safe_pages.pop()
+        self.address[index] = address
+        return address
