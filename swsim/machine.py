@@ -155,12 +155,15 @@ class Machine:
         except (TypeError, ValueError) as exc:
             raise MachineError(f"{where}: content: {exc}") from None
         name = data.get("name", "custom")
+        def ranges(state: dict[str, Any], group: str, key: str) -> Ranges:
+            return parse_ranges(state.get(key, []), f"{where}: {group}.{key}", frames)
+
         return cls(
             frames=frames,
-            saveable=parse_ranges(suspend.get("saveable", []), f"{where}: suspend.saveable", frames),
-            nosave=parse_ranges(suspend.get("nosave", []), f"{where}: suspend.nosave", frames),
-            boot_used=parse_ranges(boot.get("used", []), f"{where}: boot.used", frames),
-            boot_reserved=parse_ranges(boot.get("reserved", []), f"{where}: boot.reserved", frames),
+            saveable=ranges(suspend, "suspend", "saveable"),
+            nosave=ranges(suspend, "suspend", "nosave"),
+            boot_used=ranges(boot, "boot", "used"),
+            boot_reserved=ranges(boot, "boot", "reserved"),
             content=spec,
             name=str(name),
         )

@@ -17,7 +17,7 @@ from swsim.constants import PFNS_PER_META_PAGE
 from swsim.errors import ImageError, MachineMismatch, RestoreNoMemory, UsageError
 from swsim.image import ImageHeader, ImageReader, unpack_meta_page
 from swsim.machine import FRAME_RESERVED, Machine
-from swsim.resume import ResumeContext, RestoreStats
+from swsim.resume import RestoreStats, ResumeContext
 from swsim.strategies import STRATEGIES, Strategy
 
 #: Pages hashed per step when verifying memory.
@@ -141,13 +141,24 @@ def restore_image(
     ``machine`` gives the boot-time state to restore on; by default the machine the image was
     made on (recorded in its header). Raises :class:`swsim.errors.SwsimError` subclasses.
     """
+    return restore_with_context(stream, strategy, machine, allocator, seed)[0]
+
+
+def restore_with_context(
+    stream: BinaryIO,
+    strategy: str = "safe-list",
+    machine: Machine | None = None,
+    allocator: str = "ascending",
+    seed: int = 0,
+) -> tuple[RestoreStats, ResumeContext, np.ndarray]:
+    """:func:`restore_image`, also returning the boot-time context and the image pfns."""
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {strategy!r} (choose from: {', '.join(STRATEGIES)})")
     reader = ImageReader(stream)
     header = reader.header
-    target = header.machine if machine is None else header.machine.with_boot_of(machine)
     if machine is not None:
         check_header(header, machine)
+    target = header.machine if machine is None else header.machine.with_boot_of(machine)
     stats = RestoreStats(
         strategy=strategy,
         allocator=allocator,
@@ -176,4 +187,4 @@ def restore_image(
     ctx.memory.copy_pages(orig, address)
     stats.copies = len(orig)
     stats.verified = verify_memory(ctx, handle.pfns, data_digest.digest())
-    return stats
+    return stats, ctx, handle.pfns
