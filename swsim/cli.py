@@ -173,3 +173,6 @@ def main(argv: list[str] | None = None) -> None:
     except MemoryError:
         click.echo("swsim: error: out of host memory", err=True)
         sys.exit(EXIT_UNEXPECTED)
+    except OSError as exc:
+        click.echo(f"swsim: error: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_UNEXPECTED)

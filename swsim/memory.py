@@ -7,6 +7,7 @@ something is written into it: a 64 GiB machine whose image is 2 GiB needs about 
 from __future__ import annotations
 
 import mmap
+import sys
 
 import numpy as np
 
@@ -18,8 +19,9 @@ class FrameMemory:
 
     def __init__(self, frames: int) -> None:
         self.frames = frames
-        flags = mmap.MAP_PRIVATE | getattr(mmap, "MAP_ANONYMOUS", 0x20)
-        flags |= getattr(mmap, "MAP_NORESERVE", 0)
+        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
+        # Python < 3.13 lacks the constant; 0x4000 is MAP_NORESERVE on Linux.
+        flags |= getattr(mmap, "MAP_NORESERVE", 0x4000 if sys.platform == "linux" else 0)
         self._map = mmap.mmap(-1, frames * PAGE_SIZE, flags=flags)
         self.pages = np.frombuffer(self._map, dtype=np.uint8).reshape(frames, PAGE_SIZE)
 
