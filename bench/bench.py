@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""``make bench``: swsim against the peer commands that bound it, on the same bytes.
+
+Builds its inputs in a work directory (default ``bench-out/``), runs every case several times
+(``--runs``, default 3) as real processes, and prints the median wall time, throughput, peak
+resident memory (the child's ru_maxrss) and each ratio with the target from issue 5:
+
+* raw 1 GiB image restore (safe-list) vs ``cat IMAGE > /dev/null`` plus a numpy copy of the
+  same bytes (the memory-bandwidth floor), target <= 3x;
+* zstd-compressed 1 GiB image restore vs ``zstd -d -c IMAGE > /dev/null``, target <= 1.5x;
+* zstd snapshot of the 1 GiB image vs ``zstd -c`` of the raw image at the same level and
+  threads, target <= 1.5x;
+* ``--no-data`` counts for a 16M-frame machine with a 4M-page image, target < 10 s;
+* pages per second of the page-by-page path;
+* peak resident memory of the raw restore vs 1.5x the image's data bytes + 64 B per frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from swsim.presets import generate_machine  # noqa: E402
+
+GIB_PAGES = (1 << 30) // 4096
+
+
+@dataclass
+class Timing:
+    seconds: float
+    max_rss_kb: int
+
+
+def run(cmd: list[str] | str, stdout_path: str = os.devnull) -> Timing:
+    """Run a command (a list, or a shell string), return wall time and its peak RSS."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    with open(stdout_path, "wb") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, env=env, shell=isinstance(cmd, str))
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: command failed ({proc.returncode}): {cmd}")
+    return Timing(elapsed, usage.ru_maxrss)
+
+
+def median(cmd: list[str] | str, runs: int, stdout_path: str = os.devnull) -> Timing:
+    timings = [run(cmd, stdout_path) for _ in range(runs)]
+    return Timing(
+        statistics.median(t.seconds for t in timings), max(t.max_rss_kb for t in timings)
+    )
+
+
+def numpy_copy_seconds(nbytes: int, runs: int) -> float:
+    """Median time of one numpy copy of ``nbytes`` into fresh memory (page faults included)."""
+    code = (
+        "import numpy as np, time, sys\n"
+        f"a = np.ones({nbytes}, dtype=np.uint8)\n"
+        "t = time.perf_counter(); b = a.copy(); print(time.perf_counter() - t)\n"
+    )
+    out = [
+        float(subprocess.run([sys.executable, "-c", code], capture_output=True, check=True,
+                             text=True).stdout)
+        for _ in range(runs)
+    ]
+    return statistics.median(out)
+
+
+def row(name: str, t: Timing, nbytes: int | None = None, extra: str = "") -> None:
+    rate = f"{nbytes / t.seconds / 1e6:9.0f} MB/s" if nbytes else " " * 14
+    print(f"  {name:44} {t.seconds:8.3f} s {rate} {t.max_rss_kb / 1024:8.0f} MiB  {extra}")
+
+
+def verdict(label: str, value: float, target: float, unit: str = "x") -> None:
+    ok = "ok" if value <= target else "MISSED"
+    print(f"  {label:58} {value:7.2f}{unit}  (target <= {target}{unit})  {ok}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workdir", default=str(ROOT / "bench-out"))
+    parser.add_argument("--level", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--image-gib", type=float, default=1.0)
+    args = parser.parse_args()
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    swsim = [sys.executable, "-m", "swsim"]
+    runs = args.runs
+
+    # Inputs: a 4 GiB machine whose image is 1 GiB (262144 pages), and a 64 GiB machine
+    # (16M frames) whose image is 4M pages for the counts-only case.
+    image_pages = int(GIB_PAGES * args.image_gib)
+    frames = 4 * image_pages
+    machine = generate_machine(frames=frames, saveable_fraction=0.25, seed=11, name="bench-1g")
+    machine_file = work / "bench-1g.json"
+    machine_file.write_text(machine.dumps())
+    raw = work / "img.swsim"
+    zst = work / "img.swsim.zst"
+    print(f"swsim bench: {machine.nr_saveable} image pages on {frames} frames, {runs} runs each")
+    run([*swsim, "snapshot", "--machine", str(machine_file), "-o", str(raw)])
+    run([*swsim, "snapshot", "--machine", str(machine_file), "--compress=zstd",
+         f"--level={args.level}", f"--threads={args.threads}", "-o", str(zst)])
+    raw_bytes = raw.stat().st_size
+    data_bytes = machine.nr_saveable * 4096
+
+    print("\ncase" + " " * 43 + "median      throughput   peak RSS")
+    t_restore = median([*swsim, "restore", str(raw), "--json"], runs)
+    row("swsim restore (raw, safe-list)", t_restore, raw_bytes)
+    t_cat = median(f"cat {raw} > /dev/null", runs)
+    row("cat IMAGE > /dev/null", t_cat, raw_bytes)
+    t_np = numpy_copy_seconds(raw_bytes, runs)
+    floor = Timing(t_cat.seconds + t_np, 0)
+    row("floor: cat + numpy copy of the same bytes", floor, raw_bytes)
+
+    t_zrestore = median([*swsim, "restore", str(zst), "--json"], runs)
+    row("swsim restore (zstd, safe-list)", t_zrestore, raw_bytes)
+    t_zd = median(f"zstd -q -d -c {zst} > /dev/null", runs)
+    row("zstd -d -c IMAGE > /dev/null", t_zd, raw_bytes)
+
+    snap_cmd = [*swsim, "snapshot", "--machine", str(machine_file), "--compress=zstd",
+                f"--level={args.level}", f"--threads={args.threads}", "-o", "-"]
+    t_zsnap = median(snap_cmd, runs)
+    row(f"swsim snapshot --compress=zstd -{args.level} -T{args.threads}", t_zsnap, raw_bytes)
+    t_z = median(f"zstd -q -c -{args.level} -T{args.threads} {raw} > /dev/null", runs)
+    row(f"zstd -c -{args.level} -T{args.threads} IMAGE > /dev/null", t_z, raw_bytes)
+
+    big = generate_machine(frames=1 << 24, saveable_fraction=0.25, seed=12, name="bench-64g")
+    big_file = work / "bench-64g.json"
+    big_file.write_text(big.dumps())
+    meta = work / "big-nodata.swsim"
+    t_nd_snap = median([*swsim, "snapshot", "--machine", str(big_file), "--no-data",
+                        "-o", str(meta)], 1)
+    row("swsim snapshot --no-data (16M frames)", t_nd_snap)
+    t_nd = median([*swsim, "restore", str(meta), "--no-data", "--json"], runs)
+    row(f"swsim restore --no-data ({big.nr_saveable} pages)", t_nd)
+
+    small = work / "small.swsim"
+    small_machine = generate_machine(frames=GIB_PAGES // 4, saveable_fraction=0.4, seed=13)
+    small_file = work / "small.json"
+    small_file.write_text(small_machine.dumps())
+    run([*swsim, "snapshot", "--machine", str(small_file), "-o", str(small)])
+    t_pbp = median([*swsim, "restore", str(small), "--page-by-page", "--json"], runs)
+    pps = small_machine.nr_saveable / t_pbp.seconds
+    row("swsim restore --page-by-page", t_pbp, small_machine.nr_saveable * 4096,
+        f"{pps:,.0f} pages/s")
+
+    print("\nratios (each against its peer, same run, same bytes)")
+    verdict("raw restore / memory-bandwidth floor", t_restore.seconds / floor.seconds, 3.0)
+    verdict("compressed restore / zstd -d", t_zrestore.seconds / t_zd.seconds, 1.5)
+    verdict("compressed snapshot / zstd -c", t_zsnap.seconds / t_z.seconds, 1.5)
+    verdict("--no-data counts, 16M frames, 4M-page image (s)", t_nd.seconds, 10.0, " s")
+    budget_kb = (1.5 * data_bytes + 64 * frames) / 1024
+    verdict("raw restore peak RSS / (1.5 x data + 64 B per frame)",
+            t_restore.max_rss_kb / budget_kb, 1.0)
+    print(f"  page-by-page path: {pps:,.0f} pages/s")
+    if not shutil.which("zstd"):
+        print("note: the zstd CLI is missing; install it (Debian: apt-get install zstd)")
+
+
+if __name__ == "__main__":
+    main()
