@@ -29,7 +29,7 @@ from swsim.machine import Machine
 from swsim.presets import PRESETS, get_preset
 from swsim.report import print_restore, restore_json
 from swsim.restore import restore_image
-from swsim.snapshot import write_image
+from swsim.snapshot import ZERO_PAGES_MODES, write_image
 from swsim.strategies import STRATEGIES
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -79,7 +79,12 @@ def cli() -> None:
     help="Image file to write ('-': standard output). Written atomically.",
 )
 @click.option("--seed", type=int, help="Override the machine's page-content seed.")
-def snapshot(machine: Machine | None, output: str, seed: int | None) -> None:
+@click.option(
+    "--zero-pages", type=click.Choice(list(ZERO_PAGES_MODES)), default="skip", show_default=True,
+    help="skip: all-zero pages get a flagged metadata entry and no data page (v6.6+); "
+    "store: they are stored as data pages.",
+)
+def snapshot(machine: Machine | None, output: str, seed: int | None, zero_pages: str) -> None:
     """Write the image of a machine (default: the built-in 'default' machine)."""
     machine = machine or get_preset("default")
     if seed is not None:
@@ -91,7 +96,7 @@ def snapshot(machine: Machine | None, output: str, seed: int | None) -> None:
     if output == "-" and sys.stdout.isatty():
         raise UsageError("refusing to write a binary image to a terminal: use -o FILE or a pipe")
     with atomic_output(output) as stream:
-        write_image(machine, stream)
+        write_image(machine, stream, zero_pages)
 
 
 @cli.command(epilog=EPILOG)

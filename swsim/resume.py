@@ -30,6 +30,8 @@ class RestoreStats:
     image_pages: int = 0
     meta_pages: int = 0
     data_pages: int = 0
+    #: image pages stored as flagged metadata only (ENCODED_PFN_ZERO_FLAG), memset at restore
+    zero_pages: int = 0
     #: every page obtained from the allocator (eaten and later-freed pages included)
     allocations: int = 0
     frees: int = 0
