@@ -45,6 +45,17 @@ class PageAllocator(ABC):
     def _freed(self, pfn: int) -> None:  # noqa: B027 - optional hook
         pass
 
+    def take_page(self, pfn: int) -> bool:
+        """Take the frame ``pfn`` itself if it is free (kernel: ``take_page_off_buddy()``)."""
+        if pfn >= len(self.free) or not self.free[pfn]:
+            return False
+        self._taken(pfn)
+        self._take(pfn)
+        return True
+
+    def _taken(self, pfn: int) -> None:  # noqa: B027 - optional hook
+        """A free frame is about to be taken out of order by :meth:`take_page`."""
+
     def _take(self, pfn: int) -> int:
         self.free[pfn] = False
         self.nr_free -= 1
@@ -122,6 +133,13 @@ class RandomAllocator(PageAllocator):
     def _freed(self, pfn: int) -> None:
         self._where[pfn] = len(self._pool)
         self._pool.append(pfn)
+
+    def _taken(self, pfn: int) -> None:
+        i = self._where.pop(pfn)
+        last = self._pool.pop()
+        if last != pfn:
+            self._pool[i] = last
+            self._where[last] = i
 
 
 ALLOCATORS: dict[str, Callable[[np.ndarray, int], PageAllocator]] = {

@@ -16,18 +16,21 @@ import click
 
 from swsim import __version__
 from swsim.allocator import ALLOCATORS
+from swsim.compare import compare_image
 from swsim.errors import (
     EXIT_CODES,
     EXIT_INTERRUPTED,
     EXIT_UNEXPECTED,
     EXIT_USAGE,
+    ImageError,
     SwsimError,
     UsageError,
 )
 from swsim.fileio import atomic_output, open_input
+from swsim.inspect import inspect_image
 from swsim.machine import Machine
 from swsim.presets import PRESETS, get_preset
-from swsim.report import print_restore, restore_json
+from swsim.report import compare_json, compare_table, inspect_table, print_restore, restore_json
 from swsim.restore import restore_image
 from swsim.snapshot import ZERO_PAGES_MODES, write_image
 from swsim.strategies import STRATEGIES
@@ -99,17 +102,33 @@ def snapshot(machine: Machine | None, output: str, seed: int | None, zero_pages:
         write_image(machine, stream, zero_pages)
 
 
+def allocator_options(func: F) -> F:
+    """``--allocator NAME`` and ``--seed N``: the boot-time page allocator."""
+
+    @click.option(
+        "--allocator", type=click.Choice(list(ALLOCATORS)), default="ascending",
+        show_default=True, help="Boot-time page allocator policy.",
+    )
+    @click.option(
+        "--seed", type=int, default=0, show_default=True, help="Seed of --allocator=random."
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kw: Any) -> Any:
+        return func(*args, **kw)
+
+    return wrapper  # type: ignore[return-value]
+
+
+STRATEGY_HELP = "; ".join(f"{n}: {c.summary}" for n, c in STRATEGIES.items())
+
+
 @cli.command(epilog=EPILOG)
 @click.argument("image", metavar="IMAGE|-")
 @click.option(
     "--strategy", type=click.Choice(list(STRATEGIES)), default="safe-list", show_default=True,
-    help="Restore strategy: " + "; ".join(f"{n}: {c.summary}" for n, c in STRATEGIES.items()),
+    help="Restore strategy: " + STRATEGY_HELP,
 )
-@click.option(
-    "--allocator", type=click.Choice(list(ALLOCATORS)), default="ascending", show_default=True,
-    help="Boot-time page allocator policy.",
-)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of --allocator=random.")
+@allocator_options
 @machine_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def restore(
@@ -125,6 +144,58 @@ def restore(
         click.echo(restore_json(stats))
     else:
         print_restore(stats, title=f"swsim restore {image}")
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("image", metavar="IMAGE|-")
+@click.option(
+    "--strategy", "strategies", type=click.Choice(list(STRATEGIES)), multiple=True,
+    help="A strategy to compare (repeatable; default: all). " + STRATEGY_HELP,
+)
+@allocator_options
+@machine_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def compare(
+    image: str,
+    strategies: tuple[str, ...],
+    allocator: str,
+    seed: int,
+    machine: Machine | None,
+    as_json: bool,
+) -> None:
+    """Restore IMAGE ('-': standard input) once per strategy and show them side by side.
+
+    The input is read once; 'excess copies' is each strategy's copies beyond claim's, the
+    fewest any in-memory restore can make on that machine."""
+    with open_input(image) as stream:
+        data = stream.read()
+    rows = compare_image(data, list(strategies), machine, allocator, seed)
+    if as_json:
+        click.echo(compare_json(rows, {"image": image, "allocator": allocator}))
+    else:
+        from rich.console import Console
+
+        Console().print(compare_table(rows, f"swsim compare {image} (allocator {allocator})"))
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("image", metavar="IMAGE|-")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def inspect(image: str, as_json: bool) -> None:
+    """Show IMAGE's header, a metadata summary (pages per zone, zero pages, pfn ranges) and
+    check its digest. Exits 3 when the digest does not match."""
+    with open_input(image) as stream:
+        summary = inspect_image(stream)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(summary.to_json()))
+    else:
+        from rich.console import Console
+
+        Console().print(inspect_table(summary, f"swsim inspect {image}"))
+    if not summary.digest_ok:
+        raise ImageError(summary.digest_error or "digest mismatch")
 
 
 @cli.command("machine", epilog=EPILOG)

@@ -94,12 +94,22 @@ class ResumeContext:
         pfn = self.allocator.alloc()
         if pfn < 0:
             pfn = self._phantom()
+        self._allocated()
+        return pfn
+
+    def claim_page(self, pfn: int) -> bool:
+        """Take frame ``pfn`` itself from the allocator if it is free (an allocation)."""
+        if not self.allocator.take_page(pfn):
+            return False
+        self._allocated()
+        return True
+
+    def _allocated(self) -> None:
         stats = self.stats
         stats.allocations += 1
         self.held += 1
         if self.held > stats.peak_pages:
             stats.peak_pages = self.held
-        return pfn
 
     def free_page(self, pfn: int) -> None:
         if pfn >= self.frames:
