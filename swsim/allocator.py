@@ -7,6 +7,7 @@ allocator's order exactly as the kernel's depend on its page allocator. Policies
   first when it is the lowest (a freshly booted buddy allocator behaves much like this).
 * ``descending``: always the highest free pfn.
 * ``random``: a uniformly random free frame, from a seeded generator.
+* ``buddy``: the kernel's binary buddy allocator, per zone (:mod:`swsim.buddy`).
 """
 
 from __future__ import annotations
@@ -147,6 +148,15 @@ ALLOCATORS: dict[str, Callable[[np.ndarray, int], PageAllocator]] = {
     "descending": DescendingAllocator,
     "random": RandomAllocator,
 }
+
+
+def _buddy(free: np.ndarray, seed: int = 0) -> PageAllocator:
+    from swsim.buddy import BuddyAllocator  # buddy.py builds on this module
+
+    return BuddyAllocator(free, seed)
+
+
+ALLOCATORS["buddy"] = _buddy
 
 
 def make_allocator(name: str, free: np.ndarray, seed: int = 0) -> PageAllocator:
