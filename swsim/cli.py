@@ -29,7 +29,7 @@ from swsim.errors import (
 from swsim.fileio import atomic_output, open_input
 from swsim.inspect import inspect_image
 from swsim.machine import Machine
-from swsim.presets import PRESETS, get_preset
+from swsim.presets import DEFAULT_ALLOCATOR, PRESET_ALLOCATORS, PRESETS, get_preset
 from swsim.report import compare_json, compare_table, inspect_table, print_restore, restore_json
 from swsim.restore import restore_image
 from swsim.snapshot import ZERO_PAGES_MODES, write_image
@@ -106,8 +106,10 @@ def allocator_options(func: F) -> F:
     """``--allocator NAME`` and ``--seed N``: the boot-time page allocator."""
 
     @click.option(
-        "--allocator", type=click.Choice(list(ALLOCATORS)), default="ascending",
-        show_default=True, help="Boot-time page allocator policy.",
+        "--allocator", type=click.Choice(list(ALLOCATORS)), default=None,
+        help=f"Boot-time page allocator policy [default: {DEFAULT_ALLOCATOR}, or the one a "
+        "preset documents: " + ", ".join(f"{p}: {a}" for p, a in PRESET_ALLOCATORS.items())
+        + "].",
     )
     @click.option(
         "--seed", type=int, default=0, show_default=True, help="Seed of --allocator=random."
@@ -132,7 +134,12 @@ STRATEGY_HELP = "; ".join(f"{n}: {c.summary}" for n, c in STRATEGIES.items())
 @machine_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def restore(
-    image: str, strategy: str, allocator: str, seed: int, machine: Machine | None, as_json: bool
+    image: str,
+    strategy: str,
+    allocator: str | None,
+    seed: int,
+    machine: Machine | None,
+    as_json: bool,
 ) -> None:
     """Restore IMAGE ('-': standard input) and report what the strategy cost.
 
@@ -158,7 +165,7 @@ def restore(
 def compare(
     image: str,
     strategies: tuple[str, ...],
-    allocator: str,
+    allocator: str | None,
     seed: int,
     machine: Machine | None,
     as_json: bool,
@@ -170,12 +177,13 @@ def compare(
     with open_input(image) as stream:
         data = stream.read()
     rows = compare_image(data, list(strategies), machine, allocator, seed)
+    used = next((r.stats.allocator for r in rows if r.stats is not None), allocator)
     if as_json:
-        click.echo(compare_json(rows, {"image": image, "allocator": allocator}))
+        click.echo(compare_json(rows, {"image": image, "allocator": used}))
     else:
         from rich.console import Console
 
-        Console().print(compare_table(rows, f"swsim compare {image} (allocator {allocator})"))
+        Console().print(compare_table(rows, f"swsim compare {image} (allocator {used})"))
 
 
 @cli.command(epilog=EPILOG)

@@ -40,7 +40,7 @@ class CompareRow:
 
 
 def _restore_one(
-    image: bytes, strategy: str, machine: Machine | None, allocator: str, seed: int
+    image: bytes, strategy: str, machine: Machine | None, allocator: str | None, seed: int
 ) -> CompareRow:
     try:
         stats = restore_image(io.BytesIO(image), strategy, machine, allocator, seed)
@@ -53,7 +53,7 @@ def compare_image(
     image: bytes,
     strategies: list[str] | None = None,
     machine: Machine | None = None,
-    allocator: str = "ascending",
+    allocator: str | None = None,
     seed: int = 0,
 ) -> list[CompareRow]:
     """Restore ``image`` with each strategy (all by default, in registry order)."""

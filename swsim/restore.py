@@ -17,6 +17,7 @@ from swsim.constants import PFNS_PER_META_PAGE
 from swsim.errors import ImageError, MachineMismatch, RestoreNoMemory, UsageError
 from swsim.image import FLAG_ZERO_PAGES, ImageHeader, ImageReader, decode_meta_page
 from swsim.machine import FRAME_RESERVED, Machine
+from swsim.presets import default_allocator
 from swsim.resume import RestoreStats, ResumeContext
 from swsim.strategies import STRATEGIES, Strategy
 
@@ -182,13 +183,14 @@ def restore_image(
     stream: BinaryIO,
     strategy: str = "safe-list",
     machine: Machine | None = None,
-    allocator: str = "ascending",
+    allocator: str | None = None,
     seed: int = 0,
 ) -> RestoreStats:
     """Restore the image read from ``stream`` and return what it cost.
 
     ``machine`` gives the boot-time state to restore on; by default the machine the image was
-    made on (recorded in its header). Raises :class:`swsim.errors.SwsimError` subclasses.
+    made on (recorded in its header). ``allocator`` defaults to the preset's
+    (:func:`swsim.presets.default_allocator`). Raises :class:`swsim.errors.SwsimError` subclasses.
     """
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {strategy!r} (choose from: {', '.join(STRATEGIES)})")
@@ -197,6 +199,8 @@ def restore_image(
     target = header.machine if machine is None else header.machine.with_boot_of(machine)
     if machine is not None:
         check_header(header, machine)
+    if allocator is None:
+        allocator = default_allocator(header.machine if machine is None else machine)
     stats = RestoreStats(
         strategy=strategy,
         allocator=allocator,

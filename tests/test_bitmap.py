@@ -35,7 +35,8 @@ def test_spec_worked_example_image_overlapping_the_allocation_region() -> None:
     """One zone [0,1000), pfns 0..199 busy, image pfns 150..249 (spec section 6)."""
     machine = tiny_machine(1000, ((150, 250),), used=((0, 200),))
     for zero_pages in ("skip", "store"):
-        stats = restore_image(io.BytesIO(image_bytes_zero(machine, zero_pages)), "bitmap")
+        image = image_bytes_zero(machine, zero_pages)
+        stats = restore_image(io.BytesIO(image), "bitmap", allocator="ascending")
         assert stats.verified
         assert (stats.allocations, stats.frees) == (116, 7)
         assert stats.direct == 46 and stats.copies == 54
@@ -44,7 +45,8 @@ def test_spec_worked_example_image_overlapping_the_allocation_region() -> None:
 
 def test_spec_worked_example_image_clear_of_the_allocation_region() -> None:
     machine = tiny_machine(1000, ((600, 700),), used=((0, 200),))
-    stats = restore_image(io.BytesIO(image_bytes_zero(machine, "skip")), "bitmap")
+    image = image_bytes_zero(machine, "skip")
+    stats = restore_image(io.BytesIO(image), "bitmap", allocator="ascending")
     assert (stats.allocations, stats.frees, stats.direct, stats.copies) == (116, 7, 0, 100)
 
 
