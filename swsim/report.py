@@ -49,6 +49,13 @@ def restore_table(stats: RestoreStats, title: str) -> Table:
     table.add_column(stats.strategy, justify="right")
     for field, label in ROWS:
         table.add_row(label, _cell(getattr(stats, field)))
+    for zone, counts in stats.zones.items():
+        table.add_row(
+            f"{zone}: image/direct/copied/allocated",
+            " / ".join(
+                f"{counts[key]:,}" for key in ("image_pages", "direct", "copies", "allocations")
+            ),
+        )
     return table
 
 

@@ -20,6 +20,7 @@ from swsim.machine import FRAME_RESERVED, Machine
 from swsim.presets import default_allocator
 from swsim.resume import RestoreStats, ResumeContext
 from swsim.strategies import STRATEGIES, Strategy
+from swsim.zones import zone_stats
 
 #: Pages hashed per step when verifying memory.
 _VERIFY_BATCH = 2048
@@ -231,4 +232,6 @@ def restore_image(
     ctx.memory.copy_pages(orig, address)
     stats.copies = len(orig)
     stats.verified = verify_memory(ctx, handle.pfns, data_digest.digest(), handle.zero)
+    allocated = np.asarray(ctx.allocated_pfns, dtype=np.int64)
+    stats.zones = zone_stats(ctx.frames, handle.pfns, handle.zero, orig, allocated)
     return stats

@@ -52,3 +52,28 @@ def pages_per_zone(pfns: np.ndarray, frames: int) -> dict[str, int]:
         zone.name: int(((pfns >= zone.start_pfn) & (pfns < zone.end_pfn)).sum())
         for zone in machine_zones(frames)
     }
+
+
+def zone_stats(
+    frames: int,
+    pfns: np.ndarray,
+    zero: np.ndarray,
+    copied: np.ndarray,
+    allocated: np.ndarray,
+) -> dict[str, dict[str, int]]:
+    """Per zone: image pages, zero pages, pages loaded directly, pages copied (by original
+    frame) and page allocations (by the frame handed out; phantom frames are in no zone)."""
+    image = pages_per_zone(pfns, frames)
+    zeros = pages_per_zone(pfns[zero], frames)
+    copies = pages_per_zone(copied, frames)
+    allocations = pages_per_zone(allocated, frames)
+    return {
+        name: {
+            "image_pages": image[name],
+            "zero_pages": zeros[name],
+            "direct": image[name] - copies[name],
+            "copies": copies[name],
+            "allocations": allocations[name],
+        }
+        for name in image
+    }
