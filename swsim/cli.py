@@ -27,9 +27,16 @@ from swsim.errors import (
     UsageError,
 )
 from swsim.fileio import atomic_output, open_input
+from swsim.footprint import MIB, BootFootprint
 from swsim.inspect import inspect_image
 from swsim.machine import Machine
-from swsim.presets import DEFAULT_ALLOCATOR, PRESET_ALLOCATORS, PRESETS, get_preset
+from swsim.presets import (
+    DEFAULT_ALLOCATOR,
+    PRESET_ALLOCATORS,
+    PRESETS,
+    generate_machine,
+    get_preset,
+)
 from swsim.report import compare_json, compare_table, inspect_table, print_restore, restore_json
 from swsim.restore import restore_image
 from swsim.snapshot import ZERO_PAGES_MODES, write_image
@@ -213,8 +220,46 @@ def inspect(image: str, as_json: bool) -> None:
     help="Machine file to write ('-': standard output).",
 )
 @click.option("--list", "list_presets", is_flag=True, help="List the presets and exit.")
-def machine_cmd(machine: Machine | None, output: str, list_presets: bool) -> None:
-    """Write a preset (or a checked machine file) as a machine file."""
+@click.option(
+    "--generate", is_flag=True,
+    help="Generate a machine with the boot footprint options below (docs/footprint.md).",
+)
+@click.option("--frames", type=click.IntRange(min=1024), default=262144, show_default=True,
+              help="--generate: page frames.")
+@click.option("--saved-fraction", type=float, default=0.40, show_default=True,
+              help="--generate: fraction of memory saved in the image.")
+@click.option("--load-address-mib", type=click.IntRange(min=1), default=2, show_default=True,
+              help="--generate: kernel load address (CONFIG_PHYSICAL_START).")
+@click.option("--kernel-mib", type=click.IntRange(min=0), default=32, show_default=True,
+              help="--generate: kernel image size.")
+@click.option("--early-mib", type=click.IntRange(min=0), default=8, show_default=True,
+              help="--generate: early boot allocations above the kernel image.")
+@click.option("--struct-page-bytes", type=click.IntRange(min=0), default=64, show_default=True,
+              help="--generate: bytes of mem_map per frame.")
+@click.option("--seed", "gen_seed", type=int, default=1, show_default=True,
+              help="--generate: layout and content seed.")
+def machine_cmd(
+    machine: Machine | None,
+    output: str,
+    list_presets: bool,
+    generate: bool,
+    frames: int,
+    saved_fraction: float,
+    load_address_mib: int,
+    kernel_mib: int,
+    early_mib: int,
+    struct_page_bytes: int,
+    gen_seed: int,
+) -> None:
+    """Write a preset (or a checked machine file, or a generated machine) as a machine file."""
+    if generate:
+        if machine is not None:
+            raise UsageError("--generate cannot be combined with --preset or --machine")
+        footprint = BootFootprint(
+            load_address=load_address_mib * MIB, kernel_size=kernel_mib * MIB,
+            early_size=early_mib * MIB, struct_page_bytes=struct_page_bytes,
+        )
+        machine = generate_machine(frames, saved_fraction, footprint, gen_seed)
     if list_presets:
         for name in sorted(PRESETS):
             m = get_preset(name)
