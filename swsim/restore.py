@@ -70,7 +70,7 @@ class SnapshotWriteHandle:
         self.cur += 1
         if done == 0:
             self.buffer = self.strategy.alloc_buffer()
-            self._check_memory("buffer")
+            self.check_memory("buffer")
             return self._frame(self.buffer)
         written = done - 1
         if written == 0:
@@ -109,7 +109,7 @@ class SnapshotWriteHandle:
         check_header(header, self.ctx.machine)
         self.header = header
         self.strategy.load_header(header)
-        self._check_memory("load_header")
+        self.check_memory("load_header")
 
     def unpack_orig_pfns(self, meta_index: int) -> None:
         """Unpack metadata page ``meta_index`` from the buffer and check every pfn.
@@ -150,9 +150,9 @@ class SnapshotWriteHandle:
         self.prepared = True
         self.ctx.poison_boot_frames(self.pfns)
         self.strategy.prepare_image(self.pfns)
-        self._check_memory("prepare_image")
+        self.check_memory("prepare_image")
 
-    def _check_memory(self, phase: str) -> None:
+    def check_memory(self, phase: str) -> None:
         missing = self.ctx.stats.missing
         if missing:
             raise RestoreNoMemory(self.strategy.name, missing, phase)
@@ -227,6 +227,7 @@ def restore_image(
     if handle.snapshot_write_next() is not None:
         raise AssertionError("handle wants more pages than the image holds")
     handle.snapshot_write_finalize()
+    handle.check_memory("get_buffer")
     reader.check_trailer()
     orig, address = handle.strategy.restore_pblist()
     ctx.memory.copy_pages(orig, address)
