@@ -3,7 +3,9 @@
 The header is modelled on ``struct swsusp_info``; metadata pages pack each data page's pfn as a
 little-endian u64, 512 per page (``unpack_orig_pfns``); data pages follow in increasing pfn
 order; the trailer carries a SHA-256 digest of every byte before it. The layout is stream-only:
-a reader never seeks, so images go through pipes.
+a reader never seeks, so images go through pipes. With header flag ``FLAG_ZERO_PAGES``, an
+all-zero page is a metadata pfn with ``ENCODED_PFN_ZERO_FLAG`` and no data page
+(docs/zero-pages.md); images without the flag are read as before.
 """
 
 from __future__ import annotations
