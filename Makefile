@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/swsim snapshot -o demo.swsim
-	@for s in eat safe-list; do $(BIN)/swsim restore demo.swsim --strategy=$$s || exit 1; done
+	$(BIN)/swsim compare demo.swsim
 	@rm -f demo.swsim
 
 test: $(STAMP)

@@ -7,6 +7,7 @@ allocator's order exactly as the kernel's depend on its page allocator. Policies
   first when it is the lowest (a freshly booted buddy allocator behaves much like this).
 * ``descending``: always the highest free pfn.
 * ``random``: a uniformly random free frame, from a seeded generator.
+* ``buddy``: the kernel's binary buddy allocator, per zone (:mod:`swsim.buddy`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,17 @@ class PageAllocator(ABC):
 
     def _freed(self, pfn: int) -> None:  # noqa: B027 - optional hook
         pass
+
+    def take_page(self, pfn: int) -> bool:
+        """Take the frame ``pfn`` itself if it is free (kernel: ``take_page_off_buddy()``)."""
+        if pfn >= len(self.free) or not self.free[pfn]:
+            return False
+        self._taken(pfn)
+        self._take(pfn)
+        return True
+
+    def _taken(self, pfn: int) -> None:  # noqa: B027 - optional hook
+        """A free frame is about to be taken out of order by :meth:`take_page`."""
 
     def _take(self, pfn: int) -> int:
         self.free[pfn] = False
@@ -123,12 +135,28 @@ class RandomAllocator(PageAllocator):
         self._where[pfn] = len(self._pool)
         self._pool.append(pfn)
 
+    def _taken(self, pfn: int) -> None:
+        i = self._where.pop(pfn)
+        last = self._pool.pop()
+        if last != pfn:
+            self._pool[i] = last
+            self._where[last] = i
+
 
 ALLOCATORS: dict[str, Callable[[np.ndarray, int], PageAllocator]] = {
     "ascending": AscendingAllocator,
     "descending": DescendingAllocator,
     "random": RandomAllocator,
 }
+
+
+def _buddy(free: np.ndarray, seed: int = 0) -> PageAllocator:
+    from swsim.buddy import BuddyAllocator  # buddy.py builds on this module
+
+    return BuddyAllocator(free, seed)
+
+
+ALLOCATORS["buddy"] = _buddy
 
 
 def make_allocator(name: str, free: np.ndarray, seed: int = 0) -> PageAllocator:

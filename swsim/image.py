@@ -3,7 +3,9 @@
 The header is modelled on ``struct swsusp_info``; metadata pages pack each data page's pfn as a
 little-endian u64, 512 per page (``unpack_orig_pfns``); data pages follow in increasing pfn
 order; the trailer carries a SHA-256 digest of every byte before it. The layout is stream-only:
-a reader never seeks, so images go through pipes.
+a reader never seeks, so images go through pipes. With header flag ``FLAG_ZERO_PAGES``, an
+all-zero page is a metadata pfn with ``ENCODED_PFN_ZERO_FLAG`` and no data page
+(docs/zero-pages.md); images without the flag are read as before.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import BinaryIO
 import numpy as np
 
 from swsim import __version__
-from swsim.constants import PAGE_SIZE, PFNS_PER_META_PAGE, nr_meta_pages
+from swsim.constants import ENCODED_PFN_ZERO_FLAG, PAGE_SIZE, PFNS_PER_META_PAGE, nr_meta_pages
 from swsim.errors import ImageError, MachineError
 from swsim.machine import Machine
 
@@ -26,6 +28,11 @@ IMAGE_MAGIC = b"SWSIMIMG"
 TRAILER_MAGIC = b"SWSIMEND"
 FORMAT_VERSION = 1
 DIGEST_SHA256 = 1
+#: Header flag: metadata pfns may carry ENCODED_PFN_ZERO_FLAG (bit 63) for all-zero pages, which
+#: have no data page (kernel commit 005e8dddd497, v6.6). Then nr_data_pages <= image_pages.
+FLAG_ZERO_PAGES = 1 << 0
+#: ~ENCODED_PFN_ZERO_FLAG: the pfn part of a metadata entry (kernel: ENCODED_PFN_MASK).
+ENCODED_PFN_MASK = ENCODED_PFN_ZERO_FLAG - 1
 
 # struct swsusp_info, swsim edition: fixed fields, then the machine description.
 _HEADER = struct.Struct("<8sIIQQQQQQII16sI4x64s")
@@ -62,13 +69,22 @@ class ImageHeader:
     def size(self) -> int:
         return self.pages * PAGE_SIZE
 
+    @property
+    def nr_zero_pages(self) -> int:
+        """Image pages stored as a flagged metadata entry only (no data page)."""
+        return self.image_pages - self.nr_data_pages
+
     @classmethod
-    def for_machine(cls, machine: Machine, image_pages: int, flags: int = 0) -> ImageHeader:
+    def for_machine(
+        cls, machine: Machine, image_pages: int, flags: int = 0, nr_zero_pages: int = 0
+    ) -> ImageHeader:
+        if nr_zero_pages:
+            flags |= FLAG_ZERO_PAGES
         return cls(
             num_physpages=machine.frames,
             image_pages=image_pages,
             nr_meta_pages=nr_meta_pages(image_pages),
-            nr_data_pages=image_pages,
+            nr_data_pages=image_pages - nr_zero_pages,
             machine=machine,
             identity=machine.identity(),
             flags=flags,
@@ -107,7 +123,8 @@ class ImageHeader:
             raise ImageError("corrupted image: header checksum mismatch")
         if page_size != PAGE_SIZE:
             raise ImageError(f"image page size {page_size} is not {PAGE_SIZE}")
-        if meta != nr_meta_pages(image_pages) or data != image_pages:
+        data_ok = data <= image_pages if flags & FLAG_ZERO_PAGES else data == image_pages
+        if meta != nr_meta_pages(image_pages) or not data_ok:
             raise ImageError(
                 f"corrupted image: header counts disagree ({image_pages} image pages, "
                 f"{meta} metadata pages, {data} data pages)"
@@ -140,9 +157,24 @@ def pack_meta_pages(pfns: np.ndarray) -> bytes:
     return out.tobytes()
 
 
+def encode_meta_pfns(pfns: np.ndarray, zero: np.ndarray | None) -> np.ndarray:
+    """Metadata entries: each pfn, with ENCODED_PFN_ZERO_FLAG set where ``zero`` is True."""
+    encoded = np.asarray(pfns, dtype=np.uint64).copy()
+    if zero is not None:
+        encoded[zero] |= np.uint64(ENCODED_PFN_ZERO_FLAG)
+    return encoded
+
+
 def unpack_meta_page(page: bytes | np.ndarray, count: int) -> np.ndarray:
     """The first ``count`` pfns of a metadata page, as int64 (kernel: unpack_orig_pfns)."""
     return np.frombuffer(page, dtype="<u8", count=count).astype(np.int64)
+
+
+def decode_meta_page(page: bytes | np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """``unpack_orig_pfns()`` of v6.6+: the pfns (int64) and which of them are zero pages."""
+    raw = np.frombuffer(page, dtype="<u8", count=count)
+    zero = (raw & np.uint64(ENCODED_PFN_ZERO_FLAG)) != 0
+    return (raw & np.uint64(ENCODED_PFN_MASK)).astype(np.int64), zero
 
 
 def pack_trailer(digest: bytes, pages: int) -> bytes:

@@ -155,6 +155,7 @@ class Machine:
         except (TypeError, ValueError) as exc:
             raise MachineError(f"{where}: content: {exc}") from None
         name = data.get("name", "custom")
+
         def ranges(state: dict[str, Any], group: str, key: str) -> Ranges:
             return parse_ranges(state.get(key, []), f"{where}: {group}.{key}", frames)
 

@@ -8,12 +8,15 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from swsim.compare import CompareRow
+from swsim.inspect import ImageSummary
 from swsim.resume import RestoreStats
 
 #: (field, label) in the order the table shows them.
 ROWS: tuple[tuple[str, str], ...] = (
     ("image_pages", "image pages"),
     ("meta_pages", "metadata pages"),
+    ("zero_pages", "zero pages (no data)"),
     ("allocations", "page allocations"),
     ("eaten", "pages eaten"),
     ("unsafe_kept", "unsafe pages kept"),
@@ -46,8 +49,71 @@ def restore_table(stats: RestoreStats, title: str) -> Table:
     table.add_column(stats.strategy, justify="right")
     for field, label in ROWS:
         table.add_row(label, _cell(getattr(stats, field)))
+    for zone, counts in stats.zones.items():
+        table.add_row(
+            f"{zone}: image/direct/copied/allocated",
+            " / ".join(
+                f"{counts[key]:,}" for key in ("image_pages", "direct", "copies", "allocations")
+            ),
+        )
     return table
 
 
 def print_restore(stats: RestoreStats, title: str, console: Console | None = None) -> None:
     (console or Console()).print(restore_table(stats, title))
+
+
+#: (field, label) of the compare table, in order.
+COMPARE_ROWS: tuple[tuple[str, str], ...] = (
+    ("allocations", "page allocations"),
+    ("eaten", "pages eaten"),
+    ("direct", "pages loaded directly"),
+    ("copies", "pages copied at the end"),
+    ("peak_pages", "peak pages held"),
+    ("excess_copies", "excess copies over claim"),
+    ("verified", "memory verified"),
+)
+
+
+def compare_json(rows: list[CompareRow], extra: dict[str, Any] | None = None) -> str:
+    data: dict[str, Any] = dict(extra or {})
+    data["strategies"] = [row.to_json() for row in rows]
+    return json.dumps(data)
+
+
+def compare_table(rows: list[CompareRow], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("")
+    for row in rows:
+        table.add_column(row.strategy, justify="right")
+    for field, label in COMPARE_ROWS:
+        cells = []
+        for row in rows:
+            if row.stats is None:
+                cells.append((row.error or "failed") if field == "verified" else "-")
+            elif field == "excess_copies":
+                cells.append("-" if row.excess_copies is None else _cell(row.excess_copies))
+            else:
+                cells.append(_cell(getattr(row.stats, field)))
+        table.add_row(label, *cells)
+    return table
+
+
+def inspect_table(summary: ImageSummary, title: str) -> Table:
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column("field")
+    table.add_column("value")
+    data = summary.to_json()
+    for key in ("version", "flags", "release", "machine", "identity", "num_physpages", "cpus",
+                "image_pages", "nr_meta_pages", "nr_data_pages", "nr_zero_pages", "pages",
+                "size"):
+        table.add_row(key, _cell(data[key]))
+    for zone, count in summary.pages_per_zone.items():
+        zero = summary.zero_pages_per_zone.get(zone, 0)
+        table.add_row(f"pages in {zone}", f"{count:,} ({zero:,} zero)")
+    shown = ", ".join(f"[{s}, {e})" for s, e in summary.pfn_ranges)
+    more = summary.nr_pfn_ranges - len(summary.pfn_ranges)
+    tail = f" ... +{more}" if more > 0 else ""
+    table.add_row("pfn ranges", f"{summary.nr_pfn_ranges:,}: {shown}{tail}")
+    table.add_row("digest", "ok" if summary.digest_ok else f"BAD: {summary.digest_error}")
+    return table

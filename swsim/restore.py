@@ -15,10 +15,12 @@ import numpy as np
 
 from swsim.constants import PFNS_PER_META_PAGE
 from swsim.errors import ImageError, MachineMismatch, RestoreNoMemory, UsageError
-from swsim.image import ImageHeader, ImageReader, unpack_meta_page
+from swsim.image import FLAG_ZERO_PAGES, ImageHeader, ImageReader, decode_meta_page
 from swsim.machine import FRAME_RESERVED, Machine
+from swsim.presets import default_allocator
 from swsim.resume import RestoreStats, ResumeContext
 from swsim.strategies import STRATEGIES, Strategy
+from swsim.zones import zone_stats
 
 #: Pages hashed per step when verifying memory.
 _VERIFY_BATCH = 2048
@@ -34,7 +36,14 @@ def check_header(header: ImageHeader, machine: Machine) -> None:
 
 
 class SnapshotWriteHandle:
-    """Feed an image to a strategy one page at a time (``snapshot_write_next``)."""
+    """Feed an image to a strategy one page at a time (``snapshot_write_next``).
+
+    Zero pages (v6.6+): every image page, zero or not, gets its buffer from the strategy's
+    ``get_buffer()``, in image order; a zero page's buffer is zero-filled (memset) and the handle
+    moves on to the next image page without asking the caller for data, as the kernel's
+    ``goto next``. Trailing zero pages are processed by the call after the last data page, or by
+    :meth:`snapshot_write_finalize` (kernel commit 734eba62cd32) when the caller stops early.
+    """
 
     def __init__(self, strategy: Strategy) -> None:
         self.strategy = strategy
@@ -42,7 +51,12 @@ class SnapshotWriteHandle:
         self.cur = 0  # pages already handed out
         self.header: ImageHeader | None = None
         self.pfns = np.zeros(0, dtype=np.int64)
+        #: which image pages are zero pages (ENCODED_PFN_ZERO_FLAG), in image order
+        self.zero = np.zeros(0, dtype=bool)
         self.buffer = -1
+        #: the next image page (data or zero) to get a buffer for
+        self.index = 0
+        self.prepared = False
 
     def _frame(self, pfn: int) -> np.ndarray:
         return self.ctx.memory.frame(pfn)
@@ -56,7 +70,7 @@ class SnapshotWriteHandle:
         self.cur += 1
         if done == 0:
             self.buffer = self.strategy.alloc_buffer()
-            self._check_memory("buffer")
+            self.check_memory("buffer")
             return self._frame(self.buffer)
         written = done - 1
         if written == 0:
@@ -69,10 +83,24 @@ class SnapshotWriteHandle:
             return self._frame(self.buffer)
         if done == header.nr_meta_pages + 1:
             self.prepare_image()
-        index = done - 1 - header.nr_meta_pages
-        if index >= header.nr_data_pages:
-            return None
-        return self._frame(self.strategy.get_buffer(index, int(self.pfns[index])))
+        return self._next_data_buffer()
+
+    def _next_data_buffer(self) -> np.ndarray | None:
+        """Buffers for the next image pages: memset zero pages, stop at the next data page."""
+        while self.index < len(self.pfns):
+            index = self.index
+            self.index += 1
+            frame = self._frame(self.strategy.get_buffer(index, int(self.pfns[index])))
+            if not self.zero[index]:
+                return frame
+            frame[:] = 0
+        return None
+
+    def snapshot_write_finalize(self) -> None:
+        """``snapshot_write_finalize()``: drain trailing zero pages, then the strategy's part."""
+        if self.prepared and self._next_data_buffer() is not None:
+            raise ImageError("truncated image: data pages missing before the trailer")
+        self.strategy.snapshot_write_finalize()
 
     def load_header(self, page: bytes) -> None:
         header = ImageHeader.unpack(page)
@@ -81,7 +109,7 @@ class SnapshotWriteHandle:
         check_header(header, self.ctx.machine)
         self.header = header
         self.strategy.load_header(header)
-        self._check_memory("load_header")
+        self.check_memory("load_header")
 
     def unpack_orig_pfns(self, meta_index: int) -> None:
         """Unpack metadata page ``meta_index`` from the buffer and check every pfn.
@@ -92,7 +120,9 @@ class SnapshotWriteHandle:
         assert self.header is not None
         start = meta_index * PFNS_PER_META_PAGE
         count = min(PFNS_PER_META_PAGE, self.header.image_pages - start)
-        pfns = unpack_meta_page(bytes(self._frame(self.buffer)), count)
+        pfns, zero = decode_meta_page(bytes(self._frame(self.buffer)), count)
+        if zero.any() and not self.header.flags & FLAG_ZERO_PAGES:
+            raise ImageError("corrupted image: zero-page flag in the metadata of an image without")
         frames = self.ctx.frames
         if count and (pfns.min() < 0 or pfns.max() >= frames):
             bad = int(pfns[(pfns < 0) | (pfns >= frames)][0])
@@ -108,38 +138,60 @@ class SnapshotWriteHandle:
                 "on this machine at boot"
             )
         self.pfns = np.concatenate([self.pfns, pfns])
+        self.zero = np.concatenate([self.zero, zero])
 
     def prepare_image(self) -> None:
+        assert self.header is not None
+        if int(self.zero.sum()) != self.header.nr_zero_pages:
+            raise ImageError(
+                f"corrupted image: {int(self.zero.sum())} zero pages in the metadata, "
+                f"the header says {self.header.nr_zero_pages}"
+            )
+        self.prepared = True
         self.ctx.poison_boot_frames(self.pfns)
         self.strategy.prepare_image(self.pfns)
-        self._check_memory("prepare_image")
+        self.check_memory("prepare_image")
 
-    def _check_memory(self, phase: str) -> None:
+    def check_memory(self, phase: str) -> None:
         missing = self.ctx.stats.missing
         if missing:
             raise RestoreNoMemory(self.strategy.name, missing, phase)
 
 
-def verify_memory(ctx: ResumeContext, pfns: np.ndarray, data_digest: bytes) -> bool:
-    """Does every image pfn hold exactly its page? Hash the frames in image order."""
+def verify_memory(
+    ctx: ResumeContext, pfns: np.ndarray, data_digest: bytes, zero: np.ndarray | None = None
+) -> bool:
+    """Does every image pfn hold exactly its page?
+
+    The frames of the data pages, hashed in image order, must give the digest of the data pages
+    read; the frames of zero pages (``zero``) must hold only zero bytes.
+    """
     digest = hashlib.sha256()
     pages = ctx.memory.pages
-    for start in range(0, len(pfns), _VERIFY_BATCH):
-        digest.update(pages[pfns[start : start + _VERIFY_BATCH]])
-    return digest.digest() == data_digest
+    data_pfns = pfns if zero is None else pfns[~zero]
+    for start in range(0, len(data_pfns), _VERIFY_BATCH):
+        digest.update(pages[data_pfns[start : start + _VERIFY_BATCH]])
+    if digest.digest() != data_digest:
+        return False
+    zero_pfns = pfns[:0] if zero is None else pfns[zero]
+    for start in range(0, len(zero_pfns), _VERIFY_BATCH):
+        if pages[zero_pfns[start : start + _VERIFY_BATCH]].any():
+            return False
+    return True
 
 
 def restore_image(
     stream: BinaryIO,
     strategy: str = "safe-list",
     machine: Machine | None = None,
-    allocator: str = "ascending",
+    allocator: str | None = None,
     seed: int = 0,
 ) -> RestoreStats:
     """Restore the image read from ``stream`` and return what it cost.
 
     ``machine`` gives the boot-time state to restore on; by default the machine the image was
-    made on (recorded in its header). Raises :class:`swsim.errors.SwsimError` subclasses.
+    made on (recorded in its header). ``allocator`` defaults to the preset's
+    (:func:`swsim.presets.default_allocator`). Raises :class:`swsim.errors.SwsimError` subclasses.
     """
     return restore_with_context(stream, strategy, machine, allocator, seed)[0]
 
@@ -148,7 +200,7 @@ def restore_with_context(
     stream: BinaryIO,
     strategy: str = "safe-list",
     machine: Machine | None = None,
-    allocator: str = "ascending",
+    allocator: str | None = None,
     seed: int = 0,
 ) -> tuple[RestoreStats, ResumeContext, np.ndarray]:
     """:func:`restore_image`, also returning the boot-time context and the image pfns."""
@@ -159,12 +211,15 @@ def restore_with_context(
     if machine is not None:
         check_header(header, machine)
     target = header.machine if machine is None else header.machine.with_boot_of(machine)
+    if allocator is None:
+        allocator = default_allocator(header.machine if machine is None else machine)
     stats = RestoreStats(
         strategy=strategy,
         allocator=allocator,
         image_pages=header.image_pages,
         meta_pages=header.nr_meta_pages,
         data_pages=header.nr_data_pages,
+        zero_pages=header.nr_zero_pages,
     )
     ctx = ResumeContext(target, stats, allocator, seed)
     handle = SnapshotWriteHandle(STRATEGIES[strategy](ctx))
@@ -182,9 +237,13 @@ def restore_with_context(
             buf[:] = page
     if handle.snapshot_write_next() is not None:
         raise AssertionError("handle wants more pages than the image holds")
+    handle.snapshot_write_finalize()
+    handle.check_memory("get_buffer")
     reader.check_trailer()
     orig, address = handle.strategy.restore_pblist()
     ctx.memory.copy_pages(orig, address)
     stats.copies = len(orig)
-    stats.verified = verify_memory(ctx, handle.pfns, data_digest.digest())
+    stats.verified = verify_memory(ctx, handle.pfns, data_digest.digest(), handle.zero)
+    allocated = np.asarray(ctx.allocated_pfns, dtype=np.int64)
+    stats.zones = zone_stats(ctx.frames, handle.pfns, handle.zero, orig, allocated)
     return stats, ctx, handle.pfns

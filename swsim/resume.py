@@ -10,7 +10,7 @@ machine lacked for this strategy, with this allocator, to succeed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,8 @@ class RestoreStats:
     image_pages: int = 0
     meta_pages: int = 0
     data_pages: int = 0
+    #: image pages stored as flagged metadata only (ENCODED_PFN_ZERO_FLAG), memset at restore
+    zero_pages: int = 0
     #: every page obtained from the allocator (eaten and later-freed pages included)
     allocations: int = 0
     frees: int = 0
@@ -46,6 +48,8 @@ class RestoreStats:
     #: frames the machine lacked for the restore to succeed (0 when it succeeded)
     missing: int = 0
     verified: bool = False
+    #: per zone (DMA, DMA32, Normal): image_pages, zero_pages, direct, copies, allocations
+    zones: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,6 +78,8 @@ class ResumeContext:
         self.page_nosave_free = np.zeros(limit, dtype=bool)
         self.held = 0
         self._next_phantom = self.frames
+        #: every frame handed out, in order (for the per-zone counts)
+        self.allocated_pfns: list[int] = []
         self._phantoms_free: list[int] = []
 
     def poison_boot_frames(self, pfns: np.ndarray) -> None:
@@ -92,12 +98,23 @@ class ResumeContext:
         pfn = self.allocator.alloc()
         if pfn < 0:
             pfn = self._phantom()
+        self._allocated(pfn)
+        return pfn
+
+    def claim_page(self, pfn: int) -> bool:
+        """Take frame ``pfn`` itself from the allocator if it is free (an allocation)."""
+        if not self.allocator.take_page(pfn):
+            return False
+        self._allocated(pfn)
+        return True
+
+    def _allocated(self, pfn: int) -> None:
+        self.allocated_pfns.append(pfn)
         stats = self.stats
         stats.allocations += 1
         self.held += 1
         if self.held > stats.peak_pages:
             stats.peak_pages = self.held
-        return pfn
 
     def free_page(self, pfn: int) -> None:
         if pfn >= self.frames:

@@ -5,6 +5,12 @@ call gives the next page of the image: the header (``init_header``), the metadat
 (``pack_pfns``), then the data pages in increasing pfn order. Unlike the kernel, the data pages
 are not an atomic copy of live memory: their contents are synthesised from the machine's
 content seed (see :mod:`swsim.content`). swsim then appends its trailer page (digest).
+
+Zero pages (``zero_pages="skip"``, the default, as kernels since v6.6, commit 005e8dddd497):
+an all-zero page is saved as its pfn with ``ENCODED_PFN_ZERO_FLAG`` and no data page. The kernel
+finds them by reading each page; swsim asks the content model, whose zero kind is exactly the
+set of all-zero pages (text pages hold no NUL byte; a random page is 512 distinct splitmix64
+outputs, at most one of them zero). ``zero_pages="store"`` writes them as data pages (pre-v6.6).
 """
 
 from __future__ import annotations
@@ -16,18 +22,33 @@ from typing import BinaryIO
 import numpy as np
 
 from swsim.constants import PAGE_SIZE
-from swsim.content import BATCH_PAGES, page_contents
-from swsim.image import ImageHeader, pack_meta_pages, pack_trailer
+from swsim.content import BATCH_PAGES, KIND_ZERO, page_contents, page_kinds
+from swsim.errors import UsageError
+from swsim.image import ImageHeader, encode_meta_pfns, pack_meta_pages, pack_trailer
 from swsim.machine import Machine
+
+#: ``swsim snapshot --zero-pages``: leave all-zero pages out of the data (v6.6+) or store them.
+ZERO_PAGES_MODES = ("skip", "store")
 
 
 class SnapshotReadHandle:
     """The image of ``machine`` as a sequence of pages (``snapshot_read_next``)."""
 
-    def __init__(self, machine: Machine) -> None:
+    def __init__(self, machine: Machine, zero_pages: str = "skip") -> None:
+        if zero_pages not in ZERO_PAGES_MODES:
+            raise UsageError(f"--zero-pages must be one of {', '.join(ZERO_PAGES_MODES)}")
         self.machine = machine
         self.pfns = machine.saveable_pfns()
-        self.header = ImageHeader.for_machine(machine, len(self.pfns))
+        if zero_pages == "skip":
+            self.zero = page_kinds(machine.content, self.pfns) == KIND_ZERO
+        else:
+            self.zero = np.zeros(len(self.pfns), dtype=bool)
+        #: the pfns that get a data page, in image order
+        self.data_pfns = self.pfns[~self.zero]
+        self.meta = encode_meta_pfns(self.pfns, self.zero)
+        self.header = ImageHeader.for_machine(
+            machine, len(self.pfns), nr_zero_pages=int(self.zero.sum())
+        )
         self.cur = 0
 
     @property
@@ -44,21 +65,22 @@ class SnapshotReadHandle:
             return self.header.pack()
         if cur <= self.header.nr_meta_pages:
             start = (cur - 1) * (PAGE_SIZE // 8)
-            return pack_meta_pages(self.pfns[start : start + PAGE_SIZE // 8])
+            return pack_meta_pages(self.meta[start : start + PAGE_SIZE // 8])
         index = cur - 1 - self.header.nr_meta_pages
-        return page_contents(self.machine.content, self.pfns[index : index + 1]).tobytes()
+        return page_contents(self.machine.content, self.data_pfns[index : index + 1]).tobytes()
 
     def iter_chunks(self, batch_pages: int = BATCH_PAGES) -> Iterator[bytes | np.ndarray]:
         """The same bytes as repeated :meth:`snapshot_read_next`, in large chunks."""
         yield self.header.pack()
-        yield pack_meta_pages(self.pfns)
-        for start in range(0, len(self.pfns), batch_pages):
-            yield page_contents(self.machine.content, self.pfns[start : start + batch_pages])
+        yield pack_meta_pages(self.meta)
+        pfns = self.data_pfns
+        for start in range(0, len(pfns), batch_pages):
+            yield page_contents(self.machine.content, pfns[start : start + batch_pages])
 
 
-def write_image(machine: Machine, out: BinaryIO) -> ImageHeader:
+def write_image(machine: Machine, out: BinaryIO, zero_pages: str = "skip") -> ImageHeader:
     """Write the whole image of ``machine`` (with its trailer) to a binary stream."""
-    handle = SnapshotReadHandle(machine)
+    handle = SnapshotReadHandle(machine, zero_pages)
     digest = hashlib.sha256()
     for chunk in handle.iter_chunks():
         data = memoryview(chunk).cast("B") if isinstance(chunk, np.ndarray) else chunk

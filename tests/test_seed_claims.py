@@ -48,7 +48,8 @@ def test_an_image_of_60_percent_of_free_memory_fails_under_eat_and_loads_under_s
     eat = run_swsim("restore", str(path), "--strategy=eat", "--allocator=ascending")
     assert eat.returncode == 4, eat.stderr
     assert b"strategy eat" in eat.stderr
-    safe = run_swsim("restore", str(path), "--strategy=safe-list", "--json")
+    safe = run_swsim("restore", str(path), "--strategy=safe-list", "--allocator=ascending",
+                     "--json")
     assert safe.returncode == 0, safe.stderr
     stats = json.loads(safe.stdout)
     assert stats["verified"] and stats["missing"] == 0

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from swsim.strategies.base import Strategy
+from swsim.strategies.bitmap import Bitmap
+from swsim.strategies.claim import Claim
 from swsim.strategies.eat import Eat
 from swsim.strategies.safe_list import SafeList
 
-STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (Eat, SafeList)}
+STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (Eat, SafeList, Bitmap, Claim)}
 
 __all__ = ["STRATEGIES", "Strategy"]

@@ -3,8 +3,9 @@
 The handle (:mod:`swsim.restore`) reads the header and metadata pages into the strategy's
 buffer page and calls, in this order: :meth:`Strategy.alloc_buffer` (first call),
 :meth:`Strategy.load_header`, :meth:`Strategy.prepare_image` (after the last metadata page),
-:meth:`Strategy.get_buffer` once per data page, and finally :meth:`Strategy.restore_pblist`,
-the copies the architecture code would make with interrupts off.
+:meth:`Strategy.get_buffer` once per image page (zero pages included: the handle zero-fills
+their buffer), :meth:`Strategy.snapshot_write_finalize`, and finally
+:meth:`Strategy.restore_pblist`, the copies the architecture code would make with interrupts off.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ class Strategy(ABC):
     @abstractmethod
     def get_buffer(self, index: int, pfn: int) -> int:
         """The frame data page ``index`` (original frame ``pfn``) is read into."""
+
+    def snapshot_write_finalize(self) -> None:  # noqa: B027 - optional hook
+        """After the last image page has its buffer (kernel: ``snapshot_write_finalize()``)."""
 
     @abstractmethod
     def restore_pblist(self) -> tuple[np.ndarray, np.ndarray]:

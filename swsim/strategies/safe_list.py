@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from swsim.strategies.pages import preallocate_pages
 from swsim.strategies.swsusp2006 import Swsusp2006
 
 
@@ -33,17 +34,8 @@ class SafeList(Swsusp2006):
         """``prepare_image()`` of the patch."""
         self.unsafe_pages = 0  # set by mark_unsafe_pages() in the patch
         self.swap_pagedir(pfns)
-        ctx = self.ctx
-        nr_pages = self.nr_copy_pages
-        if nr_pages > self.unsafe_pages:
-            for _ in range(nr_pages - self.unsafe_pages):
-                pfn = ctx.get_zeroed_page()
-                if ctx.page_nosave_free[pfn]:
-                    self.stats.unsafe_kept += 1
-                else:
-                    self.safe_pages.append(pfn)
-                ctx.page_nosave[pfn] = True  # "Mark the page as allocated"
-                ctx.page_nosave_free[pfn] = True
+        nr_pages = self.nr_copy_pages - self.unsafe_pages
+        self.stats.unsafe_kept += preallocate_pages(self.ctx, nr_pages, self.safe_pages)
 
     def get_buffer(self, index: int, pfn: int) -> int:
         """Direct load when the original frame is allocated by swsusp; else a safe page."""

@@ -22,6 +22,7 @@ import numpy as np
 from swsim.constants import pagedir_pages
 from swsim.image import ImageHeader
 from swsim.strategies.base import Strategy
+from swsim.strategies.pages import get_image_page
 
 
 class Swsusp2006(Strategy):
@@ -44,16 +45,7 @@ class Swsusp2006(Strategy):
 
         Every page returned is marked allocated by swsusp: PG_nosave and PG_nosave_free.
         """
-        ctx = self.ctx
-        pfn = ctx.get_zeroed_page()
-        if safe_needed:
-            while ctx.page_nosave_free[pfn]:
-                ctx.page_nosave[pfn] = True  # "mark it for swsusp_free()"
-                self.unsafe_page_met(pfn)
-                pfn = ctx.get_zeroed_page()
-        ctx.page_nosave[pfn] = True
-        ctx.page_nosave_free[pfn] = True
-        return pfn
+        return get_image_page(self.ctx, safe_needed, self.unsafe_page_met)
 
     def alloc_pagedir(self, nr_pages: int, safe_needed: bool) -> list[int]:
         """2.6.17 ``alloc_pagedir()``: ceil(nr_pages / PBES_PER_PAGE) pages, chained in order."""

@@ -1,0 +1,120 @@
+"""The buddy allocator's invariants: no frame twice, everything back and fully coalesced."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from swsim.buddy import MAX_PAGE_ORDER, BuddyAllocator
+from swsim.restore import restore_image
+from swsim.strategies import STRATEGIES
+from tests.conftest import image_bytes_zero, random_machine
+
+
+def _free_mask(frames: int, holes: list[tuple[int, int]]) -> np.ndarray:
+    free = np.ones(frames, dtype=bool)
+    for start, length in holes:
+        free[start : start + length] = False
+    return free
+
+
+def _check_blocks(buddy: BuddyAllocator, free: np.ndarray) -> list[tuple[int, int]]:
+    """Blocks are aligned, inside one zone, disjoint, cover exactly the free frames, and no two
+    free buddies of the same order below MAX_PAGE_ORDER are left unmerged."""
+    blocks = buddy.free_blocks()
+    covered = np.zeros(len(free), dtype=np.int64)
+    starts = {}
+    for pfn, order in blocks:
+        assert pfn % (1 << order) == 0
+        zone = buddy.zone_idx(pfn)
+        assert buddy.zone_idx(pfn + (1 << order) - 1) == zone
+        covered[pfn : pfn + (1 << order)] += 1
+        starts[pfn] = order
+    assert (covered == free).all()
+    for pfn, order in blocks:
+        if order < MAX_PAGE_ORDER:
+            assert starts.get(pfn ^ (1 << order)) != order, (pfn, order)
+    return blocks
+
+
+holes_strategy = st.lists(st.tuples(st.integers(0, 5000), st.integers(1, 300)), max_size=6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 6000), holes_strategy, st.integers(0, 2**32), st.integers(0, 400))
+def test_no_frame_twice_and_all_back_fully_coalesced(
+    frames: int, holes: list[tuple[int, int]], seed: int, claims: int
+) -> None:
+    free = _free_mask(frames, holes)
+    buddy = BuddyAllocator(free)
+    at_boot = sorted(_check_blocks(buddy, free))
+    rng = random.Random(seed)
+    held: list[int] = []
+    for pfn in rng.sample(range(frames), min(claims, frames)):
+        if buddy.take_page(pfn):
+            assert free[pfn]
+            held.append(pfn)
+    for _ in range(rng.randint(0, int(free.sum()) + 5)):
+        if held and rng.random() < 0.3:
+            buddy.free_page(held.pop(rng.randrange(len(held))))
+            continue
+        pfn = buddy.alloc()
+        if pfn < 0:
+            assert len(held) == free.sum()
+            continue
+        assert free[pfn]
+        held.append(pfn)
+    assert len(set(held)) == len(held)
+    now = free.copy()
+    now[held] = False
+    _check_blocks(buddy, now)
+    rng.shuffle(held)
+    for pfn in held:
+        buddy.free_page(pfn)
+    assert sorted(_check_blocks(buddy, free)) == at_boot
+
+
+def test_split_hands_out_the_lower_half_and_puts_upper_halves_at_the_head() -> None:
+    buddy = BuddyAllocator(np.ones(1024, dtype=bool))
+    assert buddy.free_blocks() == [(0, 10)]
+    assert buddy.alloc() == 0
+    assert sorted(buddy.free_blocks(), key=lambda b: b[1]) == [(1 << k, k) for k in range(10)]
+    assert buddy.alloc() == 1
+    assert buddy.alloc() == 2  # the order-1 block [2, 4) is split: 2 out, 3 on the list
+    buddy.free_page(1)
+    assert buddy.alloc() == 1  # freed pages go to the head of their list
+    for pfn in (0, 1, 2):
+        buddy.free_page(pfn)
+    assert buddy.free_blocks() == [(0, 10)]
+
+
+def test_boot_hand_over_uses_the_largest_aligned_blocks_in_pfn_order() -> None:
+    free = np.zeros(4096, dtype=bool)
+    free[3:2051] = True
+    buddy = BuddyAllocator(free)
+    blocks = buddy.free_blocks()
+    assert (1024, 10) in blocks and (3, 0) in blocks and (2048, 1) in blocks
+    order9 = [b for b in blocks if b[1] == 9]
+    assert order9 == [(512, 9)]
+    assert buddy.alloc() == 3  # the only order-0 block
+
+
+def test_zones_are_tried_from_the_highest_down() -> None:
+    free = np.ones(8192, dtype=bool)  # DMA [0, 4096), DMA32 [4096, 8192)
+    buddy = BuddyAllocator(free)
+    assert buddy.alloc() == 4096
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.data())
+def test_every_strategy_restores_with_the_buddy_allocator(data: st.DataObject) -> None:
+    machine = random_machine(data.draw, max_frames=5000)
+    image = image_bytes_zero(machine, "skip")
+    bound = restore_image(io.BytesIO(image), "claim", allocator="buddy").copies
+    for name in STRATEGIES:
+        stats = restore_image(io.BytesIO(image), name, allocator="buddy")
+        assert stats.verified and stats.copies >= bound
