@@ -157,7 +157,9 @@ class Machine:
         name = data.get("name", "custom")
         return cls(
             frames=frames,
-            saveable=parse_ranges(suspend.get("saveable", []), f"{where}: suspend.saveable", frames),
+            saveable=parse_ranges(
+                suspend.get("saveable", []), f"{where}: suspend.saveable", frames
+            ),
             nosave=parse_ranges(suspend.get("nosave", []), f"{where}: suspend.nosave", frames),
             boot_used=parse_ranges(boot.get("used", []), f"{where}: boot.used", frames),
             boot_reserved=parse_ranges(boot.get("reserved", []), f"{where}: boot.reserved", frames),

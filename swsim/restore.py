@@ -15,10 +15,12 @@ import numpy as np
 
 from swsim.constants import PFNS_PER_META_PAGE
 from swsim.errors import ImageError, MachineMismatch, RestoreNoMemory, UsageError
-from swsim.image import ImageHeader, ImageReader, unpack_meta_page
+from swsim.image import ImageHeader, unpack_meta_page
+from swsim.integrity import ImageChecks
 from swsim.machine import FRAME_RESERVED, Machine
-from swsim.resume import ResumeContext, RestoreStats
+from swsim.resume import RestoreStats, ResumeContext
 from swsim.strategies import STRATEGIES, Strategy
+from swsim.verify import auth_failures, open_checked_image
 
 #: Pages hashed per step when verifying memory.
 _VERIFY_BATCH = 2048
@@ -135,16 +137,34 @@ def restore_image(
     machine: Machine | None = None,
     allocator: str = "ascending",
     seed: int = 0,
+    key: bytes | None = None,
+    checks: ImageChecks | None = None,
 ) -> RestoreStats:
-    """Restore the image read from ``stream`` and return what it cost.
+    """Restore the image read from ``stream`` (raw or zstd) and return what it cost.
 
     ``machine`` gives the boot-time state to restore on; by default the machine the image was
-    made on (recorded in its header). Raises :class:`swsim.errors.SwsimError` subclasses.
+    made on (recorded in its header). With ``key`` the image must be signed with it (HMAC);
+    every image error is then an :class:`~swsim.errors.AuthError`. Every check (block CRCs,
+    digest, MAC) passes before the final copies. ``checks``, if given, is filled with what was
+    checked. Raises :class:`swsim.errors.SwsimError` subclasses.
     """
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {strategy!r} (choose from: {', '.join(STRATEGIES)})")
-    reader = ImageReader(stream)
-    header = reader.header
+    with auth_failures(key):
+        return _restore(stream, strategy, machine, allocator, seed, key, checks)
+
+
+def _restore(
+    stream: BinaryIO,
+    strategy: str,
+    machine: Machine | None,
+    allocator: str,
+    seed: int,
+    key: bytes | None,
+    checks: ImageChecks | None,
+) -> RestoreStats:
+    image = open_checked_image(stream, key)
+    header = image.header
     target = header.machine if machine is None else header.machine.with_boot_of(machine)
     if machine is not None:
         check_header(header, machine)
@@ -157,13 +177,13 @@ def restore_image(
     )
     ctx = ResumeContext(target, stats, allocator, seed)
     handle = SnapshotWriteHandle(STRATEGIES[strategy](ctx))
-    handle.snapshot_write_next()[:] = np.frombuffer(reader.header_page, dtype=np.uint8)
-    for page in reader.iter_meta_pages():
+    handle.snapshot_write_next()[:] = np.frombuffer(image.header_page, dtype=np.uint8)
+    for page in image.iter_meta_pages():
         buf = handle.snapshot_write_next()
         assert buf is not None
         buf[:] = np.frombuffer(page, dtype=np.uint8)
     data_digest = hashlib.sha256()
-    for batch in reader.iter_data():
+    for batch in image.iter_data():
         data_digest.update(batch)
         for page in batch:
             buf = handle.snapshot_write_next()
@@ -171,7 +191,10 @@ def restore_image(
             buf[:] = page
     if handle.snapshot_write_next() is not None:
         raise AssertionError("handle wants more pages than the image holds")
-    reader.check_trailer()
+    # Everything is checked before the final copies: a bad image never reaches copy_pages.
+    done = image.finish(lambda index: int(handle.pfns[index]))
+    if checks is not None:
+        checks.__dict__.update(done.__dict__)
     orig, address = handle.strategy.restore_pblist()
     ctx.memory.copy_pages(orig, address)
     stats.copies = len(orig)
