@@ -7,7 +7,6 @@ cause are :class:`swsim.errors.SwsimError` subclasses: one line on stderr and th
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -16,6 +15,7 @@ import click
 
 from swsim import __version__
 from swsim.allocator import ALLOCATORS
+from swsim.codec import compressed_output
 from swsim.errors import (
     EXIT_CODES,
     EXIT_INTERRUPTED,
@@ -24,8 +24,11 @@ from swsim.errors import (
     SwsimError,
     UsageError,
 )
-from swsim.fileio import atomic_output, open_input
+from swsim.fileio import atomic_output, open_input, quiet_stdout
+from swsim.inspect import inspect_cmd
+from swsim.integrity import ImageChecks
 from swsim.machine import Machine
+from swsim.options import compress_options, key_file_option
 from swsim.presets import PRESETS, get_preset
 from swsim.report import print_restore, restore_json
 from swsim.restore import restore_image
@@ -79,8 +82,21 @@ def cli() -> None:
     help="Image file to write ('-': standard output). Written atomically.",
 )
 @click.option("--seed", type=int, help="Override the machine's page-content seed.")
-def snapshot(machine: Machine | None, output: str, seed: int | None) -> None:
-    """Write the image of a machine (default: the built-in 'default' machine)."""
+@compress_options
+@key_file_option
+def snapshot(
+    machine: Machine | None,
+    output: str,
+    seed: int | None,
+    compress: str,
+    level: int,
+    threads: int,
+    key: bytes | None,
+) -> None:
+    """Write the image of a machine (default: the built-in 'default' machine).
+
+    The image carries a CRC32 per 32 data pages and a SHA-256 digest; --key-file signs it
+    (HMAC-SHA256); --compress=zstd writes it as a standard zstd stream."""
     machine = machine or get_preset("default")
     if seed is not None:
         from dataclasses import replace
@@ -90,8 +106,10 @@ def snapshot(machine: Machine | None, output: str, seed: int | None) -> None:
         raise UsageError("the machine has no saveable pages: there is nothing to snapshot")
     if output == "-" and sys.stdout.isatty():
         raise UsageError("refusing to write a binary image to a terminal: use -o FILE or a pipe")
-    with atomic_output(output) as stream:
-        write_image(machine, stream)
+    with atomic_output(output) as stream, compressed_output(
+        stream, compress, level, threads
+    ) as out:
+        write_image(machine, out, key)
 
 
 @cli.command(epilog=EPILOG)
@@ -106,18 +124,30 @@ def snapshot(machine: Machine | None, output: str, seed: int | None) -> None:
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --allocator=random.")
 @machine_options
+@key_file_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def restore(
-    image: str, strategy: str, allocator: str, seed: int, machine: Machine | None, as_json: bool
+    image: str,
+    strategy: str,
+    allocator: str,
+    seed: int,
+    machine: Machine | None,
+    key: bytes | None,
+    as_json: bool,
 ) -> None:
-    """Restore IMAGE ('-': standard input) and report what the strategy cost.
+    """Restore IMAGE ('-': standard input; raw or zstd) and report what the strategy cost.
 
     By default the image is restored on the machine it was made on; --preset/--machine choose
-    another boot-time state (same number of frames)."""
+    another boot-time state (same number of frames). Every check (header, pfns, block CRCs,
+    digest, and the HMAC with --key-file) passes before the final copies."""
+    checks = ImageChecks()
     with open_input(image) as stream:
-        stats = restore_image(stream, strategy, machine, allocator, seed)
+        stats = restore_image(stream, strategy, machine, allocator, seed, key, checks)
+    if checks.signed and not checks.authenticated:
+        click.echo("swsim: note: the image is signed but was not authenticated "
+                   "(no --key-file)", err=True)
     if as_json:
-        click.echo(restore_json(stats))
+        click.echo(restore_json(stats, checks.to_json()))
     else:
         print_restore(stats, title=f"swsim restore {image}")
 
@@ -147,6 +177,10 @@ def machine_cmd(machine: Machine | None, output: str, list_presets: bool) -> Non
         stream.write(text.encode())
 
 
+inspect_cmd.epilog = EPILOG
+cli.add_command(inspect_cmd)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning every error into one line and an exit code."""
     try:
@@ -167,8 +201,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         # The reader went away (`swsim snapshot | head -c 100`): end quietly.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        quiet_stdout()
         sys.exit(EXIT_BROKEN_PIPE)
     except MemoryError:
         click.echo("swsim: error: out of host memory", err=True)
