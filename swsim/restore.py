@@ -20,7 +20,7 @@ from swsim.integrity import ImageChecks
 from swsim.machine import FRAME_RESERVED, Machine
 from swsim.resume import RestoreStats, ResumeContext
 from swsim.strategies import STRATEGIES, Strategy
-from swsim.verify import auth_failures, open_checked_image
+from swsim.verify import CheckedImage, auth_failures, open_checked_image
 
 #: Pages hashed per step when verifying memory.
 _VERIFY_BATCH = 2048
@@ -163,7 +163,22 @@ def _restore(
     key: bytes | None,
     checks: ImageChecks | None,
 ) -> RestoreStats:
-    image = open_checked_image(stream, key)
+    image = open_checked_image(stream, key, checks)
+    try:
+        return _restore_checked(image, strategy, machine, allocator, seed)
+    except (MachineMismatch, RestoreNoMemory):
+        if key is not None:
+            image.authenticate_rest()  # forged metadata is an authentication failure
+        raise
+
+
+def _restore_checked(
+    image: CheckedImage,
+    strategy: str,
+    machine: Machine | None,
+    allocator: str,
+    seed: int,
+) -> RestoreStats:
     header = image.header
     target = header.machine if machine is None else header.machine.with_boot_of(machine)
     if machine is not None:
@@ -192,9 +207,7 @@ def _restore(
     if handle.snapshot_write_next() is not None:
         raise AssertionError("handle wants more pages than the image holds")
     # Everything is checked before the final copies: a bad image never reaches copy_pages.
-    done = image.finish(lambda index: int(handle.pfns[index]))
-    if checks is not None:
-        checks.__dict__.update(done.__dict__)
+    image.finish(lambda index: int(handle.pfns[index]))
     orig, address = handle.strategy.restore_pblist()
     ctx.memory.copy_pages(orig, address)
     stats.copies = len(orig)

@@ -44,21 +44,47 @@ def auth_failures(key: bytes | None) -> Iterator[None]:
         raise AuthError(f"authentication failed: {exc}") from None
 
 
+class _CountingInput:
+    """An :class:`ImageInput` that counts the image bytes handed out."""
+
+    def __init__(self, source: ImageInput) -> None:
+        self.source = source
+        self.compressed = source.compressed
+        self.consumed = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size)
+        self.consumed += len(data)
+        return data
+
+    def set_limit(self, nbytes: int) -> None:
+        self.source.set_limit(nbytes)
+
+
+#: Pages read per step by :meth:`CheckedImage.authenticate_rest`.
+_DRAIN_PAGES = 256
+
+
 class CheckedImage:
     """An image being read front to back with all its checks (see the module docstring)."""
 
-    def __init__(self, source: ImageInput, reader: ImageReader, mac: hmac.HMAC | None) -> None:
+    def __init__(
+        self,
+        source: _CountingInput,
+        reader: ImageReader,
+        mac: hmac.HMAC | None,
+        checks: ImageChecks | None = None,
+    ) -> None:
         self.source = source
         self.reader = reader
         self.header: ImageHeader = reader.header
         self._mac = mac
         flags = self.header.flags
         self.crc = BlockCrc32() if flags & FLAG_BLOCK_CRC32 else None
-        self.checks = ImageChecks(
-            compressed=source.compressed,
-            signed=is_signed(flags),
-            block_checksums=self.crc is not None,
-        )
+        self.checks = checks if checks is not None else ImageChecks()
+        self.checks.compressed = source.compressed
+        self.checks.signed = is_signed(flags)
+        self.checks.block_checksums = self.crc is not None
 
     @property
     def header_page(self) -> bytes:
@@ -84,14 +110,34 @@ class CheckedImage:
         self.checks.authenticated = check_mac(header.flags, mac_field, self._mac)
         return self.checks
 
+    def authenticate_rest(self) -> None:
+        """Read the rest of the image unprocessed and check its MAC (and digest).
 
-def open_checked_image(stream: BinaryIO, key: bytes | None = None) -> CheckedImage:
+        With a key, a machine mismatch found in the metadata is only reported as such once the
+        image is known to be authentic; otherwise the metadata may have been forged, and the
+        caller reports an authentication failure instead (this raises it).
+        """
+        header = self.header
+        tail = tail_pages(header.flags, header.nr_data_pages) - 1
+        remaining = (header.pages + tail) * PAGE_SIZE - self.source.consumed
+        while remaining > 0:
+            nr_pages = min(_DRAIN_PAGES, remaining // PAGE_SIZE)
+            self.reader.read_pages(nr_pages, "rest of the image")
+            remaining -= nr_pages * PAGE_SIZE
+        mac_field = self.reader.check_trailer()
+        self.checks.authenticated = check_mac(header.flags, mac_field, self._mac)
+
+
+def open_checked_image(
+    stream: BinaryIO, key: bytes | None = None, checks: ImageChecks | None = None
+) -> CheckedImage:
     """Start reading an image (raw or zstd) from ``stream``; the header is read and checked.
 
+    ``checks``, if given, is the record filled as the checks pass.
     With ``key`` an unsigned image is refused here, before any allocation. Call inside
     :func:`auth_failures` so that, with a key, every image error is an authentication failure.
     """
-    source = open_image_stream(stream)
+    source = _CountingInput(open_image_stream(stream))
     mac = new_mac(key) if key is not None else None
     reader = ImageReader(cast(BinaryIO, source), mac=mac)
     header = reader.header
@@ -99,7 +145,7 @@ def open_checked_image(stream: BinaryIO, key: bytes | None = None) -> CheckedIma
     if key is not None:
         require_signed(header.flags)
     source.set_limit(header.size + tail_pages(header.flags, header.nr_data_pages) * PAGE_SIZE)
-    return CheckedImage(source, reader, mac)
+    return CheckedImage(source, reader, mac, checks)
 
 
 def header_report(header: ImageHeader) -> dict[str, Any]:
