@@ -189,7 +189,12 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("swsim: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
-        exc.show()
+        # One line, like every other error; click's own usage block would take three.
+        hint = ""
+        ctx = getattr(exc, "ctx", None)
+        if ctx is not None:
+            hint = f" (try '{ctx.command_path} --help')"
+        click.echo(f"swsim: error: {exc.format_message()}{hint}", err=True)
         sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
