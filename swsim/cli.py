@@ -36,6 +36,11 @@ from swsim.snapshot import write_image
 from swsim.strategies import STRATEGIES
 
 F = TypeVar("F", bound=Callable[..., Any])
+_NO_ARGS_IS_HELP: tuple[type[Exception], ...] = tuple(
+    getattr(click.exceptions, name)
+    for name in ("NoArgsIsHelpError",)
+    if hasattr(click.exceptions, name)
+)
 EXIT_BROKEN_PIPE = 141
 
 EPILOG = "\b\nExit codes:\n" + "\n".join(
@@ -183,12 +188,18 @@ cli.add_command(inspect_cmd)
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning every error into one line and an exit code."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        cli.main(args=argv, prog_name="swsim", standalone_mode=False)
+        # Not cli.main(): it prints a blank line on Ctrl-C and exits 1 on a closed pipe.
+        with cli.make_context("swsim", list(args)) as ctx:
+            cli.invoke(ctx)
     except click.exceptions.Abort:
         click.echo("swsim: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
+        if isinstance(exc, _NO_ARGS_IS_HELP):  # bare `swsim`: the help, on stderr
+            exc.show()
+            sys.exit(EXIT_USAGE)
         # One line, like every other error; click's own usage block would take three.
         hint = ""
         ctx = getattr(exc, "ctx", None)
