@@ -202,9 +202,9 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(EXIT_USAGE)
         # One line, like every other error; click's own usage block would take three.
         hint = ""
-        ctx = getattr(exc, "ctx", None)
-        if ctx is not None:
-            hint = f" (try '{ctx.command_path} --help')"
+        failed = getattr(exc, "ctx", None)
+        if failed is not None:
+            hint = f" (try '{failed.command_path} --help')"
         click.echo(f"swsim: error: {exc.format_message()}{hint}", err=True)
         sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
     except click.exceptions.Exit as exc:
