@@ -192,14 +192,16 @@ def _restore_checked(
     )
     ctx = ResumeContext(target, stats, allocator, seed)
     handle = SnapshotWriteHandle(STRATEGIES[strategy](ctx))
-    handle.snapshot_write_next()[:] = np.frombuffer(image.header_page, dtype=np.uint8)
+    first = handle.snapshot_write_next()
+    assert first is not None
+    first[:] = np.frombuffer(image.header_page, dtype=np.uint8)
     for page in image.iter_meta_pages():
         buf = handle.snapshot_write_next()
         assert buf is not None
         buf[:] = np.frombuffer(page, dtype=np.uint8)
     data_digest = hashlib.sha256()
     for batch in image.iter_data():
-        data_digest.update(batch)
+        data_digest.update(batch.reshape(-1).data)
         for page in batch:
             buf = handle.snapshot_write_next()
             assert buf is not None
