@@ -28,6 +28,13 @@ def zst(data: bytes) -> bytes:
     return zstandard.ZstdCompressor(write_checksum=True).compress(data)
 
 
+def zst_raw_frame(window_log: int, content: bytes) -> bytes:
+    """A hand-made zstd frame: a window of 2**window_log bytes, one raw block of content."""
+    header = bytes([0x00, (window_log - 10) << 3])  # no content size, no checksum
+    block = ((len(content) << 3) | 1).to_bytes(3, "little")  # last block, raw
+    return b"\x28\xb5\x2f\xfd" + header + block + content
+
+
 Case = tuple[str, Callable[[], bytes], bytes | None, int, str]
 CASES: list[Case] = [
     ("empty input", lambda: b"", None, 3, "stream ended in the header page (0 of 4096"),
@@ -61,6 +68,8 @@ CASES: list[Case] = [
     ("zstd magic only", lambda: zst(RAW)[:4], None, 3, "ends in the middle of a frame"),
     ("zstd byte flipped", lambda: flip(zst(RAW), 500), None, 3, "corrupted"),
     ("zstd garbage after", lambda: zst(RAW) + b"garbage!", None, 3, "after the end of the zstd"),
+    ("zstd frame asking a 2 GiB window", lambda: zst_raw_frame(31, RAW[:PAGE_SIZE]), None, 3,
+     "too much memory"),
     ("zstd longer than header", lambda: zst(RAW + bytes(PAGE_SIZE)), None, 3,
      "decompresses to more than"),
 ]
