@@ -2,8 +2,10 @@
 
 The header is modelled on ``struct swsusp_info``; metadata pages pack each data page's pfn as a
 little-endian u64, 512 per page (``unpack_orig_pfns``); data pages follow in increasing pfn
-order; the trailer carries a SHA-256 digest of every byte before it. The layout is stream-only:
-a reader never seeks, so images go through pipes.
+order; swsim's checksum pages (CRC32 per 32 data pages, :mod:`swsim.integrity`) follow when
+header flag bit 3 is set; the trailer carries a SHA-256 digest of every byte before it and, for a
+signed image (flag bit 2), an HMAC-SHA256 (:mod:`swsim.auth`). The layout is stream-only: a
+reader never seeks, so images go through pipes (raw or zstd, :mod:`swsim.codec`).
 """
 
 from __future__ import annotations
