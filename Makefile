@@ -20,6 +20,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Long fuzz run: `make fuzz FUZZ_EXAMPLES=20000` (CI runs the same suite with a small default).
+FUZZ_EXAMPLES ?= 5000
+fuzz: $(STAMP)
+	SWSIM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -p no:cacheprovider tests/test_fuzz.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check swsim tests
 	$(BIN)/mypy swsim

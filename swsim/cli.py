@@ -6,73 +6,52 @@ cause are :class:`swsim.errors.SwsimError` subclasses: one line on stderr and th
 
 from __future__ import annotations
 
-import functools
-import os
+import json
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import replace
 
 import click
+from rich.console import Console
 
 from swsim import __version__
-from swsim.allocator import ALLOCATORS
+from swsim.codec import compressed_output
 from swsim.compare import compare_image
 from swsim.errors import (
     EXIT_CODES,
     EXIT_INTERRUPTED,
     EXIT_UNEXPECTED,
     EXIT_USAGE,
-    ImageError,
     SwsimError,
     UsageError,
 )
-from swsim.fileio import atomic_output, open_input
+from swsim.fileio import atomic_output, open_input, quiet_stdout
 from swsim.footprint import MIB, BootFootprint
 from swsim.inspect import inspect_image
+from swsim.integrity import ImageChecks
 from swsim.machine import Machine
-from swsim.presets import (
-    DEFAULT_ALLOCATOR,
-    PRESET_ALLOCATORS,
-    PRESETS,
-    generate_machine,
-    get_preset,
+from swsim.options import (
+    allocator_options,
+    compress_options,
+    key_file_option,
+    machine_options,
 )
+from swsim.presets import PRESETS, generate_machine, get_preset
 from swsim.report import compare_json, compare_table, inspect_table, print_restore, restore_json
 from swsim.restore import restore_image
 from swsim.snapshot import ZERO_PAGES_MODES, write_image
 from swsim.strategies import STRATEGIES
 
-F = TypeVar("F", bound=Callable[..., Any])
+_NO_ARGS_IS_HELP: tuple[type[Exception], ...] = tuple(
+    getattr(click.exceptions, name)
+    for name in ("NoArgsIsHelpError",)
+    if hasattr(click.exceptions, name)
+)
 EXIT_BROKEN_PIPE = 141
 
 EPILOG = "\b\nExit codes:\n" + "\n".join(
     f"  {code:>3}  {text}" for code, text in sorted(EXIT_CODES.items())
 ) + f"\n  {EXIT_BROKEN_PIPE:>3}  output pipe closed early (quietly)"
-
-
-def machine_options(func: F) -> F:
-    """``--preset NAME`` / ``--machine FILE``: the machine to use (mutually exclusive)."""
-
-    @click.option(
-        "--machine", "machine_file", metavar="FILE", type=click.Path(dir_okay=False),
-        help="Machine file (JSON, swsim-machine/1).",
-    )
-    @click.option(
-        "--preset", metavar="NAME", type=click.Choice(sorted(PRESETS)),
-        help="Built-in machine.",
-    )
-    @functools.wraps(func)
-    def wrapper(*args: Any, preset: str | None, machine_file: str | None, **kw: Any) -> Any:
-        if preset and machine_file:
-            raise UsageError("--preset and --machine are mutually exclusive")
-        machine = None
-        if machine_file:
-            machine = Machine.load(machine_file)
-        elif preset:
-            machine = get_preset(preset)
-        return func(*args, machine=machine, **kw)
-
-    return wrapper  # type: ignore[return-value]
+STRATEGY_HELP = "; ".join(f"{n}: {c.summary}" for n, c in STRATEGIES.items())
 
 
 @click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
@@ -94,41 +73,33 @@ def cli() -> None:
     help="skip: all-zero pages get a flagged metadata entry and no data page (v6.6+); "
     "store: they are stored as data pages.",
 )
-def snapshot(machine: Machine | None, output: str, seed: int | None, zero_pages: str) -> None:
-    """Write the image of a machine (default: the built-in 'default' machine)."""
+@compress_options
+@key_file_option
+def snapshot(
+    machine: Machine | None,
+    output: str,
+    seed: int | None,
+    zero_pages: str,
+    compress: str,
+    level: int,
+    threads: int,
+    key: bytes | None,
+) -> None:
+    """Write the image of a machine (default: the built-in 'default' machine).
+
+    The image carries a CRC32 per 32 data pages and a SHA-256 digest; --key-file signs it
+    (HMAC-SHA256); --compress=zstd writes it as a standard zstd stream."""
     machine = machine or get_preset("default")
     if seed is not None:
-        from dataclasses import replace
-
         machine = replace(machine, content=replace(machine.content, seed=seed))
     if machine.nr_saveable == 0:
         raise UsageError("the machine has no saveable pages: there is nothing to snapshot")
     if output == "-" and sys.stdout.isatty():
         raise UsageError("refusing to write a binary image to a terminal: use -o FILE or a pipe")
-    with atomic_output(output) as stream:
-        write_image(machine, stream, zero_pages)
-
-
-def allocator_options(func: F) -> F:
-    """``--allocator NAME`` and ``--seed N``: the boot-time page allocator."""
-
-    @click.option(
-        "--allocator", type=click.Choice(list(ALLOCATORS)), default=None,
-        help=f"Boot-time page allocator policy [default: {DEFAULT_ALLOCATOR}, or the one a "
-        "preset documents: " + ", ".join(f"{p}: {a}" for p, a in PRESET_ALLOCATORS.items())
-        + "].",
-    )
-    @click.option(
-        "--seed", type=int, default=0, show_default=True, help="Seed of --allocator=random."
-    )
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kw: Any) -> Any:
-        return func(*args, **kw)
-
-    return wrapper  # type: ignore[return-value]
-
-
-STRATEGY_HELP = "; ".join(f"{n}: {c.summary}" for n, c in STRATEGIES.items())
+    with atomic_output(output) as stream, compressed_output(
+        stream, compress, level, threads
+    ) as out:
+        write_image(machine, out, zero_pages, key)
 
 
 @cli.command(epilog=EPILOG)
@@ -139,6 +110,7 @@ STRATEGY_HELP = "; ".join(f"{n}: {c.summary}" for n, c in STRATEGIES.items())
 )
 @allocator_options
 @machine_options
+@key_file_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def restore(
     image: str,
@@ -146,18 +118,28 @@ def restore(
     allocator: str | None,
     seed: int,
     machine: Machine | None,
+    key: bytes | None,
     as_json: bool,
 ) -> None:
-    """Restore IMAGE ('-': standard input) and report what the strategy cost.
+    """Restore IMAGE ('-': standard input; raw or zstd) and report what the strategy cost.
 
     By default the image is restored on the machine it was made on; --preset/--machine choose
-    another boot-time state (same number of frames)."""
+    another boot-time state (same number of frames). Every check (header, pfns, block CRCs,
+    digest, and the HMAC with --key-file) passes before the final copies."""
+    checks = ImageChecks()
     with open_input(image) as stream:
-        stats = restore_image(stream, strategy, machine, allocator, seed)
+        stats = restore_image(stream, strategy, machine, allocator, seed, key, checks)
+    note_unauthenticated(checks)
     if as_json:
-        click.echo(restore_json(stats))
+        click.echo(restore_json(stats, checks.to_json()))
     else:
         print_restore(stats, title=f"swsim restore {image}")
+
+
+def note_unauthenticated(checks: ImageChecks) -> None:
+    if checks.signed and not checks.authenticated:
+        click.echo("swsim: note: the image is signed but was not authenticated "
+                   "(no --key-file)", err=True)
 
 
 @cli.command(epilog=EPILOG)
@@ -168,6 +150,7 @@ def restore(
 )
 @allocator_options
 @machine_options
+@key_file_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def compare(
     image: str,
@@ -175,42 +158,43 @@ def compare(
     allocator: str | None,
     seed: int,
     machine: Machine | None,
+    key: bytes | None,
     as_json: bool,
 ) -> None:
-    """Restore IMAGE ('-': standard input) once per strategy and show them side by side.
+    """Restore IMAGE ('-': standard input; raw or zstd) once per strategy, side by side.
 
     The input is read once; 'excess copies' is each strategy's copies beyond claim's, the
     fewest any in-memory restore can make on that machine."""
     with open_input(image) as stream:
         data = stream.read()
-    rows = compare_image(data, list(strategies), machine, allocator, seed)
+    rows = compare_image(data, list(strategies), machine, allocator, seed, key)
     used = next((r.stats.allocator for r in rows if r.stats is not None), allocator)
     if as_json:
         click.echo(compare_json(rows, {"image": image, "allocator": used}))
     else:
-        from rich.console import Console
-
         Console().print(compare_table(rows, f"swsim compare {image} (allocator {used})"))
 
 
 @cli.command(epilog=EPILOG)
 @click.argument("image", metavar="IMAGE|-")
+@click.option(
+    "--verify", is_flag=True,
+    help="Also check every pfn as a restore does, and stop at the first problem.",
+)
+@key_file_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def inspect(image: str, as_json: bool) -> None:
+def inspect(image: str, verify: bool, key: bytes | None, as_json: bool) -> None:
     """Show IMAGE's header, a metadata summary (pages per zone, zero pages, pfn ranges) and
-    check its digest. Exits 3 when the digest does not match."""
+    check its block CRCs, digest and (with --key-file) HMAC. Exits 3 (6 with a key) when a
+    check fails."""
     with open_input(image) as stream:
-        summary = inspect_image(stream)
+        summary = inspect_image(stream, key, strict=verify)
     if as_json:
-        import json
-
         click.echo(json.dumps(summary.to_json()))
     else:
-        from rich.console import Console
-
         Console().print(inspect_table(summary, f"swsim inspect {image}"))
-    if not summary.digest_ok:
-        raise ImageError(summary.digest_error or "digest mismatch")
+    if summary.failure is not None:
+        raise summary.failure
 
 
 @cli.command("machine", epilog=EPILOG)
@@ -269,8 +253,6 @@ def machine_cmd(
             )
         return
     machine = machine or get_preset("default")
-    import json
-
     text = json.dumps(machine.to_json(), indent=1) + "\n"
     with atomic_output(output) as stream:
         stream.write(text.encode())
@@ -278,13 +260,24 @@ def machine_cmd(
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning every error into one line and an exit code."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        cli.main(args=argv, prog_name="swsim", standalone_mode=False)
+        # Not cli.main(): it prints a blank line on Ctrl-C and exits 1 on a closed pipe.
+        with cli.make_context("swsim", list(args)) as ctx:
+            cli.invoke(ctx)
     except click.exceptions.Abort:
         click.echo("swsim: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
-        exc.show()
+        if isinstance(exc, _NO_ARGS_IS_HELP):  # bare `swsim`: the help, on stderr
+            exc.show()
+            sys.exit(EXIT_USAGE)
+        # One line, like every other error; click's own usage block would take three.
+        hint = ""
+        failed = getattr(exc, "ctx", None)
+        if failed is not None:
+            hint = f" (try '{failed.command_path} --help')"
+        click.echo(f"swsim: error: {exc.format_message()}{hint}", err=True)
         sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
@@ -296,8 +289,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
         # The reader went away (`swsim snapshot | head -c 100`): end quietly.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        quiet_stdout()
         sys.exit(EXIT_BROKEN_PIPE)
     except MemoryError:
         click.echo("swsim: error: out of host memory", err=True)

@@ -40,10 +40,15 @@ class CompareRow:
 
 
 def _restore_one(
-    image: bytes, strategy: str, machine: Machine | None, allocator: str | None, seed: int
+    image: bytes,
+    strategy: str,
+    machine: Machine | None,
+    allocator: str | None,
+    seed: int,
+    key: bytes | None,
 ) -> CompareRow:
     try:
-        stats = restore_image(io.BytesIO(image), strategy, machine, allocator, seed)
+        stats = restore_image(io.BytesIO(image), strategy, machine, allocator, seed, key)
     except RestoreNoMemory as exc:
         return CompareRow(strategy, None, error=f"ENOMEM: {exc.missing} page(s) missing")
     return CompareRow(strategy, stats)
@@ -55,6 +60,7 @@ def compare_image(
     machine: Machine | None = None,
     allocator: str | None = None,
     seed: int = 0,
+    key: bytes | None = None,
 ) -> list[CompareRow]:
     """Restore ``image`` with each strategy (all by default, in registry order)."""
     names = list(strategies) if strategies else list(STRATEGIES)
@@ -62,10 +68,10 @@ def compare_image(
         if name not in STRATEGIES:
             raise UsageError(f"unknown strategy {name!r} (choose from: {', '.join(STRATEGIES)})")
     names = list(dict.fromkeys(names))
-    rows = [_restore_one(image, name, machine, allocator, seed) for name in names]
+    rows = [_restore_one(image, name, machine, allocator, seed, key) for name in names]
     bound = next((r for r in rows if r.strategy == BOUND_STRATEGY), None)
     if bound is None:
-        bound = _restore_one(image, BOUND_STRATEGY, machine, allocator, seed)
+        bound = _restore_one(image, BOUND_STRATEGY, machine, allocator, seed, key)
     if bound.stats is not None:
         for row in rows:
             if row.stats is not None:

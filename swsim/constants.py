@@ -11,6 +11,15 @@ SIZEOF_PBE = 24
 PBES_PER_PAGE = PAGE_SIZE // SIZEOF_PBE  # 170
 #: Modern kernels (v6.6+): bit 63 of a metadata pfn marks an all-zero page.
 ENCODED_PFN_ZERO_FLAG = 1 << 63
+# Header flags of the swsim image (docs/image-format.md), defined together so bits never clash.
+#: Bit 0: all-zero pages are metadata entries with ENCODED_PFN_ZERO_FLAG and no data page.
+FLAG_ZERO_PAGES = 1 << 0
+#: Bit 1: metadata only, no data pages (``snapshot --no-data``), for counting.
+FLAG_NO_DATA = 1 << 1
+#: Bit 2: the trailer carries an HMAC-SHA256 of everything before it.
+FLAG_SIGNED = 1 << 2
+#: Bit 3: checksum pages (CRC32 per 32 data pages) precede the trailer.
+FLAG_BLOCK_CRC32 = 1 << 3
 #: kernel/power/power.h: PAGES_FOR_IO, 4 MiB of pages kept free for I/O.
 PAGES_FOR_IO = (4 * 1024 * 1024) // PAGE_SIZE
 

@@ -20,10 +20,16 @@ EXIT_CODES: dict[int, str] = {
     EXIT_OK: "success",
     EXIT_UNEXPECTED: "unexpected error (a bug in swsim: please report it)",
     EXIT_USAGE: "usage error: bad option, unreadable or invalid machine file, unwritable output",
-    EXIT_BAD_IMAGE: "bad image: not an swsim image, truncated, corrupted, digest mismatch",
+    EXIT_BAD_IMAGE: (
+        "bad image: not an swsim image, truncated, corrupted (header checksum, block CRC32, "
+        "digest, pfns), bad or oversized zstd stream"
+    ),
     EXIT_NOMEM: "not enough memory to restore the image with the chosen strategy (ENOMEM)",
     EXIT_MACHINE_MISMATCH: "the machine does not fit the image (memory size, memory map)",
-    EXIT_AUTH: "authentication failure (unsigned image, wrong key, changed bytes)",
+    EXIT_AUTH: (
+        "authentication failure: with --key-file, an unsigned image, a wrong key, "
+        "or any changed or bad byte"
+    ),
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
 }
 

@@ -2,12 +2,15 @@
 
 An output file is written to a temporary name in the same directory, flushed, synced and
 renamed over the final name only when complete; on any error or interrupt the temporary file is
-removed, so a good file of the same name is never replaced by a partial one.
+removed, so a good file of the same name is never replaced by a partial one. A write that
+fails (full disk, quota, file too large) is a usage error naming the file; a closed pipe on
+standard output is left to the CLI, which ends quietly (:func:`quiet_stdout`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 import tempfile
@@ -32,12 +35,32 @@ def open_input(path: str) -> Iterator[BinaryIO]:
         yield stream
 
 
+def quiet_stdout() -> None:
+    """Point standard output at /dev/null, so nothing (not even the interpreter's final flush
+    of what is still buffered) reports a write error on a closed pipe or a full device."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
+def _write_error(where: str, exc: OSError) -> UsageError:
+    reason = exc.strerror or os.strerror(exc.errno or errno.EIO)
+    return UsageError(f"cannot write {where}: {reason}")
+
+
 @contextlib.contextmanager
 def atomic_output(path: str) -> Iterator[BinaryIO]:
     """A binary stream that becomes ``path`` only if the block completes (``-``: stdout)."""
     if path == "-":
-        yield sys.stdout.buffer
-        sys.stdout.buffer.flush()
+        try:
+            yield sys.stdout.buffer
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            quiet_stdout()
+            raise _write_error("standard output", exc) from None
         return
     target = Path(path)
     if target.is_dir():
@@ -56,6 +79,12 @@ def atomic_output(path: str) -> Iterator[BinaryIO]:
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, BrokenPipeError):
+            raise
+        raise _write_error(path, exc) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

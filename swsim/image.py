@@ -2,15 +2,18 @@
 
 The header is modelled on ``struct swsusp_info``; metadata pages pack each data page's pfn as a
 little-endian u64, 512 per page (``unpack_orig_pfns``); data pages follow in increasing pfn
-order; the trailer carries a SHA-256 digest of every byte before it. The layout is stream-only:
-a reader never seeks, so images go through pipes. With header flag ``FLAG_ZERO_PAGES``, an
-all-zero page is a metadata pfn with ``ENCODED_PFN_ZERO_FLAG`` and no data page
-(docs/zero-pages.md); images without the flag are read as before.
+order; with header flag ``FLAG_ZERO_PAGES``, an all-zero page is a metadata pfn with
+``ENCODED_PFN_ZERO_FLAG`` and no data page (docs/zero-pages.md). swsim's checksum pages (CRC32
+per 32 data pages, :mod:`swsim.integrity`) follow when header flag bit 3 is set; the trailer
+carries a SHA-256 digest of every byte before it and, for a signed image (flag bit 2), an
+HMAC-SHA256 (:mod:`swsim.auth`). The layout is stream-only: a reader never seeks, so images go
+through pipes (raw or zstd, :mod:`swsim.codec`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import struct
 import zlib
 from collections.abc import Iterator
@@ -20,7 +23,14 @@ from typing import BinaryIO
 import numpy as np
 
 from swsim import __version__
-from swsim.constants import ENCODED_PFN_ZERO_FLAG, PAGE_SIZE, PFNS_PER_META_PAGE, nr_meta_pages
+from swsim.auth import MAC_SIZE, TRAILER_MAC_OFFSET
+from swsim.constants import (
+    ENCODED_PFN_ZERO_FLAG,
+    FLAG_ZERO_PAGES,
+    PAGE_SIZE,
+    PFNS_PER_META_PAGE,
+    nr_meta_pages,
+)
 from swsim.errors import ImageError, MachineError
 from swsim.machine import Machine
 
@@ -29,8 +39,6 @@ TRAILER_MAGIC = b"SWSIMEND"
 FORMAT_VERSION = 1
 DIGEST_SHA256 = 1
 #: Header flag: metadata pfns may carry ENCODED_PFN_ZERO_FLAG (bit 63) for all-zero pages, which
-#: have no data page (kernel commit 005e8dddd497, v6.6). Then nr_data_pages <= image_pages.
-FLAG_ZERO_PAGES = 1 << 0
 #: ~ENCODED_PFN_ZERO_FLAG: the pfn part of a metadata entry (kernel: ENCODED_PFN_MASK).
 ENCODED_PFN_MASK = ENCODED_PFN_ZERO_FLAG - 1
 
@@ -177,13 +185,20 @@ def decode_meta_page(page: bytes | np.ndarray, count: int) -> tuple[np.ndarray, 
     return (raw & np.uint64(ENCODED_PFN_MASK)).astype(np.int64), zero
 
 
-def pack_trailer(digest: bytes, pages: int) -> bytes:
+def pack_trailer(digest: bytes, pages: int, mac: bytes = b"") -> bytes:
+    """The trailer page: digest of everything before it, then the MAC of a signed image."""
     page = bytearray(PAGE_SIZE)
     _TRAILER.pack_into(page, 0, TRAILER_MAGIC, FORMAT_VERSION, DIGEST_SHA256, pages, digest)
+    page[TRAILER_MAC_OFFSET : TRAILER_MAC_OFFSET + len(mac)] = mac
     return bytes(page)
 
 
-def check_trailer(page: bytes, digest: bytes, pages: int) -> None:
+def check_trailer(page: bytes, digest: bytes, pages: int) -> bytes:
+    """Check the trailer page against the digest computed while reading; return its MAC field.
+
+    Every byte of the trailer is checked: the fields, the digest, and zero padding after the
+    MAC field (which :func:`swsim.auth.check_mac` checks), so no changed byte goes unnoticed.
+    """
     if len(page) < PAGE_SIZE:
         raise ImageError("truncated image: the trailer page is missing or incomplete")
     magic, version, algo, covered, stored = _TRAILER.unpack_from(page, 0)
@@ -193,6 +208,9 @@ def check_trailer(page: bytes, digest: bytes, pages: int) -> None:
         raise ImageError("corrupted image: trailer page count does not match the header")
     if stored != digest:
         raise ImageError("corrupted image: digest mismatch (the image was changed or damaged)")
+    if any(page[TRAILER_MAC_OFFSET + MAC_SIZE :]):
+        raise ImageError("corrupted image: non-zero padding in the trailer page")
+    return bytes(page[TRAILER_MAC_OFFSET : TRAILER_MAC_OFFSET + MAC_SIZE])
 
 
 class ImageReader:
@@ -202,9 +220,10 @@ class ImageReader:
     :meth:`check_trailer` must be called in that order.
     """
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, mac: hmac.HMAC | None = None) -> None:
         self._stream = stream
         self._hash = hashlib.sha256()
+        self._mac = mac
         self.header_page = self._read_exact(PAGE_SIZE, "header page")
         self.header = ImageHeader.unpack(self.header_page)
 
@@ -222,7 +241,13 @@ class ImageReader:
             got += len(chunk)
         data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         self._hash.update(data)
+        if self._mac is not None:
+            self._mac.update(data)
         return data
+
+    def read_pages(self, nr_pages: int, what: str) -> bytes:
+        """``nr_pages`` whole pages, hashed like the rest (swsim's checksum pages)."""
+        return self._read_exact(nr_pages * PAGE_SIZE, what) if nr_pages else b""
 
     def iter_meta_pages(self) -> Iterator[bytes]:
         for index in range(self.header.nr_meta_pages):
@@ -236,8 +261,8 @@ class ImageReader:
             raw = self._read_exact(count * PAGE_SIZE, f"data pages from {start}")
             yield np.frombuffer(raw, dtype=np.uint8).reshape(count, PAGE_SIZE)
 
-    def check_trailer(self) -> None:
-        """Read the trailer and compare its digest with everything read before it."""
+    def check_trailer(self) -> bytes:
+        """Read the trailer, compare its digest with everything read before it; return its MAC."""
         digest = self._hash.digest()
         page = self._stream.read(PAGE_SIZE)
         while 0 < len(page) < PAGE_SIZE:
@@ -245,6 +270,7 @@ class ImageReader:
             if not more:
                 break
             page += more
-        check_trailer(page, digest, self.header.pages)
+        mac = check_trailer(page, digest, self.header.pages)
         if self._stream.read(1):
             raise ImageError("corrupted image: unexpected bytes after the trailer page")
+        return mac

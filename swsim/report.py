@@ -115,5 +115,5 @@ def inspect_table(summary: ImageSummary, title: str) -> Table:
     more = summary.nr_pfn_ranges - len(summary.pfn_ranges)
     tail = f" ... +{more}" if more > 0 else ""
     table.add_row("pfn ranges", f"{summary.nr_pfn_ranges:,}: {shown}{tail}")
-    table.add_row("digest", "ok" if summary.digest_ok else f"BAD: {summary.digest_error}")
+    table.add_row("digest", "ok" if summary.verified else f"BAD: {summary.error}")
     return table

@@ -15,11 +15,13 @@ import numpy as np
 
 from swsim.constants import PFNS_PER_META_PAGE
 from swsim.errors import ImageError, MachineMismatch, RestoreNoMemory, UsageError
-from swsim.image import FLAG_ZERO_PAGES, ImageHeader, ImageReader, decode_meta_page
+from swsim.image import FLAG_ZERO_PAGES, ImageHeader, decode_meta_page
+from swsim.integrity import ImageChecks, check_pfns
 from swsim.machine import FRAME_RESERVED, Machine
 from swsim.presets import default_allocator
 from swsim.resume import RestoreStats, ResumeContext
 from swsim.strategies import STRATEGIES, Strategy
+from swsim.verify import CheckedImage, auth_failures, open_checked_image
 from swsim.zones import zone_stats
 
 #: Pages hashed per step when verifying memory.
@@ -108,6 +110,8 @@ class SnapshotWriteHandle:
             raise ImageError("corrupted image: it holds no pages")
         check_header(header, self.ctx.machine)
         self.header = header
+        self.pfns = np.zeros(header.image_pages, dtype=np.int64)
+        self.zero = np.zeros(header.image_pages, dtype=bool)
         self.strategy.load_header(header)
         self.check_memory("load_header")
 
@@ -122,23 +126,18 @@ class SnapshotWriteHandle:
         count = min(PFNS_PER_META_PAGE, self.header.image_pages - start)
         pfns, zero = decode_meta_page(bytes(self._frame(self.buffer)), count)
         if zero.any() and not self.header.flags & FLAG_ZERO_PAGES:
-            raise ImageError("corrupted image: zero-page flag in the metadata of an image without")
-        frames = self.ctx.frames
-        if count and (pfns.min() < 0 or pfns.max() >= frames):
-            bad = int(pfns[(pfns < 0) | (pfns >= frames)][0])
-            raise ImageError(f"corrupted image: Memory map mismatch (pfn {bad} beyond {frames})")
-        prev = self.pfns[-1:] if len(self.pfns) else np.zeros(0, dtype=np.int64)
-        joined = np.concatenate([prev, pfns])
-        if len(joined) > 1 and not (np.diff(joined) > 0).all():
-            raise ImageError("corrupted image: metadata pfns are not strictly increasing")
+            raise ImageError(
+                "corrupted image: zero-page flag in the metadata of an image without zero pages"
+            )
+        check_pfns(pfns, int(self.pfns[start - 1]) if start else -1, self.ctx.frames)
         reserved = self.ctx.boot_state[pfns] == FRAME_RESERVED
         if reserved.any():
             raise MachineMismatch(
                 f"Memory map mismatch: image pfn {int(pfns[reserved][0])} is reserved "
                 "on this machine at boot"
             )
-        self.pfns = np.concatenate([self.pfns, pfns])
-        self.zero = np.concatenate([self.zero, zero])
+        self.pfns[start : start + count] = pfns
+        self.zero[start : start + count] = zero
 
     def prepare_image(self) -> None:
         assert self.header is not None
@@ -186,14 +185,19 @@ def restore_image(
     machine: Machine | None = None,
     allocator: str | None = None,
     seed: int = 0,
+    key: bytes | None = None,
+    checks: ImageChecks | None = None,
 ) -> RestoreStats:
-    """Restore the image read from ``stream`` and return what it cost.
+    """Restore the image read from ``stream`` (raw or zstd) and return what it cost.
 
     ``machine`` gives the boot-time state to restore on; by default the machine the image was
     made on (recorded in its header). ``allocator`` defaults to the preset's
-    (:func:`swsim.presets.default_allocator`). Raises :class:`swsim.errors.SwsimError` subclasses.
+    (:func:`swsim.presets.default_allocator`). With ``key`` the image must be signed with it
+    (HMAC); every image error is then an :class:`~swsim.errors.AuthError`. Every check (block
+    CRCs, digest, MAC) passes before the final copies. ``checks``, if given, is filled with what
+    was checked. Raises :class:`swsim.errors.SwsimError` subclasses.
     """
-    return restore_with_context(stream, strategy, machine, allocator, seed)[0]
+    return restore_with_context(stream, strategy, machine, allocator, seed, key, checks)[0]
 
 
 def restore_with_context(
@@ -202,12 +206,42 @@ def restore_with_context(
     machine: Machine | None = None,
     allocator: str | None = None,
     seed: int = 0,
+    key: bytes | None = None,
+    checks: ImageChecks | None = None,
 ) -> tuple[RestoreStats, ResumeContext, np.ndarray]:
     """:func:`restore_image`, also returning the boot-time context and the image pfns."""
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {strategy!r} (choose from: {', '.join(STRATEGIES)})")
-    reader = ImageReader(stream)
-    header = reader.header
+    with auth_failures(key):
+        return _restore(stream, strategy, machine, allocator, seed, key, checks)
+
+
+def _restore(
+    stream: BinaryIO,
+    strategy: str,
+    machine: Machine | None,
+    allocator: str | None,
+    seed: int,
+    key: bytes | None,
+    checks: ImageChecks | None,
+) -> tuple[RestoreStats, ResumeContext, np.ndarray]:
+    image = open_checked_image(stream, key, checks)
+    try:
+        return _restore_checked(image, strategy, machine, allocator, seed)
+    except (MachineMismatch, RestoreNoMemory):
+        if key is not None:
+            image.authenticate_rest()  # forged metadata is an authentication failure
+        raise
+
+
+def _restore_checked(
+    image: CheckedImage,
+    strategy: str,
+    machine: Machine | None,
+    allocator: str | None,
+    seed: int,
+) -> tuple[RestoreStats, ResumeContext, np.ndarray]:
+    header = image.header
     if machine is not None:
         check_header(header, machine)
     target = header.machine if machine is None else header.machine.with_boot_of(machine)
@@ -223,14 +257,16 @@ def restore_with_context(
     )
     ctx = ResumeContext(target, stats, allocator, seed)
     handle = SnapshotWriteHandle(STRATEGIES[strategy](ctx))
-    handle.snapshot_write_next()[:] = np.frombuffer(reader.header_page, dtype=np.uint8)
-    for page in reader.iter_meta_pages():
+    first = handle.snapshot_write_next()
+    assert first is not None
+    first[:] = np.frombuffer(image.header_page, dtype=np.uint8)
+    for page in image.iter_meta_pages():
         buf = handle.snapshot_write_next()
         assert buf is not None
         buf[:] = np.frombuffer(page, dtype=np.uint8)
     data_digest = hashlib.sha256()
-    for batch in reader.iter_data():
-        data_digest.update(batch)
+    for batch in image.iter_data():
+        data_digest.update(batch.reshape(-1).data)
         for page in batch:
             buf = handle.snapshot_write_next()
             assert buf is not None
@@ -239,7 +275,9 @@ def restore_with_context(
         raise AssertionError("handle wants more pages than the image holds")
     handle.snapshot_write_finalize()
     handle.check_memory("get_buffer")
-    reader.check_trailer()
+    # Everything is checked before the final copies: a bad image never reaches copy_pages.
+    data_pfns = handle.pfns[~handle.zero]
+    image.finish(lambda index: int(data_pfns[index]))
     orig, address = handle.strategy.restore_pblist()
     ctx.memory.copy_pages(orig, address)
     stats.copies = len(orig)

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import BinaryIO
 
 import numpy as np
 
+from swsim.auth import FLAG_SIGNED, new_mac
 from swsim.constants import PAGE_SIZE
 from swsim.content import BATCH_PAGES, KIND_ZERO, page_contents, page_kinds
 from swsim.errors import UsageError
 from swsim.image import ImageHeader, encode_meta_pfns, pack_meta_pages, pack_trailer
+from swsim.integrity import FLAG_BLOCK_CRC32, BlockCrc32
 from swsim.machine import Machine
 
 #: ``swsim snapshot --zero-pages``: leave all-zero pages out of the data (v6.6+) or store them.
@@ -78,13 +81,34 @@ class SnapshotReadHandle:
             yield page_contents(self.machine.content, pfns[start : start + batch_pages])
 
 
-def write_image(machine: Machine, out: BinaryIO, zero_pages: str = "skip") -> ImageHeader:
-    """Write the whole image of ``machine`` (with its trailer) to a binary stream."""
+def write_image(
+    machine: Machine, out: BinaryIO, zero_pages: str = "skip", key: bytes | None = None
+) -> ImageHeader:
+    """Write the whole image of ``machine`` to a binary stream.
+
+    After the data pages come swsim's checksum pages (CRC32 per 32 data pages) and the
+    trailer (SHA-256 of everything before it; with ``key``, also its HMAC-SHA256).
+    """
     handle = SnapshotReadHandle(machine, zero_pages)
+    flags = handle.header.flags | FLAG_BLOCK_CRC32 | (FLAG_SIGNED if key is not None else 0)
+    handle.header = replace(handle.header, flags=flags)
     digest = hashlib.sha256()
-    for chunk in handle.iter_chunks():
-        data = memoryview(chunk).cast("B") if isinstance(chunk, np.ndarray) else chunk
+    mac = new_mac(key) if key is not None else None
+    crc = BlockCrc32()
+
+    def emit(data: bytes | memoryview) -> None:
         digest.update(data)
+        if mac is not None:
+            mac.update(data)
         out.write(data)
-    out.write(pack_trailer(digest.digest(), handle.header.pages))
+
+    for index, chunk in enumerate(handle.iter_chunks()):
+        if isinstance(chunk, np.ndarray):
+            crc.update(chunk)
+            emit(chunk.reshape(-1).data)
+        else:
+            emit(chunk)
+            assert index < 2, "only header and metadata come as bytes"
+    emit(crc.pack())
+    out.write(pack_trailer(digest.digest(), handle.header.pages, mac.digest() if mac else b""))
     return handle.header

@@ -99,7 +99,7 @@ def test_inspect_reports_header_zones_zero_pages_and_digest() -> None:
     assert info["nr_pfn_ranges"] == 2 and info["pfn_ranges"] == [[3000, 5000], [6000, 6500]]
     assert info["nr_zero_pages"] == info["image_pages"] - info["nr_data_pages"] > 0
     assert sum(info["zero_pages_per_zone"].values()) == info["nr_zero_pages"]
-    assert info["digest_ok"] is True
+    assert info["verified"] is True
 
 
 def test_inspect_exits_3_on_a_changed_data_byte() -> None:

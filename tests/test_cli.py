@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from swsim.machine import Machine
-from swsim.presets import get_preset
+from swsim.presets import generate_machine, get_preset
 from tests.conftest import ROOT, image_bytes, run_swsim, tiny_machine
 
 MACHINE = tiny_machine(256, ((8, 60), (140, 180)), used=((20, 30),), reserved=((0, 4),))
@@ -100,10 +100,10 @@ def test_truncated_image(image_file: Path) -> None:
         assert_one_line_error(proc, 3, "truncated")
 
 
-def test_corrupted_data_page_is_caught_by_the_digest(image_file: Path) -> None:
+def test_corrupted_data_page_is_caught_by_its_block_checksum(image_file: Path) -> None:
     data = bytearray(image_file.read_bytes())
     data[3 * 4096 + 77] ^= 0x40  # a data page
-    assert_one_line_error(run_swsim("restore", "-", input=bytes(data)), 3, "digest mismatch")
+    assert_one_line_error(run_swsim("restore", "-", input=bytes(data)), 3, "CRC32 mismatch")
 
 
 def test_corrupted_header_is_caught_by_its_checksum(image_file: Path) -> None:
@@ -179,9 +179,13 @@ def test_failed_snapshot_leaves_an_existing_file_untouched(tmp_path: Path) -> No
 
 
 def test_interrupted_snapshot_leaves_no_file(tmp_path: Path, swsim_cmd: list[str]) -> None:
+    # 8 GiB of memory, a 3 GiB image: long enough to be interrupted while it is written.
+    big = generate_machine(frames=1 << 21, saveable_fraction=0.4)
+    machine = tmp_path.parent / "big-machine.json"
+    machine.write_text(big.dumps())
     target = tmp_path / "big.swsim"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([*swsim_cmd, "snapshot", "--preset", "default", "-o", str(target)],
+    proc = subprocess.Popen([*swsim_cmd, "snapshot", "--machine", str(machine), "-o", str(target)],
                             env=env, stderr=subprocess.PIPE)
     deadline = time.time() + 60
     while not any(p.name.endswith(".part") for p in tmp_path.iterdir()):

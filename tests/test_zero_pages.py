@@ -13,6 +13,7 @@ from swsim.constants import ENCODED_PFN_ZERO_FLAG, PAGE_SIZE
 from swsim.content import KIND_ZERO, page_contents, page_kinds
 from swsim.errors import ImageError
 from swsim.image import FLAG_ZERO_PAGES, ImageHeader, ImageReader
+from swsim.integrity import nr_crc_pages
 from swsim.machine import ContentSpec, Machine
 from swsim.restore import SnapshotWriteHandle, restore_image, verify_memory
 from swsim.resume import RestoreStats, ResumeContext
@@ -49,7 +50,8 @@ def test_skip_stores_flagged_pfns_and_no_data_page_for_zero_pages() -> None:
     meta = np.frombuffer(image, dtype="<u8", count=len(pfns), offset=PAGE_SIZE)
     assert ((meta & np.uint64(ENCODED_PFN_ZERO_FLAG)) != 0).tolist() == zero.tolist()
     assert (meta & np.uint64(ENCODED_PFN_ZERO_FLAG - 1)).astype(np.int64).tolist() == pfns.tolist()
-    assert len(image) == (1 + header.nr_meta_pages + header.nr_data_pages + 1) * PAGE_SIZE
+    crc_pages = nr_crc_pages(header.nr_data_pages)  # checksum pages, then the trailer
+    assert len(image) == (header.pages + crc_pages + 1) * PAGE_SIZE
 
 
 def test_store_keeps_the_old_format() -> None:

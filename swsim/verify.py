@@ -1,0 +1,146 @@
+"""Reading an image with every check: compression, header, block CRCs, digest and MAC.
+
+:func:`open_checked_image` is what restore, compare and inspect read images through: it
+detects zstd by its magic, parses and validates the header before anything is allocated from
+its numbers, bounds decompression by the header's size, and feeds every byte to the digest,
+the block CRCs and (with a key) the HMAC. :meth:`CheckedImage.finish` checks them all; a
+restore calls it before the final copies, so a bad image never changes the simulated memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, cast
+
+import numpy as np
+
+from swsim.auth import check_mac, is_signed, new_mac, require_signed
+from swsim.codec import ImageInput, open_image_stream
+from swsim.constants import PAGE_SIZE
+from swsim.errors import AuthError, ImageError
+from swsim.image import ImageHeader, ImageReader
+from swsim.integrity import (
+    FLAG_BLOCK_CRC32,
+    BlockCrc32,
+    ImageChecks,
+    nr_crc_pages,
+    tail_pages,
+    validate_header_fields,
+)
+
+
+@contextlib.contextmanager
+def auth_failures(key: bytes | None) -> Iterator[None]:
+    """With a key, an image that is not intact is not authentic: ImageError becomes exit 6."""
+    try:
+        yield
+    except ImageError as exc:
+        if key is None:
+            raise
+        raise AuthError(f"authentication failed: {exc}") from None
+
+
+class _CountingInput:
+    """An :class:`ImageInput` that counts the image bytes handed out."""
+
+    def __init__(self, source: ImageInput) -> None:
+        self.source = source
+        self.compressed = source.compressed
+        self.consumed = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size)
+        self.consumed += len(data)
+        return data
+
+    def set_limit(self, nbytes: int) -> None:
+        self.source.set_limit(nbytes)
+
+
+#: Pages read per step by :meth:`CheckedImage.authenticate_rest`.
+_DRAIN_PAGES = 256
+
+
+class CheckedImage:
+    """An image being read front to back with all its checks (see the module docstring)."""
+
+    def __init__(
+        self,
+        source: _CountingInput,
+        reader: ImageReader,
+        mac: hmac.HMAC | None,
+        checks: ImageChecks | None = None,
+    ) -> None:
+        self.source = source
+        self.reader = reader
+        self.header: ImageHeader = reader.header
+        self._mac = mac
+        flags = self.header.flags
+        self.crc = BlockCrc32() if flags & FLAG_BLOCK_CRC32 else None
+        self.checks = checks if checks is not None else ImageChecks()
+        self.checks.compressed = source.compressed
+        self.checks.signed = is_signed(flags)
+        self.checks.block_checksums = self.crc is not None
+
+    @property
+    def header_page(self) -> bytes:
+        return self.reader.header_page
+
+    def iter_meta_pages(self) -> Iterator[bytes]:
+        return self.reader.iter_meta_pages()
+
+    def iter_data(self) -> Iterator[np.ndarray]:
+        """Data pages in batches; each batch is also fed to the block CRCs."""
+        for batch in self.reader.iter_data():
+            if self.crc is not None:
+                self.crc.update(batch)
+            yield batch
+
+    def finish(self, pfn_of: Callable[[int], int]) -> ImageChecks:
+        """After the data: check block CRCs, trailer digest, MAC and the end of the stream."""
+        header = self.header
+        if self.crc is not None:
+            stored = self.reader.read_pages(nr_crc_pages(header.nr_data_pages), "checksum pages")
+            self.crc.check(stored, header.nr_data_pages, pfn_of)
+        mac_field = self.reader.check_trailer()
+        self.checks.authenticated = check_mac(header.flags, mac_field, self._mac)
+        return self.checks
+
+    def authenticate_rest(self) -> None:
+        """Read the rest of the image unprocessed and check its MAC (and digest).
+
+        With a key, a machine mismatch found in the metadata is only reported as such once the
+        image is known to be authentic; otherwise the metadata may have been forged, and the
+        caller reports an authentication failure instead (this raises it).
+        """
+        header = self.header
+        tail = tail_pages(header.flags, header.nr_data_pages) - 1
+        remaining = (header.pages + tail) * PAGE_SIZE - self.source.consumed
+        while remaining > 0:
+            nr_pages = min(_DRAIN_PAGES, remaining // PAGE_SIZE)
+            self.reader.read_pages(nr_pages, "rest of the image")
+            remaining -= nr_pages * PAGE_SIZE
+        mac_field = self.reader.check_trailer()
+        self.checks.authenticated = check_mac(header.flags, mac_field, self._mac)
+
+
+def open_checked_image(
+    stream: BinaryIO, key: bytes | None = None, checks: ImageChecks | None = None
+) -> CheckedImage:
+    """Start reading an image (raw or zstd) from ``stream``; the header is read and checked.
+
+    ``checks``, if given, is the record filled as the checks pass.
+    With ``key`` an unsigned image is refused here, before any allocation. Call inside
+    :func:`auth_failures` so that, with a key, every image error is an authentication failure.
+    """
+    source = _CountingInput(open_image_stream(stream))
+    mac = new_mac(key) if key is not None else None
+    reader = ImageReader(cast(BinaryIO, source), mac=mac)
+    header = reader.header
+    validate_header_fields(header.flags, header.num_physpages, header.image_pages)
+    if key is not None:
+        require_signed(header.flags)
+    source.set_limit(header.size + tail_pages(header.flags, header.nr_data_pages) * PAGE_SIZE)
+    return CheckedImage(source, reader, mac, checks)
