@@ -36,6 +36,24 @@ class PageAllocator(ABC):
     @abstractmethod
     def alloc(self) -> int: ...
 
+    def alloc_many(self, nr_pages: int) -> np.ndarray:
+        """What ``nr_pages`` calls of :meth:`alloc` would return, in order (fewer when dry).
+
+        Subclasses override it with a vectorised equivalent; the result must be identical.
+        """
+        out = []
+        for _ in range(nr_pages):
+            pfn = self.alloc()
+            if pfn < 0:
+                break
+            out.append(pfn)
+        return np.array(out, dtype=np.int64)
+
+    def _take_many(self, pfns: np.ndarray) -> np.ndarray:
+        self.free[pfns] = False
+        self.nr_free -= len(pfns)
+        return pfns
+
     def free_page(self, pfn: int) -> None:
         if self.free[pfn]:
             raise AssertionError(f"double free of pfn {pfn}")
@@ -85,6 +103,17 @@ class AscendingAllocator(PageAllocator):
     def _freed(self, pfn: int) -> None:
         self._cursor = min(self._cursor, pfn)
 
+    def alloc_many(self, nr_pages: int) -> np.ndarray:
+        free, pfn, found, need = self.free, self._cursor, [], nr_pages
+        window = max(_SCAN, 2 * nr_pages)
+        while need and pfn < len(free):
+            hits = np.flatnonzero(free[pfn : pfn + window])[:need] + pfn
+            found.append(hits)
+            need -= len(hits)
+            pfn = int(hits[-1]) + 1 if need == 0 else pfn + window
+        self._cursor = min(pfn, len(free))
+        return self._take_many(np.concatenate(found) if found else np.zeros(0, np.int64))
+
 
 class DescendingAllocator(PageAllocator):
     name = "descending"
@@ -109,6 +138,18 @@ class DescendingAllocator(PageAllocator):
 
     def _freed(self, pfn: int) -> None:
         self._cursor = max(self._cursor, pfn + 1)
+
+    def alloc_many(self, nr_pages: int) -> np.ndarray:
+        free, end, found, need = self.free, self._cursor, [], nr_pages
+        window = max(_SCAN, 2 * nr_pages)
+        while need and end > 0:
+            start = max(0, end - window)
+            hits = (np.flatnonzero(free[start:end]) + start)[::-1][:need]
+            found.append(hits)
+            need -= len(hits)
+            end = int(hits[-1]) if need == 0 else start
+        self._cursor = max(end, 0)
+        return self._take_many(np.concatenate(found) if found else np.zeros(0, np.int64))
 
 
 class RandomAllocator(PageAllocator):

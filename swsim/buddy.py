@@ -135,6 +135,45 @@ class BuddyAllocator(PageAllocator):
                 return self._take(pfn)
         return _NONE
 
+    def alloc_many(self, nr_pages: int) -> np.ndarray:
+        """``nr_pages`` order-0 allocations, a whole block at a time where that is the same.
+
+        When the smallest free block of the first zone with any is of order k and at least 2^k
+        pages are still wanted, 2^k single allocations split that block and hand out all its
+        frames in pfn order (the lower half first, then each buddy ``expand()`` put back),
+        leaving the lists as they were without it: so the block is handed out whole.
+        """
+        out: list[np.ndarray] = []
+        singles: list[int] = []
+        need = nr_pages
+        while need:
+            block = self._smallest_block()
+            if block is None:
+                break
+            zone, order, pfn = block
+            if order and (1 << order) <= need:
+                self._del_page_from_free_list(pfn, order)
+                if singles:
+                    out.append(np.array(singles, dtype=np.int64))
+                    singles = []
+                out.append(self._take_many(np.arange(pfn, pfn + (1 << order), dtype=np.int64)))
+                need -= 1 << order
+            else:
+                singles.append(self.alloc())
+                need -= 1
+        if singles:
+            out.append(np.array(singles, dtype=np.int64))
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+    def _smallest_block(self) -> tuple[int, int, int] | None:
+        """(zone, order, pfn) of the block the next allocation would split, or None."""
+        for zone in reversed(range(len(self.zones))):
+            head = self._head[zone]
+            for order in range(NR_PAGE_ORDERS):
+                if head[order] != _NONE:
+                    return zone, order, head[order]
+        return None
+
     def _freed(self, pfn: int) -> None:
         self.__free_one_page(pfn, 0, to_tail=False)
 

@@ -282,6 +282,6 @@ def _restore_checked(
     ctx.memory.copy_pages(orig, address)
     stats.copies = len(orig)
     stats.verified = verify_memory(ctx, handle.pfns, data_digest.digest(), handle.zero)
-    allocated = np.asarray(ctx.allocated_pfns, dtype=np.int64)
+    allocated = ctx.allocated_pfns()
     stats.zones = zone_stats(ctx.frames, handle.pfns, handle.zero, orig, allocated)
     return stats, ctx, handle.pfns

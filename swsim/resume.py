@@ -78,8 +78,9 @@ class ResumeContext:
         self.page_nosave_free = np.zeros(limit, dtype=bool)
         self.held = 0
         self._next_phantom = self.frames
-        #: every frame handed out, in order (for the per-zone counts)
-        self.allocated_pfns: list[int] = []
+        #: every frame handed out, in chunks (for the per-zone counts)
+        self._allocated_chunks: list[np.ndarray] = []
+        self._allocated_singles: list[int] = []
         self._phantoms_free: list[int] = []
 
     def poison_boot_frames(self, pfns: np.ndarray) -> None:
@@ -101,6 +102,24 @@ class ResumeContext:
         self._allocated(pfn)
         return pfn
 
+    def get_zeroed_pages(self, nr_pages: int) -> np.ndarray:
+        """``nr_pages`` calls of :meth:`get_zeroed_page` at once (the allocator's alloc_many)."""
+        pfns = self.allocator.alloc_many(nr_pages)
+        if len(pfns) < nr_pages:
+            extra = [self._phantom() for _ in range(nr_pages - len(pfns))]
+            pfns = np.concatenate([pfns, np.array(extra, dtype=np.int64)])
+        self._allocated_chunks.append(pfns)
+        stats = self.stats
+        stats.allocations += nr_pages
+        self.held += nr_pages
+        stats.peak_pages = max(stats.peak_pages, self.held)
+        return pfns
+
+    def allocated_pfns(self) -> np.ndarray:
+        """Every frame handed out by this restore (each allocation once, any order)."""
+        singles = np.array(self._allocated_singles, dtype=np.int64)
+        return np.concatenate([*self._allocated_chunks, singles])
+
     def claim_page(self, pfn: int) -> bool:
         """Take frame ``pfn`` itself from the allocator if it is free (an allocation)."""
         if not self.allocator.take_page(pfn):
@@ -109,7 +128,7 @@ class ResumeContext:
         return True
 
     def _allocated(self, pfn: int) -> None:
-        self.allocated_pfns.append(pfn)
+        self._allocated_singles.append(pfn)
         stats = self.stats
         stats.allocations += 1
         self.held += 1

@@ -47,6 +47,18 @@ class Strategy(ABC):
     def snapshot_write_finalize(self) -> None:  # noqa: B027 - optional hook
         """After the last image page has its buffer (kernel: ``snapshot_write_finalize()``)."""
 
+    def get_buffers(self, start: int, stop: int, pfns: np.ndarray) -> np.ndarray:
+        """:meth:`get_buffer` for image pages ``start`` to ``stop - 1`` in order (batched path).
+
+        Strategies override it with a vectorised equivalent; it must give the same frames and
+        counts as the calls one by one (tests/test_fast_path.py checks this).
+        """
+        return np.fromiter(
+            (self.get_buffer(index, int(pfns[index])) for index in range(start, stop)),
+            dtype=np.int64,
+            count=stop - start,
+        )
+
     @abstractmethod
     def restore_pblist(self) -> tuple[np.ndarray, np.ndarray]:
         """The restore list as arrays ``(orig_pfn, address_pfn)``: one copy per entry."""

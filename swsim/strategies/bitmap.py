@@ -34,7 +34,7 @@ from swsim.memory_bitmap import (
 )
 from swsim.ranges import ranges_pfns
 from swsim.strategies.base import Strategy
-from swsim.strategies.pages import get_image_page, preallocate_pages
+from swsim.strategies.pages import get_image_page, get_image_pages, preallocate_pages
 from swsim.zones import machine_zones
 
 #: PBES_PER_LINKED_PAGE = LINKED_PAGE_DATA_SIZE / sizeof(struct pbe): 170.
@@ -67,14 +67,14 @@ class Bitmap(Strategy):
         self.address = np.zeros(0, dtype=np.int64)
 
     # -- snapshot.c page helpers (the memory_bitmap PageSource) ---------------------------
-    def _unsafe_page_met(self, pfn: int) -> None:
-        self.allocated_unsafe_pages += 1
+    def _unsafe_pages_met(self, pfns: np.ndarray) -> None:
+        self.allocated_unsafe_pages += len(pfns)
 
     def get_image_page(self, safe_needed: bool) -> int:
         """``get_image_page()``: with PG_SAFE, unsafe pages met are kept and counted."""
         if not self.basic_maps:  # swsusp_set_page_*() do nothing without the maps
             return self.ctx.get_zeroed_page()
-        return get_image_page(self.ctx, safe_needed, self._unsafe_page_met)
+        return get_image_page(self.ctx, safe_needed, self._unsafe_pages_met)
 
     def get_safe_page(self) -> int:
         """``__get_safe_page()``: pop ``safe_pages_list``, else ``get_image_page(PG_SAFE)``."""
@@ -137,8 +137,11 @@ class Bitmap(Strategy):
         memory_bm_free(self, tmp, PG_UNSAFE_CLEAR)
         # "Reserve some safe pages for potential later use." (a bit wasteful, says the kernel)
         nr_pages = self.nr_image_pages - self.allocated_unsafe_pages
-        for _ in range(div_round_up(nr_pages, PBES_PER_LINKED_PAGE)):
-            self.safe_pages_list.append(self.get_image_page(PG_SAFE))
+        reserve = get_image_pages(
+            self.ctx, div_round_up(nr_pages, PBES_PER_LINKED_PAGE), PG_SAFE,
+            self._unsafe_pages_met,
+        )
+        self.safe_pages_list.extend(reserve.tolist())
         nr_pages = self.nr_image_pages - self.allocated_unsafe_pages
         unsafe = preallocate_pages(self.ctx, nr_pages, self.safe_pages_list)
         self.stats.unsafe_kept = self.allocated_unsafe_pages + unsafe
@@ -157,6 +160,41 @@ class Bitmap(Strategy):
         address = self.get_safe_page()
         self.address[index] = address
         return address
+
+    def get_buffers(self, start: int, stop: int, pfns: np.ndarray) -> np.ndarray:
+        """:meth:`get_buffer` for image pages ``start`` to ``stop``, batched.
+
+        Each copied page costs a ``chain_alloc()`` of one pbe (a new chain page from
+        ``__get_safe_page()`` whenever the current one is full) and then a safe page, both
+        popped off ``safe_pages_list``. While the list lasts nothing else changes, so the pops
+        can be laid out at once; if it would run out, the pages go one by one.
+        """
+        ca = self.ca
+        assert ca is not None
+        ctx = self.ctx
+        dest = pfns[start:stop].copy()
+        copied = ~(ctx.page_nosave[dest] & ctx.page_nosave_free[dest])
+        nr_copied = int(copied.sum())
+        room = (LINKED_PAGE_DATA_SIZE - ca.used_space) // SIZEOF_PBE
+        per_page = LINKED_PAGE_DATA_SIZE // SIZEOF_PBE
+        pbe = np.arange(nr_copied)
+        new_page = (pbe >= room) & ((pbe - room) % per_page == 0)
+        nr_pops = nr_copied + int(new_page.sum())
+        if nr_pops > len(self.safe_pages_list):
+            return super().get_buffers(start, stop, pfns)
+        if nr_copied:
+            popped = np.array(self.safe_pages_list[-nr_pops:][::-1], dtype=np.int64)
+            del self.safe_pages_list[-nr_pops:]
+            at = pbe + np.cumsum(new_page)  # the chain page (if any) is popped first
+            ca.chain.extend(popped[at[new_page] - 1].tolist())
+            if new_page.any():
+                ca.used_space = (nr_copied - int(np.flatnonzero(new_page)[-1])) * SIZEOF_PBE
+            else:
+                ca.used_space += nr_copied * SIZEOF_PBE
+            dest[copied] = popped[at]
+            self.address[start:stop][copied] = popped[at]
+        self.stats.direct += len(dest) - nr_copied
+        return dest
 
     def snapshot_write_finalize(self) -> None:
         """``memory_bm_recycle(&orig_bm)``: its pages go on ``safe_pages_list``, none freed."""

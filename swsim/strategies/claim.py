@@ -54,9 +54,8 @@ class Claim(Strategy):
         self.orig = pfns
         self.address = np.full(len(pfns), -1, dtype=np.int64)
         need = np.flatnonzero(~claimed)
-        self.pbe_pages = [ctx.get_zeroed_page() for _ in range(pagedir_pages(len(need)))]
-        for index in need:
-            self.address[index] = ctx.get_zeroed_page()
+        self.pbe_pages = ctx.get_zeroed_pages(pagedir_pages(len(need))).tolist()
+        self.address[need] = ctx.get_zeroed_pages(len(need))
 
     def get_buffer(self, index: int, pfn: int) -> int:
         address = int(self.address[index])
@@ -68,3 +67,9 @@ class Claim(Strategy):
     def restore_pblist(self) -> tuple[np.ndarray, np.ndarray]:
         linked = self.address >= 0
         return self.orig[linked], self.address[linked]
+
+    def get_buffers(self, start: int, stop: int, pfns: np.ndarray) -> np.ndarray:
+        address = self.address[start:stop]
+        direct = address < 0
+        self.stats.direct += int(direct.sum())
+        return np.where(direct, pfns[start:stop], address)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from swsim.strategies.pages import get_image_pages
 from swsim.strategies.swsusp2006 import Swsusp2006
 
 
@@ -22,9 +23,9 @@ class Eat(Swsusp2006):
         super().__init__(*args, **kwargs)
         self.eaten_pages: list[int] = []
 
-    def unsafe_page_met(self, pfn: int) -> None:
-        self.eaten_pages.append(pfn)
-        self.stats.eaten += 1
+    def unsafe_pages_met(self, pfns: np.ndarray) -> None:
+        self.eaten_pages.extend(pfns.tolist())
+        self.stats.eaten += len(pfns)
 
     def release_eaten_pages(self) -> None:
         """Free the eaten pages, head of the list (the last one eaten) first."""
@@ -37,10 +38,13 @@ class Eat(Swsusp2006):
     def prepare_image(self, pfns: np.ndarray) -> None:
         """``create_image()``: safe directory, ``alloc_data_pages()``, release the eaten pages."""
         self.swap_pagedir(pfns)
-        for index in range(len(pfns)):
-            self.address[index] = self.alloc_image_page(True)
+        # alloc_data_pages(): alloc_image_page(safe_needed=1) for each pbe, in pbe order
+        self.address[:] = get_image_pages(self.ctx, len(pfns), True, self.unsafe_pages_met)
         self.release_eaten_pages()
 
     def get_buffer(self, index: int, pfn: int) -> int:
         """``handle->buffer = (void *)handle->pbe->address``: always the safe page."""
         return int(self.address[index])
+
+    def get_buffers(self, start: int, stop: int, pfns: np.ndarray) -> np.ndarray:
+        return self.address[start:stop]

@@ -12,25 +12,47 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
+
 from swsim.resume import ResumeContext
 
+#: Called with the unsafe pages an allocation loop met, in the order it met them.
+UnsafePagesMet = Callable[[np.ndarray], None]
 
-def get_image_page(
-    ctx: ResumeContext, safe_needed: bool, unsafe_page_met: Callable[[int], None]
-) -> int:
-    """One page marked allocated by swsusp (both flags); with ``safe_needed``, a safe one.
 
-    Each unsafe page met on the way gets PG_nosave (forbidden) and goes to ``unsafe_page_met``.
+def get_image_pages(
+    ctx: ResumeContext, nr_pages: int, safe_needed: bool, unsafe_pages_met: UnsafePagesMet
+) -> np.ndarray:
+    """``nr_pages`` calls of ``get_image_page()`` / ``alloc_image_page()``, batched.
+
+    Each page returned is marked allocated by swsusp (both flags); with ``safe_needed`` each is
+    safe, and every unsafe page met on the way gets PG_nosave (forbidden) and goes, in order, to
+    ``unsafe_pages_met``. Nothing is freed inside the loop, so asking the allocator for all the
+    pages still needed at once meets exactly the pages the one-by-one loop would.
     """
-    pfn = ctx.get_zeroed_page()
-    if safe_needed:
-        while ctx.page_nosave_free[pfn]:
-            ctx.page_nosave[pfn] = True  # "mark it for swsusp_free()"
-            unsafe_page_met(pfn)
-            pfn = ctx.get_zeroed_page()
-    ctx.page_nosave[pfn] = True
-    ctx.page_nosave_free[pfn] = True
-    return pfn
+    if not safe_needed:
+        pfns = ctx.get_zeroed_pages(nr_pages)
+    else:
+        found, need = [], nr_pages
+        while need:
+            chunk = ctx.get_zeroed_pages(need)
+            unsafe = ctx.page_nosave_free[chunk]
+            if unsafe.any():
+                met = chunk[unsafe]
+                ctx.page_nosave[met] = True  # "mark it for swsusp_free()"
+                unsafe_pages_met(met)
+                chunk = chunk[~unsafe]
+            found.append(chunk)
+            need -= len(chunk)
+        pfns = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+    ctx.page_nosave[pfns] = True
+    ctx.page_nosave_free[pfns] = True
+    return pfns
+
+
+def get_image_page(ctx: ResumeContext, safe_needed: bool, unsafe_pages_met: UnsafePagesMet) -> int:
+    """One page: :func:`get_image_pages` of 1."""
+    return int(get_image_pages(ctx, 1, safe_needed, unsafe_pages_met)[0])
 
 
 def preallocate_pages(ctx: ResumeContext, nr_pages: int, safe_pages: list[int]) -> int:
@@ -40,13 +62,9 @@ def preallocate_pages(ctx: ResumeContext, nr_pages: int, safe_pages: list[int]) 
     ones are kept, their own image page will be loaded into them. Every page is marked allocated.
     Returns the number of unsafe pages kept.
     """
-    unsafe = 0
-    for _ in range(max(nr_pages, 0)):
-        pfn = ctx.get_zeroed_page()
-        if ctx.page_nosave_free[pfn]:
-            unsafe += 1
-        else:
-            safe_pages.append(pfn)
-        ctx.page_nosave[pfn] = True  # "Mark the page as allocated"
-        ctx.page_nosave_free[pfn] = True
-    return unsafe
+    pfns = ctx.get_zeroed_pages(max(nr_pages, 0))
+    unsafe = ctx.page_nosave_free[pfns]
+    safe_pages.extend(pfns[~unsafe].tolist())
+    ctx.page_nosave[pfns] = True  # "Mark the page as allocated"
+    ctx.page_nosave_free[pfns] = True
+    return int(unsafe.sum())

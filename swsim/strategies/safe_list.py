@@ -26,9 +26,9 @@ class SafeList(Swsusp2006):
         #: the safe_pages list: a stack, like the kernel's singly linked list
         self.safe_pages: list[int] = []
 
-    def unsafe_page_met(self, pfn: int) -> None:
-        self.unsafe_pages += 1
-        self.stats.unsafe_kept += 1
+    def unsafe_pages_met(self, pfns: np.ndarray) -> None:
+        self.unsafe_pages += len(pfns)
+        self.stats.unsafe_kept += len(pfns)
 
     def prepare_image(self, pfns: np.ndarray) -> None:
         """``prepare_image()`` of the patch."""
@@ -48,3 +48,20 @@ class SafeList(Swsusp2006):
         address = self.safe_pages.pop()
         self.address[index] = address
         return address
+
+    def get_buffers(self, start: int, stop: int, pfns: np.ndarray) -> np.ndarray:
+        """:meth:`get_buffer` for image pages ``start`` to ``stop``: the flags do not change
+        while the data is read, and the safe pages come off the list top first."""
+        ctx = self.ctx
+        dest = pfns[start:stop].copy()
+        copied = ~(ctx.page_nosave[dest] & ctx.page_nosave_free[dest])
+        nr_copied = int(copied.sum())
+        if nr_copied > len(self.safe_pages):
+            raise AssertionError("safe_pages list exhausted: the model broke an invariant")
+        if nr_copied:
+            popped = self.safe_pages[-nr_copied:][::-1]
+            del self.safe_pages[-nr_copied:]
+            dest[copied] = popped
+            self.address[start:stop][copied] = popped
+        self.stats.direct += len(dest) - nr_copied
+        return dest

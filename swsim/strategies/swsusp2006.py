@@ -22,7 +22,7 @@ import numpy as np
 from swsim.constants import pagedir_pages
 from swsim.image import ImageHeader
 from swsim.strategies.base import Strategy
-from swsim.strategies.pages import get_image_page
+from swsim.strategies.pages import get_image_page, get_image_pages
 
 
 class Swsusp2006(Strategy):
@@ -37,19 +37,20 @@ class Swsusp2006(Strategy):
         self.address = np.zeros(0, dtype=np.int64)
 
     @abstractmethod
-    def unsafe_page_met(self, pfn: int) -> None:
-        """``alloc_image_page(safe_needed)`` got the unsafe frame ``pfn`` (already PG_nosave)."""
+    def unsafe_pages_met(self, pfns: np.ndarray) -> None:
+        """``alloc_image_page(safe_needed)`` got these unsafe frames (already PG_nosave)."""
 
     def alloc_image_page(self, safe_needed: bool) -> int:
         """2.6.17 ``alloc_image_page()``: with ``safe_needed``, loop until a safe page comes.
 
         Every page returned is marked allocated by swsusp: PG_nosave and PG_nosave_free.
         """
-        return get_image_page(self.ctx, safe_needed, self.unsafe_page_met)
+        return get_image_page(self.ctx, safe_needed, self.unsafe_pages_met)
 
     def alloc_pagedir(self, nr_pages: int, safe_needed: bool) -> list[int]:
         """2.6.17 ``alloc_pagedir()``: ceil(nr_pages / PBES_PER_PAGE) pages, chained in order."""
-        return [self.alloc_image_page(safe_needed) for _ in range(pagedir_pages(nr_pages))]
+        nr_dir_pages = pagedir_pages(nr_pages)
+        return get_image_pages(self.ctx, nr_dir_pages, safe_needed, self.unsafe_pages_met).tolist()
 
     def free_pagedir(self, pages: list[int], clear_nosave_free: bool) -> None:
         """``free_pagedir()``; during resume PG_nosave_free is kept (it means "unsafe")."""
