@@ -26,6 +26,7 @@ from swsim import __version__
 from swsim.auth import MAC_SIZE, TRAILER_MAC_OFFSET
 from swsim.constants import (
     ENCODED_PFN_ZERO_FLAG,
+    FLAG_NO_DATA,
     FLAG_ZERO_PAGES,
     PAGE_SIZE,
     PFNS_PER_META_PAGE,
@@ -76,6 +77,16 @@ class ImageHeader:
     @property
     def size(self) -> int:
         return self.pages * PAGE_SIZE
+
+    @property
+    def nr_stored_pages(self) -> int:
+        """Data pages present in the stream: none in a ``--no-data`` image."""
+        return 0 if self.flags & FLAG_NO_DATA else self.nr_data_pages
+
+    @property
+    def stream_pages(self) -> int:
+        """Pages before swsim's tail (checksum pages, trailer): ``pages`` unless ``--no-data``."""
+        return 1 + self.nr_meta_pages + self.nr_stored_pages
 
     @property
     def nr_zero_pages(self) -> int:
@@ -255,7 +266,7 @@ class ImageReader:
 
     def iter_data(self, batch_pages: int = READ_BATCH_PAGES) -> Iterator[np.ndarray]:
         """Data pages in batches, each a ``(n, PAGE_SIZE)`` uint8 array."""
-        total = self.header.nr_data_pages
+        total = self.header.nr_stored_pages
         for start in range(0, total, batch_pages):
             count = min(batch_pages, total - start)
             raw = self._read_exact(count * PAGE_SIZE, f"data pages from {start}")
@@ -270,7 +281,7 @@ class ImageReader:
             if not more:
                 break
             page += more
-        mac = check_trailer(page, digest, self.header.pages)
+        mac = check_trailer(page, digest, self.header.stream_pages)
         if self._stream.read(1):
             raise ImageError("corrupted image: unexpected bytes after the trailer page")
         return mac

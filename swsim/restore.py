@@ -13,9 +13,9 @@ from typing import BinaryIO
 
 import numpy as np
 
-from swsim.constants import PFNS_PER_META_PAGE
+from swsim.constants import FLAG_NO_DATA, FLAG_ZERO_PAGES, PFNS_PER_META_PAGE
 from swsim.errors import ImageError, MachineMismatch, RestoreNoMemory, UsageError
-from swsim.image import FLAG_ZERO_PAGES, ImageHeader, decode_meta_page
+from swsim.image import ImageHeader, decode_meta_page
 from swsim.integrity import ImageChecks, check_pfns
 from swsim.machine import FRAME_RESERVED, Machine
 from swsim.presets import default_allocator
@@ -59,6 +59,9 @@ class SnapshotWriteHandle:
         #: the next image page (data or zero) to get a buffer for
         self.index = 0
         self.prepared = False
+        #: batched path: image indices of the data pages, and how many were loaded
+        self._data_index = np.zeros(0, dtype=np.int64)
+        self._data_done = 0
 
     def _frame(self, pfn: int) -> np.ndarray:
         return self.ctx.memory.frame(pfn)
@@ -74,18 +77,63 @@ class SnapshotWriteHandle:
             self.buffer = self.strategy.alloc_buffer()
             self.check_memory("buffer")
             return self._frame(self.buffer)
-        written = done - 1
+        self._process(done - 1)
+        assert self.header is not None
+        if done <= self.header.nr_meta_pages:
+            return self._frame(self.buffer)
+        return self._next_data_buffer()
+
+    def _process(self, written: int) -> None:
+        """The header or metadata page ``written`` is in the buffer: act on it."""
         if written == 0:
             self.load_header(bytes(self._frame(self.buffer)))
         header = self.header
         assert header is not None
         if 1 <= written <= header.nr_meta_pages:
             self.unpack_orig_pfns(written - 1)
-        if done <= header.nr_meta_pages:
-            return self._frame(self.buffer)
-        if done == header.nr_meta_pages + 1:
+        if written == header.nr_meta_pages:
             self.prepare_image()
-        return self._next_data_buffer()
+
+    # -- the batched path: same calls, same order, many pages at a time --------------------
+    def start_data(self) -> None:
+        """Process the last metadata page (so ``prepare_image()`` runs), as the next
+        :meth:`snapshot_write_next` would, without asking for the first data buffer."""
+        done = self.cur
+        self.cur += 1
+        self._process(done - 1)
+        self._data_index = np.flatnonzero(~self.zero)
+        self._data_done = 0
+
+    def write_data(self, batch: np.ndarray) -> None:
+        """Load the next ``len(batch)`` data pages and the zero pages before each of them.
+
+        One ``get_buffers()`` call for the image pages they span, then one scatter of the
+        data into the frames it returned and one memset of the zero pages' frames.
+        """
+        start, stop = self._data_span(len(batch))
+        dest = self.strategy.get_buffers(start, stop, self.pfns)
+        data = ~self.zero[start:stop]
+        pages = self.ctx.memory.pages
+        pages[dest[data]] = batch
+        if not data.all():
+            pages[dest[~data]] = 0
+        self.index = stop
+
+    def skip_data(self, nr_pages: int) -> None:
+        """``--no-data``: run the strategy over the next ``nr_pages`` data pages (and the zero
+        pages before them) without loading anything."""
+        start, stop = self._data_span(nr_pages)
+        self.strategy.get_buffers(start, stop, self.pfns)
+        self.index = stop
+
+    def _data_span(self, nr_pages: int) -> tuple[int, int]:
+        """Image pages ``[start, stop)``: the next ``nr_pages`` data pages and the zero pages
+        before them."""
+        self._data_done += nr_pages
+        if self._data_done > len(self._data_index):
+            raise ImageError("corrupted image: more data pages than the metadata lists")
+        stop = int(self._data_index[self._data_done - 1]) + 1 if nr_pages else self.index
+        return self.index, stop
 
     def _next_data_buffer(self) -> np.ndarray | None:
         """Buffers for the next image pages: memset zero pages, stop at the next data page."""
@@ -187,6 +235,8 @@ def restore_image(
     seed: int = 0,
     key: bytes | None = None,
     checks: ImageChecks | None = None,
+    page_by_page: bool = False,
+    no_data: bool = False,
 ) -> RestoreStats:
     """Restore the image read from ``stream`` (raw or zstd) and return what it cost.
 
@@ -197,7 +247,9 @@ def restore_image(
     CRCs, digest, MAC) passes before the final copies. ``checks``, if given, is filled with what
     was checked. Raises :class:`swsim.errors.SwsimError` subclasses.
     """
-    return restore_with_context(stream, strategy, machine, allocator, seed, key, checks)[0]
+    return restore_with_context(
+        stream, strategy, machine, allocator, seed, key, checks, page_by_page, no_data
+    )[0]
 
 
 def restore_with_context(
@@ -208,30 +260,21 @@ def restore_with_context(
     seed: int = 0,
     key: bytes | None = None,
     checks: ImageChecks | None = None,
+    page_by_page: bool = False,
+    no_data: bool = False,
 ) -> tuple[RestoreStats, ResumeContext, np.ndarray]:
     """:func:`restore_image`, also returning the boot-time context and the image pfns."""
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {strategy!r} (choose from: {', '.join(STRATEGIES)})")
     with auth_failures(key):
-        return _restore(stream, strategy, machine, allocator, seed, key, checks)
-
-
-def _restore(
-    stream: BinaryIO,
-    strategy: str,
-    machine: Machine | None,
-    allocator: str | None,
-    seed: int,
-    key: bytes | None,
-    checks: ImageChecks | None,
-) -> tuple[RestoreStats, ResumeContext, np.ndarray]:
-    image = open_checked_image(stream, key, checks)
-    try:
-        return _restore_checked(image, strategy, machine, allocator, seed)
-    except (MachineMismatch, RestoreNoMemory):
-        if key is not None:
-            image.authenticate_rest()  # forged metadata is an authentication failure
-        raise
+        image = open_checked_image(stream, key, checks)
+        try:
+            return _restore_checked(image, strategy, machine, allocator, seed, page_by_page,
+                                    no_data)
+        except (MachineMismatch, RestoreNoMemory):
+            if key is not None:
+                image.authenticate_rest()  # forged metadata is an authentication failure
+            raise
 
 
 def _restore_checked(
@@ -240,6 +283,8 @@ def _restore_checked(
     machine: Machine | None,
     allocator: str | None,
     seed: int,
+    page_by_page: bool,
+    no_data: bool,
 ) -> tuple[RestoreStats, ResumeContext, np.ndarray]:
     header = image.header
     if machine is not None:
@@ -264,24 +309,38 @@ def _restore_checked(
         buf = handle.snapshot_write_next()
         assert buf is not None
         buf[:] = np.frombuffer(page, dtype=np.uint8)
+    stats.no_data = no_data = no_data or bool(header.flags & FLAG_NO_DATA)
     data_digest = hashlib.sha256()
-    for batch in image.iter_data():
-        data_digest.update(batch.reshape(-1).data)
-        for page in batch:
-            buf = handle.snapshot_write_next()
-            assert buf is not None
-            buf[:] = page
-    if handle.snapshot_write_next() is not None:
-        raise AssertionError("handle wants more pages than the image holds")
+    if page_by_page and not no_data:
+        for batch in image.iter_data():
+            data_digest.update(batch.reshape(-1).data)
+            for page in batch:
+                buf = handle.snapshot_write_next()
+                assert buf is not None
+                buf[:] = page
+        if handle.snapshot_write_next() is not None:
+            raise AssertionError("handle wants more pages than the image holds")
+    else:
+        handle.start_data()
+        for batch in image.iter_data():
+            if no_data:
+                continue  # read (and checked), not loaded
+            data_digest.update(batch.reshape(-1).data)
+            handle.write_data(batch)
+        if no_data:
+            handle.skip_data(header.nr_data_pages)
     handle.snapshot_write_finalize()
     handle.check_memory("get_buffer")
     # Everything is checked before the final copies: a bad image never reaches copy_pages.
     data_pfns = handle.pfns[~handle.zero]
     image.finish(lambda index: int(data_pfns[index]))
     orig, address = handle.strategy.restore_pblist()
-    ctx.memory.copy_pages(orig, address)
     stats.copies = len(orig)
-    stats.verified = verify_memory(ctx, handle.pfns, data_digest.digest(), handle.zero)
+    if no_data:
+        stats.verified = None  # nothing was loaded: counts only
+    else:
+        ctx.memory.copy_pages(orig, address)
+        stats.verified = verify_memory(ctx, handle.pfns, data_digest.digest(), handle.zero)
     allocated = ctx.allocated_pfns()
     stats.zones = zone_stats(ctx.frames, handle.pfns, handle.zero, orig, allocated)
     return stats, ctx, handle.pfns

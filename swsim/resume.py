@@ -47,7 +47,10 @@ class RestoreStats:
     peak_pages: int = 0
     #: frames the machine lacked for the restore to succeed (0 when it succeeded)
     missing: int = 0
-    verified: bool = False
+    #: every image pfn holds exactly its page (None: --no-data, nothing was loaded)
+    verified: bool | None = False
+    #: counts only: the data pages were not loaded (``--no-data``)
+    no_data: bool = False
     #: per zone (DMA, DMA32, Normal): image_pages, zero_pages, direct, copies, allocations
     zones: dict[str, dict[str, int]] = field(default_factory=dict)
 

@@ -23,7 +23,7 @@ from typing import BinaryIO
 import numpy as np
 
 from swsim.auth import FLAG_SIGNED, new_mac
-from swsim.constants import PAGE_SIZE
+from swsim.constants import FLAG_NO_DATA, PAGE_SIZE
 from swsim.content import BATCH_PAGES, KIND_ZERO, page_contents, page_kinds
 from swsim.errors import UsageError
 from swsim.image import ImageHeader, encode_meta_pfns, pack_meta_pages, pack_trailer
@@ -37,7 +37,7 @@ ZERO_PAGES_MODES = ("skip", "store")
 class SnapshotReadHandle:
     """The image of ``machine`` as a sequence of pages (``snapshot_read_next``)."""
 
-    def __init__(self, machine: Machine, zero_pages: str = "skip") -> None:
+    def __init__(self, machine: Machine, zero_pages: str = "skip", no_data: bool = False) -> None:
         if zero_pages not in ZERO_PAGES_MODES:
             raise UsageError(f"--zero-pages must be one of {', '.join(ZERO_PAGES_MODES)}")
         self.machine = machine
@@ -50,18 +50,19 @@ class SnapshotReadHandle:
         self.data_pfns = self.pfns[~self.zero]
         self.meta = encode_meta_pfns(self.pfns, self.zero)
         self.header = ImageHeader.for_machine(
-            machine, len(self.pfns), nr_zero_pages=int(self.zero.sum())
+            machine, len(self.pfns), flags=FLAG_NO_DATA if no_data else 0,
+            nr_zero_pages=int(self.zero.sum()),
         )
         self.cur = 0
 
     @property
     def total_pages(self) -> int:
-        return self.header.pages
+        return self.header.stream_pages
 
     def snapshot_read_next(self) -> bytes | None:
         """The next page of the image, or None once header, metadata and data are out."""
         cur = self.cur
-        if cur >= self.header.pages:
+        if cur >= self.header.stream_pages:
             return None
         self.cur += 1
         if cur == 0:
@@ -76,20 +77,26 @@ class SnapshotReadHandle:
         """The same bytes as repeated :meth:`snapshot_read_next`, in large chunks."""
         yield self.header.pack()
         yield pack_meta_pages(self.meta)
-        pfns = self.data_pfns
+        pfns = self.data_pfns[: self.header.nr_stored_pages]
         for start in range(0, len(pfns), batch_pages):
             yield page_contents(self.machine.content, pfns[start : start + batch_pages])
 
 
 def write_image(
-    machine: Machine, out: BinaryIO, zero_pages: str = "skip", key: bytes | None = None
+    machine: Machine,
+    out: BinaryIO,
+    zero_pages: str = "skip",
+    key: bytes | None = None,
+    no_data: bool = False,
 ) -> ImageHeader:
     """Write the whole image of ``machine`` to a binary stream.
 
     After the data pages come swsim's checksum pages (CRC32 per 32 data pages) and the
-    trailer (SHA-256 of everything before it; with ``key``, also its HMAC-SHA256).
+    trailer (SHA-256 of everything before it; with ``key``, also its HMAC-SHA256). With
+    ``no_data`` the image holds header and metadata only (header flag ``FLAG_NO_DATA``): enough
+    for ``restore --no-data`` to count what any strategy would do.
     """
-    handle = SnapshotReadHandle(machine, zero_pages)
+    handle = SnapshotReadHandle(machine, zero_pages, no_data)
     flags = handle.header.flags | FLAG_BLOCK_CRC32 | (FLAG_SIGNED if key is not None else 0)
     handle.header = replace(handle.header, flags=flags)
     digest = hashlib.sha256()
@@ -110,5 +117,6 @@ def write_image(
             emit(chunk)
             assert index < 2, "only header and metadata come as bytes"
     emit(crc.pack())
-    out.write(pack_trailer(digest.digest(), handle.header.pages, mac.digest() if mac else b""))
+    mac_bytes = mac.digest() if mac else b""
+    out.write(pack_trailer(digest.digest(), handle.header.stream_pages, mac_bytes))
     return handle.header

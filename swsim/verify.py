@@ -102,8 +102,8 @@ class CheckedImage:
         """After the data: check block CRCs, trailer digest, MAC and the end of the stream."""
         header = self.header
         if self.crc is not None:
-            stored = self.reader.read_pages(nr_crc_pages(header.nr_data_pages), "checksum pages")
-            self.crc.check(stored, header.nr_data_pages, pfn_of)
+            stored = self.reader.read_pages(nr_crc_pages(header.nr_stored_pages), "checksum pages")
+            self.crc.check(stored, header.nr_stored_pages, pfn_of)
         mac_field = self.reader.check_trailer()
         self.checks.authenticated = check_mac(header.flags, mac_field, self._mac)
         return self.checks
@@ -116,8 +116,8 @@ class CheckedImage:
         caller reports an authentication failure instead (this raises it).
         """
         header = self.header
-        tail = tail_pages(header.flags, header.nr_data_pages) - 1
-        remaining = (header.pages + tail) * PAGE_SIZE - self.source.consumed
+        tail = tail_pages(header.flags, header.nr_stored_pages) - 1
+        remaining = (header.stream_pages + tail) * PAGE_SIZE - self.source.consumed
         while remaining > 0:
             nr_pages = min(_DRAIN_PAGES, remaining // PAGE_SIZE)
             self.reader.read_pages(nr_pages, "rest of the image")
@@ -142,5 +142,6 @@ def open_checked_image(
     validate_header_fields(header.flags, header.num_physpages, header.image_pages)
     if key is not None:
         require_signed(header.flags)
-    source.set_limit(header.size + tail_pages(header.flags, header.nr_data_pages) * PAGE_SIZE)
+    stream_pages = header.stream_pages + tail_pages(header.flags, header.nr_stored_pages)
+    source.set_limit(stream_pages * PAGE_SIZE)
     return CheckedImage(source, reader, mac, checks)
