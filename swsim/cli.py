@@ -34,6 +34,7 @@ from swsim.options import (
     compress_options,
     key_file_option,
     machine_options,
+    restore_path_options,
 )
 from swsim.presets import PRESETS, generate_machine, get_preset
 from swsim.report import compare_json, compare_table, inspect_table, print_restore, restore_json
@@ -73,6 +74,11 @@ def cli() -> None:
     help="skip: all-zero pages get a flagged metadata entry and no data page (v6.6+); "
     "store: they are stored as data pages.",
 )
+@click.option(
+    "--no-data", is_flag=True,
+    help="Header and metadata only (no data pages): for counting with 'restore --no-data' "
+    "on huge machines.",
+)
 @compress_options
 @key_file_option
 def snapshot(
@@ -80,6 +86,7 @@ def snapshot(
     output: str,
     seed: int | None,
     zero_pages: str,
+    no_data: bool,
     compress: str,
     level: int,
     threads: int,
@@ -99,7 +106,7 @@ def snapshot(
     with atomic_output(output) as stream, compressed_output(
         stream, compress, level, threads
     ) as out:
-        write_image(machine, out, zero_pages, key)
+        write_image(machine, out, zero_pages, key, no_data)
 
 
 @cli.command(epilog=EPILOG)
@@ -111,6 +118,7 @@ def snapshot(
 @allocator_options
 @machine_options
 @key_file_option
+@restore_path_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def restore(
     image: str,
@@ -119,6 +127,8 @@ def restore(
     seed: int,
     machine: Machine | None,
     key: bytes | None,
+    no_data: bool,
+    page_by_page: bool,
     as_json: bool,
 ) -> None:
     """Restore IMAGE ('-': standard input; raw or zstd) and report what the strategy cost.
@@ -128,7 +138,9 @@ def restore(
     digest, and the HMAC with --key-file) passes before the final copies."""
     checks = ImageChecks()
     with open_input(image) as stream:
-        stats = restore_image(stream, strategy, machine, allocator, seed, key, checks)
+        stats = restore_image(
+            stream, strategy, machine, allocator, seed, key, checks, page_by_page, no_data
+        )
     note_unauthenticated(checks)
     if as_json:
         click.echo(restore_json(stats, checks.to_json()))
@@ -151,6 +163,7 @@ def note_unauthenticated(checks: ImageChecks) -> None:
 @allocator_options
 @machine_options
 @key_file_option
+@restore_path_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def compare(
     image: str,
@@ -159,6 +172,8 @@ def compare(
     seed: int,
     machine: Machine | None,
     key: bytes | None,
+    no_data: bool,
+    page_by_page: bool,
     as_json: bool,
 ) -> None:
     """Restore IMAGE ('-': standard input; raw or zstd) once per strategy, side by side.
@@ -167,7 +182,9 @@ def compare(
     fewest any in-memory restore can make on that machine."""
     with open_input(image) as stream:
         data = stream.read()
-    rows = compare_image(data, list(strategies), machine, allocator, seed, key)
+    rows = compare_image(
+        data, list(strategies), machine, allocator, seed, key, page_by_page, no_data
+    )
     used = next((r.stats.allocator for r in rows if r.stats is not None), allocator)
     if as_json:
         click.echo(compare_json(rows, {"image": image, "allocator": used}))

@@ -46,9 +46,14 @@ def _restore_one(
     allocator: str | None,
     seed: int,
     key: bytes | None,
+    page_by_page: bool,
+    no_data: bool,
 ) -> CompareRow:
     try:
-        stats = restore_image(io.BytesIO(image), strategy, machine, allocator, seed, key)
+        stats = restore_image(
+            io.BytesIO(image), strategy, machine, allocator, seed, key,
+            page_by_page=page_by_page, no_data=no_data,
+        )
     except RestoreNoMemory as exc:
         return CompareRow(strategy, None, error=f"ENOMEM: {exc.missing} page(s) missing")
     return CompareRow(strategy, stats)
@@ -61,6 +66,8 @@ def compare_image(
     allocator: str | None = None,
     seed: int = 0,
     key: bytes | None = None,
+    page_by_page: bool = False,
+    no_data: bool = False,
 ) -> list[CompareRow]:
     """Restore ``image`` with each strategy (all by default, in registry order)."""
     names = list(strategies) if strategies else list(STRATEGIES)
@@ -68,10 +75,11 @@ def compare_image(
         if name not in STRATEGIES:
             raise UsageError(f"unknown strategy {name!r} (choose from: {', '.join(STRATEGIES)})")
     names = list(dict.fromkeys(names))
-    rows = [_restore_one(image, name, machine, allocator, seed, key) for name in names]
+    mode = (key, page_by_page, no_data)
+    rows = [_restore_one(image, name, machine, allocator, seed, *mode) for name in names]
     bound = next((r for r in rows if r.strategy == BOUND_STRATEGY), None)
     if bound is None:
-        bound = _restore_one(image, BOUND_STRATEGY, machine, allocator, seed, key)
+        bound = _restore_one(image, BOUND_STRATEGY, machine, allocator, seed, *mode)
     if bound.stats is not None:
         for row in rows:
             if row.stats is not None:

@@ -98,3 +98,23 @@ def allocator_options(func: F) -> F:
         return func(*args, **kw)
 
     return wrapper  # type: ignore[return-value]
+
+
+def restore_path_options(func: F) -> F:
+    """``--no-data`` and ``--page-by-page``: how a restore goes through the data pages."""
+
+    @click.option(
+        "--no-data", is_flag=True,
+        help="Counts only: run the strategy on the metadata, load no data (implied by an image "
+        "written with 'snapshot --no-data'). Counts are those of a full restore.",
+    )
+    @click.option(
+        "--page-by-page", is_flag=True,
+        help="Feed the handle one page per snapshot_write_next() call, as the kernel does "
+        "(slow; the default batched path gives the same counts and memory).",
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kw: Any) -> Any:
+        return func(*args, **kw)
+
+    return wrapper  # type: ignore[return-value]

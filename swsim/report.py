@@ -36,6 +36,8 @@ def restore_json(stats: RestoreStats, extra: dict[str, Any] | None = None) -> st
 
 
 def _cell(value: object) -> str:
+    if value is None:
+        return "n/a (no data)"
     if isinstance(value, bool):
         return "yes" if value else "NO"
     if isinstance(value, int):
