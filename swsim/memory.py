@@ -12,6 +12,10 @@ import sys
 import numpy as np
 
 from swsim.constants import PAGE_SIZE
+from swsim.worker import split_work
+
+#: Pages moved per step by :meth:`FrameMemory.copy_pages` (4 MiB through one buffer).
+COPY_BATCH = 1024
 
 
 class FrameMemory:
@@ -29,8 +33,39 @@ class FrameMemory:
         """The 4096 bytes of frame ``pfn`` (a writable view)."""
         return self.pages[pfn]
 
-    def copy_pages(self, dst: np.ndarray, src: np.ndarray) -> None:
-        """Copy frame ``src[i]`` to frame ``dst[i]`` for all i (sources and targets disjoint)."""
-        for start in range(0, len(dst), 4096):
-            sl = slice(start, start + 4096)
-            self.pages[dst[sl]] = self.pages[src[sl]]
+    def copy_pages(self, dst: np.ndarray, src: np.ndarray, release: bool = True) -> None:
+        """Copy frame ``src[i]`` to frame ``dst[i]`` for all i (sources and targets disjoint).
+
+        With ``release``, each source frame's memory is given back to the host once copied
+        (its contents are dead after the final copy: the safe pages of a restore), so the
+        copies do not double the resident memory.
+        """
+
+        def copy_part(first: int, last: int) -> None:
+            step = min(COPY_BATCH, last - first)
+            buffer = np.empty((step, PAGE_SIZE), dtype=np.uint8)
+            for start in range(first, last, step):
+                sl = slice(start, min(start + step, last))
+                gathered = np.take(self.pages, src[sl], axis=0, out=buffer[: sl.stop - start])
+                self.pages[dst[sl]] = gathered
+                if release:
+                    self.release(src[sl])
+
+        split_work(copy_part, len(dst))
+
+    def zero(self, pfns: np.ndarray) -> None:
+        """memset() the frames ``pfns`` to zero, by giving their memory back (no page faults)."""
+        self.release(pfns)
+
+    def release(self, pfns: np.ndarray) -> None:
+        """Drop the frames ``pfns`` from resident memory (they read as zeros afterwards)."""
+        if not hasattr(self._map, "madvise"):
+            return
+        frames = np.unique(pfns)
+        if not len(frames):
+            return
+        starts = np.flatnonzero(np.diff(frames, prepend=-2) != 1)
+        lengths = np.diff(starts, append=len(frames))
+        advise = self._map.madvise
+        for first, count in zip(frames[starts].tolist(), lengths.tolist(), strict=True):
+            advise(mmap.MADV_DONTNEED, first * PAGE_SIZE, count * PAGE_SIZE)

@@ -8,20 +8,27 @@ data pages go wherever the strategy's ``get_buffer()`` says.
 
 from __future__ import annotations
 
-import hashlib
+import zlib
 from typing import BinaryIO
 
 import numpy as np
 
-from swsim.constants import FLAG_NO_DATA, FLAG_ZERO_PAGES, PFNS_PER_META_PAGE
+from swsim.constants import (
+    FLAG_NO_DATA,
+    FLAG_ZERO_PAGES,
+    PAGE_SIZE,
+    PFNS_PER_META_PAGE,
+    div_round_up,
+)
 from swsim.errors import ImageError, MachineMismatch, RestoreNoMemory, UsageError
 from swsim.image import ImageHeader, decode_meta_page
-from swsim.integrity import ImageChecks, check_pfns
+from swsim.integrity import CRC_BLOCK_PAGES, ImageChecks, check_pfns
 from swsim.machine import FRAME_RESERVED, Machine
 from swsim.presets import default_allocator
 from swsim.resume import RestoreStats, ResumeContext
 from swsim.strategies import STRATEGIES, Strategy
 from swsim.verify import CheckedImage, auth_failures, open_checked_image
+from swsim.worker import split_work
 from swsim.zones import zone_stats
 
 #: Pages hashed per step when verifying memory.
@@ -116,7 +123,7 @@ class SnapshotWriteHandle:
         pages = self.ctx.memory.pages
         pages[dest[data]] = batch
         if not data.all():
-            pages[dest[~data]] = 0
+            self.ctx.memory.zero(dest[~data])
         self.index = stop
 
     def skip_data(self, nr_pages: int) -> None:
@@ -206,23 +213,36 @@ class SnapshotWriteHandle:
 
 
 def verify_memory(
-    ctx: ResumeContext, pfns: np.ndarray, data_digest: bytes, zero: np.ndarray | None = None
+    ctx: ResumeContext, pfns: np.ndarray, zero: np.ndarray, data_crcs: list[int]
 ) -> bool:
     """Does every image pfn hold exactly its page?
 
-    The frames of the data pages, hashed in image order, must give the digest of the data pages
-    read; the frames of zero pages (``zero``) must hold only zero bytes.
+    The frames of the data pages, gathered in image order, must give the CRC32 of each block
+    of 32 data pages as read from the image (:class:`swsim.integrity.BlockCrc32`); the frames
+    of zero pages must hold only zero bytes.
     """
-    digest = hashlib.sha256()
     pages = ctx.memory.pages
-    data_pfns = pfns if zero is None else pfns[~zero]
-    for start in range(0, len(data_pfns), _VERIFY_BATCH):
-        digest.update(pages[data_pfns[start : start + _VERIFY_BATCH]])
-    if digest.digest() != data_digest:
+    data_pfns = pfns[~zero]
+    if len(data_crcs) != div_round_up(len(data_pfns), CRC_BLOCK_PAGES):
         return False
-    zero_pfns = pfns[:0] if zero is None else pfns[zero]
-    for start in range(0, len(zero_pfns), _VERIFY_BATCH):
-        if pages[zero_pfns[start : start + _VERIFY_BATCH]].any():
+    step = CRC_BLOCK_PAGES * 32
+
+    def check_part(first: int, last: int) -> bool:
+        buffer = np.empty((min(step, last - first), PAGE_SIZE), dtype=np.uint8)
+        for start in range(first, last, step):
+            chunk = data_pfns[start : min(start + step, last)]
+            gathered = np.take(pages, chunk, axis=0, out=buffer[: len(chunk)])
+            for block in range(0, len(chunk), CRC_BLOCK_PAGES):
+                crc = zlib.crc32(gathered[block : block + CRC_BLOCK_PAGES])
+                if crc != data_crcs[(start + block) // CRC_BLOCK_PAGES]:
+                    return False
+        return True
+
+    if not all(split_work(check_part, len(data_pfns), align=CRC_BLOCK_PAGES)):
+        return False
+    zero_pfns = pfns[zero]
+    for start in range(0, len(zero_pfns), step):
+        if pages[zero_pfns[start : start + step]].any():
             return False
     return True
 
@@ -310,10 +330,8 @@ def _restore_checked(
         assert buf is not None
         buf[:] = np.frombuffer(page, dtype=np.uint8)
     stats.no_data = no_data = no_data or bool(header.flags & FLAG_NO_DATA)
-    data_digest = hashlib.sha256()
     if page_by_page and not no_data:
         for batch in image.iter_data():
-            data_digest.update(batch.reshape(-1).data)
             for page in batch:
                 buf = handle.snapshot_write_next()
                 assert buf is not None
@@ -325,7 +343,6 @@ def _restore_checked(
         for batch in image.iter_data():
             if no_data:
                 continue  # read (and checked), not loaded
-            data_digest.update(batch.reshape(-1).data)
             handle.write_data(batch)
         if no_data:
             handle.skip_data(header.nr_data_pages)
@@ -339,8 +356,11 @@ def _restore_checked(
     if no_data:
         stats.verified = None  # nothing was loaded: counts only
     else:
-        ctx.memory.copy_pages(orig, address)
-        stats.verified = verify_memory(ctx, handle.pfns, data_digest.digest(), handle.zero)
+        # A zero page on the restore list: copying its zeroed safe page is zeroing its frame.
+        zero = handle.zero[np.searchsorted(handle.pfns, orig)]
+        ctx.memory.copy_pages(orig[~zero], address[~zero])
+        ctx.memory.zero(orig[zero])
+        stats.verified = verify_memory(ctx, handle.pfns, handle.zero, image.crc.finish())
     allocated = ctx.allocated_pfns()
     stats.zones = zone_stats(ctx.frames, handle.pfns, handle.zero, orig, allocated)
     return stats, ctx, handle.pfns

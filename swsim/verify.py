@@ -78,11 +78,13 @@ class CheckedImage:
         self.header: ImageHeader = reader.header
         self._mac = mac
         flags = self.header.flags
-        self.crc = BlockCrc32() if flags & FLAG_BLOCK_CRC32 else None
+        #: CRC32 per 32 data pages as read: checked against the checksum pages when the image
+        #: has them, and always kept for verifying the restored memory
+        self.crc = BlockCrc32()
         self.checks = checks if checks is not None else ImageChecks()
         self.checks.compressed = source.compressed
         self.checks.signed = is_signed(flags)
-        self.checks.block_checksums = self.crc is not None
+        self.checks.block_checksums = bool(flags & FLAG_BLOCK_CRC32)
 
     @property
     def header_page(self) -> bytes:
@@ -94,14 +96,14 @@ class CheckedImage:
     def iter_data(self) -> Iterator[np.ndarray]:
         """Data pages in batches; each batch is also fed to the block CRCs."""
         for batch in self.reader.iter_data():
-            if self.crc is not None:
-                self.crc.update(batch)
+            self.reader.worker.submit(self.crc.update, batch)
             yield batch
 
     def finish(self, pfn_of: Callable[[int], int]) -> ImageChecks:
         """After the data: check block CRCs, trailer digest, MAC and the end of the stream."""
         header = self.header
-        if self.crc is not None:
+        self.reader.worker.wait()
+        if self.checks.block_checksums:
             stored = self.reader.read_pages(nr_crc_pages(header.nr_stored_pages), "checksum pages")
             self.crc.check(stored, header.nr_stored_pages, pfn_of)
         mac_field = self.reader.check_trailer()

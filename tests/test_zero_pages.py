@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from swsim.constants import ENCODED_PFN_ZERO_FLAG, PAGE_SIZE
 from swsim.content import KIND_ZERO, page_contents, page_kinds
 from swsim.errors import ImageError
 from swsim.image import FLAG_ZERO_PAGES, ImageHeader, ImageReader
-from swsim.integrity import nr_crc_pages
+from swsim.integrity import BlockCrc32, nr_crc_pages
 from swsim.machine import ContentSpec, Machine
 from swsim.restore import SnapshotWriteHandle, restore_image, verify_memory
 from swsim.resume import RestoreStats, ResumeContext
@@ -87,12 +88,10 @@ def test_verification_sees_a_zero_page_that_is_not_zero() -> None:
     pfns = np.array([400, 401], dtype=np.int64)
     zero = np.array([False, True])
     ctx.memory.pages[400] = 7
-    import hashlib
-
-    digest = hashlib.sha256(ctx.memory.pages[400:401]).digest()
-    assert verify_memory(ctx, pfns, digest, zero)
+    crcs = [zlib.crc32(ctx.memory.pages[400:401])]
+    assert verify_memory(ctx, pfns, zero, crcs)
     ctx.memory.pages[401, 5] = 1
-    assert not verify_memory(ctx, pfns, digest, zero)
+    assert not verify_memory(ctx, pfns, zero, crcs)
 
 
 def _trailing_zero_machine() -> Machine:
@@ -118,18 +117,16 @@ def _load_like_uswsusp(image: bytes, strategy: str, finalize: bool) -> tuple[boo
     handle.snapshot_write_next()[:] = np.frombuffer(reader.header_page, dtype=np.uint8)
     for page in reader.iter_meta_pages():
         handle.snapshot_write_next()[:] = np.frombuffer(page, dtype=np.uint8)
-    import hashlib
-
-    digest = hashlib.sha256()
+    crc = BlockCrc32()
     for batch in reader.iter_data():
-        digest.update(batch)
+        crc.update(batch)
         for page in batch:
             handle.snapshot_write_next()[:] = page
     if finalize:
         handle.snapshot_write_finalize()
     orig, address = handle.strategy.restore_pblist()
     ctx.memory.copy_pages(orig, address)
-    return verify_memory(ctx, handle.pfns, digest.digest(), handle.zero), handle.index
+    return verify_memory(ctx, handle.pfns, handle.zero, crc.finish()), handle.index
 
 
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
