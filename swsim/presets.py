@@ -55,6 +55,9 @@ def generate_machine(
 ) -> Machine:
     """A machine whose saved memory is scattered in extents of 64 to 4096 frames.
 
+    Above 4 GiB the extents grow with memory (64 to 4096 frames per 4 GiB), so that a machine
+    of any size has a few hundred extents and its description fits in the image header.
+
     Boot footprint (:mod:`swsim.footprint`): the first MiB reserved; the kernel image at its
     load address in both the suspended and the boot kernel, so those frames are saved and also
     used at resume; ``mem_map`` (64 bytes per frame) at the top of memory, likewise; and the
@@ -69,10 +72,11 @@ def generate_machine(
     saveable: list[Range] = [r for r in (kernel, mem_map) if r[1] > r[0]]
     budget = int(frames * saveable_fraction) - sum(e - s for s, e in saveable)
     pfn = kernel[1]
+    scale = max(1, frames >> 20)
     # Saved and free extents; each is saved with the share of the budget still to place in
     # the span still to walk, so the saved total lands on the budget.
     while pfn < mem_map[0] and budget > 0:
-        length = min(rng.randint(64, 4096), mem_map[0] - pfn, budget)
+        length = min(rng.randint(64, 4096) * scale, mem_map[0] - pfn, budget)
         if rng.random() < budget / (mem_map[0] - pfn):
             saveable.append((pfn, pfn + length))
             budget -= length
