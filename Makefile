@@ -25,6 +25,12 @@ FUZZ_EXAMPLES ?= 5000
 fuzz: $(STAMP)
 	SWSIM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -p no:cacheprovider tests/test_fuzz.py
 
+# Benchmarks against the peer commands (zstd, cat + numpy copy); see bench/bench.py.
+BENCH_RUNS ?= 3
+bench: $(STAMP)
+	@command -v zstd >/dev/null || { echo "make bench needs the zstd CLI (apt-get install zstd)"; exit 2; }
+	$(BIN)/python bench/bench.py --runs $(BENCH_RUNS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check swsim tests
 	$(BIN)/mypy swsim

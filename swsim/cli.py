@@ -37,6 +37,7 @@ from swsim.options import (
     restore_path_options,
 )
 from swsim.presets import PRESETS, generate_machine, get_preset
+from swsim.progress import page_progress
 from swsim.report import compare_json, compare_table, inspect_table, print_restore, restore_json
 from swsim.restore import restore_image
 from swsim.snapshot import ZERO_PAGES_MODES, write_image
@@ -106,7 +107,7 @@ def snapshot(
     with atomic_output(output) as stream, compressed_output(
         stream, compress, level, threads
     ) as out:
-        write_image(machine, out, zero_pages, key, no_data)
+        write_image(machine, out, zero_pages, key, no_data, page_progress)
 
 
 @cli.command(epilog=EPILOG)
@@ -139,7 +140,8 @@ def restore(
     checks = ImageChecks()
     with open_input(image) as stream:
         stats = restore_image(
-            stream, strategy, machine, allocator, seed, key, checks, page_by_page, no_data
+            stream, strategy, machine, allocator, seed, key, checks, page_by_page, no_data,
+            page_progress,
         )
     note_unauthenticated(checks)
     if as_json:

@@ -30,8 +30,13 @@ from swsim.errors import ImageError, UsageError
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 #: Skippable frames: magic 0x184D2A50..0x184D2A5F, then a u32 length.
 _SKIPPABLE_HIGH = b"\x2a\x4d\x18"
-#: Compressed bytes fed to the decompressor per step.
+#: Compressed bytes fed to the decompressor per step before the header's size is known: at most
+#: FEED_BYTES * MAX_EXPANSION = 64 MiB out of one step.
 FEED_BYTES = 2048
+#: The most a zstd stream can expand (a 4-byte RLE block gives 128 KiB).
+MAX_EXPANSION = 32768
+#: The largest step once the header's size bounds the output (see ``_feed_size``).
+MAX_FEED_BYTES = 1 << 20
 #: Largest window a frame may require (zstd's own default limit for decompression, 128 MiB).
 MAX_WINDOW_SIZE = 1 << 27
 #: What ``--compress`` accepts.
@@ -102,17 +107,26 @@ class ZstdImageReader:
                 f"{self._limit} bytes its header declares"
             )
 
+    def _feed_size(self) -> int:
+        """Compressed bytes for the next step: with a limit, as many as cannot expand beyond
+        what the limit still allows (by more than one minimal step)."""
+        if self._limit is None:
+            return FEED_BYTES
+        room = max(self._limit - self._produced, 0) // MAX_EXPANSION
+        return max(FEED_BYTES, min(MAX_FEED_BYTES, room))
+
     def _fill(self, size: int) -> None:
         while len(self._out) < size and not self._finished:
+            feed = self._feed_size()
             if not self._pending:
-                self._pending = self._stream.read(FEED_BYTES)
+                self._pending = self._stream.read(feed)
                 if not self._pending:
                     self._at_eof()
                     return
             if self._dobj.eof:
                 self._next_frame()
                 continue
-            chunk, self._pending = self._pending[:FEED_BYTES], self._pending[FEED_BYTES:]
+            chunk, self._pending = self._pending[:feed], self._pending[feed:]
             try:
                 data = self._dobj.decompress(chunk)
             except zstandard.ZstdError as exc:

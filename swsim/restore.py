@@ -25,14 +25,12 @@ from swsim.image import ImageHeader, decode_meta_page
 from swsim.integrity import CRC_BLOCK_PAGES, ImageChecks, check_pfns
 from swsim.machine import FRAME_RESERVED, Machine
 from swsim.presets import default_allocator
+from swsim.progress_hook import ProgressFactory, no_progress
 from swsim.resume import RestoreStats, ResumeContext
 from swsim.strategies import STRATEGIES, Strategy
 from swsim.verify import CheckedImage, auth_failures, open_checked_image
 from swsim.worker import split_work
 from swsim.zones import zone_stats
-
-#: Pages hashed per step when verifying memory.
-_VERIFY_BATCH = 2048
 
 
 def check_header(header: ImageHeader, machine: Machine) -> None:
@@ -257,6 +255,7 @@ def restore_image(
     checks: ImageChecks | None = None,
     page_by_page: bool = False,
     no_data: bool = False,
+    progress: ProgressFactory = no_progress,
 ) -> RestoreStats:
     """Restore the image read from ``stream`` (raw or zstd) and return what it cost.
 
@@ -268,7 +267,7 @@ def restore_image(
     was checked. Raises :class:`swsim.errors.SwsimError` subclasses.
     """
     return restore_with_context(
-        stream, strategy, machine, allocator, seed, key, checks, page_by_page, no_data
+        stream, strategy, machine, allocator, seed, key, checks, page_by_page, no_data, progress
     )[0]
 
 
@@ -282,6 +281,7 @@ def restore_with_context(
     checks: ImageChecks | None = None,
     page_by_page: bool = False,
     no_data: bool = False,
+    progress: ProgressFactory = no_progress,
 ) -> tuple[RestoreStats, ResumeContext, np.ndarray]:
     """:func:`restore_image`, also returning the boot-time context and the image pfns."""
     if strategy not in STRATEGIES:
@@ -289,8 +289,9 @@ def restore_with_context(
     with auth_failures(key):
         image = open_checked_image(stream, key, checks)
         try:
-            return _restore_checked(image, strategy, machine, allocator, seed, page_by_page,
-                                    no_data)
+            return _restore_checked(
+                image, strategy, machine, allocator, seed, page_by_page, no_data, progress
+            )
         except (MachineMismatch, RestoreNoMemory):
             if key is not None:
                 image.authenticate_rest()  # forged metadata is an authentication failure
@@ -305,6 +306,7 @@ def _restore_checked(
     seed: int,
     page_by_page: bool,
     no_data: bool,
+    progress: ProgressFactory,
 ) -> tuple[RestoreStats, ResumeContext, np.ndarray]:
     header = image.header
     if machine is not None:
@@ -330,22 +332,26 @@ def _restore_checked(
         assert buf is not None
         buf[:] = np.frombuffer(page, dtype=np.uint8)
     stats.no_data = no_data = no_data or bool(header.flags & FLAG_NO_DATA)
-    if page_by_page and not no_data:
-        for batch in image.iter_data():
-            for page in batch:
-                buf = handle.snapshot_write_next()
-                assert buf is not None
-                buf[:] = page
-        if handle.snapshot_write_next() is not None:
-            raise AssertionError("handle wants more pages than the image holds")
-    else:
-        handle.start_data()
-        for batch in image.iter_data():
+    with progress("restore", header.nr_data_pages) as advance:
+        if page_by_page and not no_data:
+            for batch in image.iter_data():
+                for page in batch:
+                    buf = handle.snapshot_write_next()
+                    assert buf is not None
+                    buf[:] = page
+                if advance:
+                    advance(len(batch))
+            if handle.snapshot_write_next() is not None:
+                raise AssertionError("handle wants more pages than the image holds")
+        else:
+            handle.start_data()
+            for batch in image.iter_data():
+                if not no_data:  # with --no-data the pages are read (and checked), not loaded
+                    handle.write_data(batch)
+                if advance:
+                    advance(len(batch))
             if no_data:
-                continue  # read (and checked), not loaded
-            handle.write_data(batch)
-        if no_data:
-            handle.skip_data(header.nr_data_pages)
+                handle.skip_data(header.nr_data_pages)
     handle.snapshot_write_finalize()
     handle.check_memory("get_buffer")
     # Everything is checked before the final copies: a bad image never reaches copy_pages.

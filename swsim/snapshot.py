@@ -29,6 +29,8 @@ from swsim.errors import UsageError
 from swsim.image import ImageHeader, encode_meta_pfns, pack_meta_pages, pack_trailer
 from swsim.integrity import FLAG_BLOCK_CRC32, BlockCrc32
 from swsim.machine import Machine
+from swsim.progress_hook import ProgressFactory, no_progress
+from swsim.worker import Worker
 
 #: ``swsim snapshot --zero-pages``: leave all-zero pages out of the data (v6.6+) or store them.
 ZERO_PAGES_MODES = ("skip", "store")
@@ -88,6 +90,7 @@ def write_image(
     zero_pages: str = "skip",
     key: bytes | None = None,
     no_data: bool = False,
+    progress: ProgressFactory = no_progress,
 ) -> ImageHeader:
     """Write the whole image of ``machine`` to a binary stream.
 
@@ -102,21 +105,33 @@ def write_image(
     digest = hashlib.sha256()
     mac = new_mac(key) if key is not None else None
     crc = BlockCrc32()
+    worker = Worker()  # the digests run on a second core while pages are made and written
 
-    def emit(data: bytes | memoryview) -> None:
+    def digests(data: bytes | memoryview) -> None:
         digest.update(data)
         if mac is not None:
             mac.update(data)
+
+    def emit(data: bytes | memoryview) -> None:
+        worker.submit(digests, data)
         out.write(data)
 
-    for index, chunk in enumerate(handle.iter_chunks()):
-        if isinstance(chunk, np.ndarray):
-            crc.update(chunk)
-            emit(chunk.reshape(-1).data)
-        else:
-            emit(chunk)
-            assert index < 2, "only header and metadata come as bytes"
-    emit(crc.pack())
+    try:
+        with progress("snapshot", handle.header.nr_stored_pages) as advance:
+            for index, chunk in enumerate(handle.iter_chunks()):
+                if isinstance(chunk, np.ndarray):
+                    worker.submit(crc.update, chunk)
+                    emit(chunk.reshape(-1).data)
+                    if advance:
+                        advance(len(chunk))
+                else:
+                    emit(chunk)
+                    assert index < 2, "only header and metadata come as bytes"
+        worker.wait()
+        emit(crc.pack())
+        worker.wait()
+    finally:
+        worker.close()
     mac_bytes = mac.digest() if mac else b""
     out.write(pack_trailer(digest.digest(), handle.header.stream_pages, mac_bytes))
     return handle.header

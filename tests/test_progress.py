@@ -1,0 +1,36 @@
+"""Progress bars go to stderr only, and only when wanted; stdout stays clean for pipes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from swsim.progress import MIN_PAGES
+from tests.conftest import ROOT, tiny_machine
+
+
+def run(args: list[str], progress: str | None, cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("SWSIM_PROGRESS", None)
+    if progress is not None:
+        env["SWSIM_PROGRESS"] = progress
+    return subprocess.run([sys.executable, "-m", "swsim", *args], capture_output=True, env=env,
+                          cwd=cwd, timeout=300)
+
+
+def test_bars_on_stderr_when_forced_and_never_on_stdout(tmp_path: Path) -> None:
+    machine = tiny_machine(4 * MIN_PAGES, ((1024, 1024 + MIN_PAGES + 500),), reserved=((0, 256),))
+    (tmp_path / "m.json").write_text(machine.dumps())
+    snap = run(["snapshot", "--machine", "m.json", "--zero-pages=store", "-o", "img"], "1",
+               tmp_path)
+    assert snap.returncode == 0 and b"snapshot" in snap.stderr and b"pages" in snap.stderr
+    shown = run(["restore", "img", "--json"], "1", tmp_path)
+    assert shown.returncode == 0
+    assert b"restore" in shown.stderr and b"MB/s" in shown.stderr
+    assert json.loads(shown.stdout)["verified"] is True  # stdout is the JSON alone
+    quiet = run(["restore", "img", "--json"], None, tmp_path)  # stderr is not a terminal
+    assert quiet.returncode == 0 and quiet.stderr == b""
+    assert json.loads(quiet.stdout) == json.loads(shown.stdout)
