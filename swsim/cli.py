@@ -187,7 +187,7 @@ def compare(
     rows = compare_image(
         data, list(strategies), machine, allocator, seed, key, page_by_page, no_data
     )
-    used = next((r.stats.allocator for r in rows if r.stats is not None), allocator)
+    used = next((r.stats.allocator for r in rows if r.stats is not None), allocator) or "default"
     if as_json:
         click.echo(compare_json(rows, {"image": image, "allocator": used}))
     else:

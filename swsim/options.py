@@ -24,7 +24,7 @@ def key_file_option(func: F) -> F:
     @click.option(
         "--key-file", metavar="FILE", type=click.Path(dir_okay=False),
         help="HMAC-SHA256 key (raw bytes, at least 16). Snapshot: sign the image; "
-        "restore/inspect: refuse an image not signed with this key (exit 6).",
+        "restore/compare/inspect: refuse an image not signed with this key (exit 6).",
     )
     @functools.wraps(func)
     def wrapper(*args: Any, key_file: str | None, **kw: Any) -> Any:

@@ -2,7 +2,8 @@
 
 ``rafael-2006`` reconstructs the box of the seed patch (x86-64, 1 GiB, an image of 100000
 pages). ``default`` is a generated 1 GiB machine whose saved pages are scattered over memory
-as on a machine that has been running for a while. docs/presets.md states the assumptions.
+as on a machine that has been running for a while. README.md ("Preset assumptions") and
+docs/footprint.md state the assumptions.
 
 Each machine restores by default with the ``buddy`` allocator, except where a preset documents
 another in :data:`PRESET_ALLOCATORS`: ``rafael-2006`` keeps ``ascending``, under which it gives

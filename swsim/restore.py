@@ -231,7 +231,7 @@ def verify_memory(
             chunk = data_pfns[start : min(start + step, last)]
             gathered = np.take(pages, chunk, axis=0, out=buffer[: len(chunk)])
             for block in range(0, len(chunk), CRC_BLOCK_PAGES):
-                crc = zlib.crc32(gathered[block : block + CRC_BLOCK_PAGES])
+                crc = zlib.crc32(gathered[block : block + CRC_BLOCK_PAGES].data)
                 if crc != data_crcs[(start + block) // CRC_BLOCK_PAGES]:
                     return False
         return True
