@@ -30,11 +30,10 @@ from swsim.inspect import inspect_image
 from swsim.integrity import ImageChecks
 from swsim.machine import Machine
 from swsim.options import (
-    allocator_options,
     compress_options,
     key_file_option,
     machine_options,
-    restore_path_options,
+    restore_options,
 )
 from swsim.presets import PRESETS, generate_machine, get_preset
 from swsim.progress import page_progress
@@ -116,10 +115,7 @@ def snapshot(
     "--strategy", type=click.Choice(list(STRATEGIES)), default="safe-list", show_default=True,
     help="Restore strategy: " + STRATEGY_HELP,
 )
-@allocator_options
-@machine_options
-@key_file_option
-@restore_path_options
+@restore_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def restore(
     image: str,
@@ -162,10 +158,7 @@ def note_unauthenticated(checks: ImageChecks) -> None:
     "--strategy", "strategies", type=click.Choice(list(STRATEGIES)), multiple=True,
     help="A strategy to compare (repeatable; default: all). " + STRATEGY_HELP,
 )
-@allocator_options
-@machine_options
-@key_file_option
-@restore_path_options
+@restore_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def compare(
     image: str,

@@ -118,3 +118,10 @@ def restore_path_options(func: F) -> F:
         return func(*args, **kw)
 
     return wrapper  # type: ignore[return-value]
+
+
+def restore_options(func: F) -> F:
+    """What every restoring command takes: allocator, machine, key and data-path options."""
+    for decorator in (restore_path_options, key_file_option, machine_options, allocator_options):
+        func = decorator(func)
+    return func

@@ -9,7 +9,7 @@ data pages go wherever the strategy's ``get_buffer()`` says.
 from __future__ import annotations
 
 import zlib
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -245,30 +245,13 @@ def verify_memory(
     return True
 
 
-def restore_image(
-    stream: BinaryIO,
-    strategy: str = "safe-list",
-    machine: Machine | None = None,
-    allocator: str | None = None,
-    seed: int = 0,
-    key: bytes | None = None,
-    checks: ImageChecks | None = None,
-    page_by_page: bool = False,
-    no_data: bool = False,
-    progress: ProgressFactory = no_progress,
-) -> RestoreStats:
-    """Restore the image read from ``stream`` (raw or zstd) and return what it cost.
+def restore_image(stream: BinaryIO, *args: Any, **kwargs: Any) -> RestoreStats:
+    """Restore the image read from ``stream`` and return what it cost.
 
-    ``machine`` gives the boot-time state to restore on; by default the machine the image was
-    made on (recorded in its header). ``allocator`` defaults to the preset's
-    (:func:`swsim.presets.default_allocator`). With ``key`` the image must be signed with it
-    (HMAC); every image error is then an :class:`~swsim.errors.AuthError`. Every check (block
-    CRCs, digest, MAC) passes before the final copies. ``checks``, if given, is filled with what
-    was checked. Raises :class:`swsim.errors.SwsimError` subclasses.
+    The arguments are those of :func:`restore_with_context`, which also returns the boot-time
+    context and the image pfns.
     """
-    return restore_with_context(
-        stream, strategy, machine, allocator, seed, key, checks, page_by_page, no_data, progress
-    )[0]
+    return restore_with_context(stream, *args, **kwargs)[0]
 
 
 def restore_with_context(
@@ -283,7 +266,17 @@ def restore_with_context(
     no_data: bool = False,
     progress: ProgressFactory = no_progress,
 ) -> tuple[RestoreStats, ResumeContext, np.ndarray]:
-    """:func:`restore_image`, also returning the boot-time context and the image pfns."""
+    """Restore the image read from ``stream`` (raw or zstd) with ``strategy``.
+
+    ``machine`` gives the boot-time state to restore on; by default the machine the image was
+    made on (recorded in its header). ``allocator`` defaults to the preset's
+    (:func:`swsim.presets.default_allocator`). With ``key`` the image must be signed with it
+    (HMAC); every image error is then an :class:`~swsim.errors.AuthError`. Every check (block
+    CRCs, digest, MAC) passes before the final copies. ``checks``, if given, is filled with what
+    was checked. ``page_by_page`` feeds the handle one page per call (the kernel's protocol);
+    ``no_data`` counts without loading. Returns the counts, the boot-time context and the image
+    pfns; raises :class:`swsim.errors.SwsimError` subclasses.
+    """
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {strategy!r} (choose from: {', '.join(STRATEGIES)})")
     with auth_failures(key):
