@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import replace
+from typing import Any
 
 import click
 from rich.console import Console
@@ -117,17 +118,7 @@ def snapshot(
 )
 @restore_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def restore(
-    image: str,
-    strategy: str,
-    allocator: str | None,
-    seed: int,
-    machine: Machine | None,
-    key: bytes | None,
-    no_data: bool,
-    page_by_page: bool,
-    as_json: bool,
-) -> None:
+def restore(image: str, strategy: str, as_json: bool, **restore_kw: Any) -> None:
     """Restore IMAGE ('-': standard input; raw or zstd) and report what the strategy cost.
 
     By default the image is restored on the machine it was made on; --preset/--machine choose
@@ -136,8 +127,7 @@ def restore(
     checks = ImageChecks()
     with open_input(image) as stream:
         stats = restore_image(
-            stream, strategy, machine, allocator, seed, key, checks, page_by_page, no_data,
-            page_progress,
+            stream, strategy, checks=checks, progress=page_progress, **restore_kw
         )
     note_unauthenticated(checks)
     if as_json:
@@ -160,27 +150,16 @@ def note_unauthenticated(checks: ImageChecks) -> None:
 )
 @restore_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def compare(
-    image: str,
-    strategies: tuple[str, ...],
-    allocator: str | None,
-    seed: int,
-    machine: Machine | None,
-    key: bytes | None,
-    no_data: bool,
-    page_by_page: bool,
-    as_json: bool,
-) -> None:
+def compare(image: str, strategies: tuple[str, ...], as_json: bool, **restore_kw: Any) -> None:
     """Restore IMAGE ('-': standard input; raw or zstd) once per strategy, side by side.
 
     The input is read once; 'excess copies' is each strategy's copies beyond claim's, the
     fewest any in-memory restore can make on that machine."""
     with open_input(image) as stream:
         data = stream.read()
-    rows = compare_image(
-        data, list(strategies), machine, allocator, seed, key, page_by_page, no_data
-    )
-    used = next((r.stats.allocator for r in rows if r.stats is not None), allocator) or "default"
+    rows = compare_image(data, list(strategies), **restore_kw)
+    asked = restore_kw["allocator"]
+    used = next((r.stats.allocator for r in rows if r.stats is not None), asked) or "default"
     if as_json:
         click.echo(compare_json(rows, {"image": image, "allocator": used}))
     else:

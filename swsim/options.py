@@ -121,7 +121,11 @@ def restore_path_options(func: F) -> F:
 
 
 def restore_options(func: F) -> F:
-    """What every restoring command takes: allocator, machine, key and data-path options."""
+    """What every restoring command takes: allocator, machine, key and data-path options.
+
+    They reach the command as the keyword arguments ``allocator``, ``seed``, ``machine``,
+    ``key``, ``no_data`` and ``page_by_page``, named as :func:`swsim.restore.restore_image`'s.
+    """
     for decorator in (restore_path_options, key_file_option, machine_options, allocator_options):
         func = decorator(func)
     return func
