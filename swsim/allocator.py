@@ -72,6 +72,16 @@ class PageAllocator(ABC):
         self._take(pfn)
         return True
 
+    def take_pages(self, pfns: np.ndarray) -> np.ndarray:
+        """:meth:`take_page` for each of ``pfns`` in order; which of them were free."""
+        return np.fromiter((self.take_page(int(pfn)) for pfn in pfns), bool, len(pfns))
+
+    def _take_pages_flat(self, pfns: np.ndarray) -> np.ndarray:
+        """:meth:`take_pages` for allocators whose only state is the free map."""
+        free = self.free[pfns]
+        self._take_many(pfns[free])
+        return free
+
     def _taken(self, pfn: int) -> None:  # noqa: B027 - optional hook
         """A free frame is about to be taken out of order by :meth:`take_page`."""
 
@@ -83,6 +93,7 @@ class PageAllocator(ABC):
 
 class AscendingAllocator(PageAllocator):
     name = "ascending"
+    take_pages = PageAllocator._take_pages_flat  # taking frames keeps "none free below cursor"
 
     def __init__(self, free: np.ndarray, seed: int = 0) -> None:
         super().__init__(free, seed)
@@ -117,6 +128,7 @@ class AscendingAllocator(PageAllocator):
 
 class DescendingAllocator(PageAllocator):
     name = "descending"
+    take_pages = PageAllocator._take_pages_flat
 
     def __init__(self, free: np.ndarray, seed: int = 0) -> None:
         super().__init__(free, seed)

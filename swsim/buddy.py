@@ -165,6 +165,27 @@ class BuddyAllocator(PageAllocator):
             out.append(np.array(singles, dtype=np.int64))
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
+    def take_pages(self, pfns: np.ndarray) -> np.ndarray:
+        """:meth:`take_page` for each of ``pfns`` (increasing), a whole free block at a time.
+
+        Taking every frame of a free block one by one splits it and removes every piece, which
+        leaves the lists as removing the block does; blocks only partly taken go frame by frame.
+        """
+        free = self.free[pfns]
+        wanted = np.zeros(len(self.free), dtype=bool)
+        wanted[pfns[free]] = True
+        whole = []
+        for start, order in self.free_blocks():
+            if wanted[start : start + (1 << order)].all():
+                whole.append((start, order))
+        for start, order in whole:
+            self._del_page_from_free_list(start, order)
+            wanted[start : start + (1 << order)] = False
+            self._take_many(np.arange(start, start + (1 << order), dtype=np.int64))
+        for pfn in np.flatnonzero(wanted).tolist():
+            self.take_page(pfn)
+        return free
+
     def _smallest_block(self) -> tuple[int, int, int] | None:
         """(zone, order, pfn) of the block the next allocation would split, or None."""
         for zone in reversed(range(len(self.zones))):

@@ -123,12 +123,16 @@ class ResumeContext:
         singles = np.array(self._allocated_singles, dtype=np.int64)
         return np.concatenate([*self._allocated_chunks, singles])
 
-    def claim_page(self, pfn: int) -> bool:
-        """Take frame ``pfn`` itself from the allocator if it is free (an allocation)."""
-        if not self.allocator.take_page(pfn):
-            return False
-        self._allocated(pfn)
-        return True
+    def claim_pages(self, pfns: np.ndarray) -> np.ndarray:
+        """Take the frames ``pfns`` (increasing) themselves where they are free (allocations,
+        kernel: ``take_page_off_buddy()``); returns which were taken."""
+        taken = self.allocator.take_pages(pfns)
+        claimed = pfns[taken]
+        self._allocated_chunks.append(claimed)
+        self.stats.allocations += len(claimed)
+        self.held += len(claimed)
+        self.stats.peak_pages = max(self.stats.peak_pages, self.held)
+        return taken
 
     def _allocated(self, pfn: int) -> None:
         self._allocated_singles.append(pfn)

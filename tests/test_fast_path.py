@@ -48,6 +48,29 @@ def test_alloc_many_hands_out_what_single_allocations_would(
     assert np.array_equal(one.free, many.free) and one.nr_free == many.nr_free
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    allocator=st.sampled_from(sorted(ALLOCATORS)),
+    seed=st.integers(0, 2**16),
+    frames=st.integers(16, 4000),
+    nr_first=st.integers(0, 800),
+    share=st.floats(0, 1),
+)
+def test_take_pages_takes_what_single_takes_would(
+    allocator: str, seed: int, frames: int, nr_first: int, share: float
+) -> None:
+    rng = random.Random(seed)
+    free = np.array([rng.random() < 0.8 for _ in range(frames)])
+    one, many = make_allocator(allocator, free, seed), make_allocator(allocator, free, seed)
+    assert one.alloc_many(nr_first).tolist() == many.alloc_many(nr_first).tolist()
+    pfns = np.array(sorted(rng.sample(range(frames), int(share * frames))), dtype=np.int64)
+    singles = [one.take_page(int(pfn)) for pfn in pfns]
+    assert many.take_pages(pfns).tolist() == singles
+    # Same free frames and the same lists: the next allocations agree too.
+    assert np.array_equal(one.free, many.free)
+    assert one.alloc_many(frames).tolist() == many.alloc_many(frames).tolist()
+
+
 def restore(image: bytes, strategy: str, allocator: str, **mode: bool):  # type: ignore[no-untyped-def]
     try:
         return restore_with_context(io.BytesIO(image), strategy, allocator=allocator, **mode)

@@ -49,7 +49,7 @@ class Claim(Strategy):
         ctx = self.ctx
         ctx.free_page(self.buffer)
         self.buffer = -1
-        claimed = np.fromiter((ctx.claim_page(int(pfn)) for pfn in pfns), bool, len(pfns))
+        claimed = ctx.claim_pages(pfns)
         self.stats.unsafe_kept = int(claimed.sum())
         self.orig = pfns
         self.address = np.full(len(pfns), -1, dtype=np.int64)
