@@ -6,6 +6,7 @@ cause are :class:`swsim.errors.SwsimError` subclasses: one line on stderr and th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from dataclasses import replace
@@ -117,17 +118,28 @@ def snapshot(
     help="Restore strategy: " + STRATEGY_HELP,
 )
 @restore_options
+@click.option(
+    "--trace", "trace_file", metavar="FILE", type=click.Path(dir_okay=False),
+    help="Write a line per image page (index, pfn, zero, frame, direct|safe) to FILE, in the "
+    "order get_buffer() places them (implies --page-by-page).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def restore(image: str, strategy: str, as_json: bool, **restore_kw: Any) -> None:
+def restore(
+    image: str, strategy: str, trace_file: str | None, as_json: bool, **restore_kw: Any
+) -> None:
     """Restore IMAGE ('-': standard input; raw or zstd) and report what the strategy cost.
 
     By default the image is restored on the machine it was made on; --preset/--machine choose
     another boot-time state (same number of frames). Every check (header, pfns, block CRCs,
     digest, and the HMAC with --key-file) passes before the final copies."""
     checks = ImageChecks()
-    with open_input(image) as stream:
+    if trace_file == "-":
+        raise UsageError("--trace needs a file (standard output carries the report)")
+    with contextlib.ExitStack() as stack:
+        stream = stack.enter_context(open_input(image))
+        trace = stack.enter_context(atomic_output(trace_file)) if trace_file else None
         stats = restore_image(
-            stream, strategy, checks=checks, progress=page_progress, **restore_kw
+            stream, strategy, checks=checks, progress=page_progress, trace=trace, **restore_kw
         )
     note_unauthenticated(checks)
     if as_json:

@@ -9,6 +9,7 @@ data pages go wherever the strategy's ``get_buffer()`` says.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -64,6 +65,8 @@ class SnapshotWriteHandle:
         #: the next image page (data or zero) to get a buffer for
         self.index = 0
         self.prepared = False
+        #: page-by-page path: called as ``trace(index, pfn, frame)`` for each get_buffer()
+        self.trace: Callable[[int, int, int], None] | None = None
         #: batched path: image indices of the data pages, and how many were loaded
         self._data_index = np.zeros(0, dtype=np.int64)
         self._data_done = 0
@@ -145,7 +148,11 @@ class SnapshotWriteHandle:
         while self.index < len(self.pfns):
             index = self.index
             self.index += 1
-            frame = self._frame(self.strategy.get_buffer(index, int(self.pfns[index])))
+            pfn = int(self.pfns[index])
+            dest = self.strategy.get_buffer(index, pfn)
+            if self.trace is not None:
+                self.trace(index, pfn, dest)
+            frame = self._frame(dest)
             if not self.zero[index]:
                 return frame
             frame[:] = 0
@@ -210,6 +217,22 @@ class SnapshotWriteHandle:
             raise RestoreNoMemory(self.strategy.name, missing, phase)
 
 
+TRACE_HEADER = b"# index\tpfn\tzero\tframe\tload\n"
+
+
+def page_tracer(out: BinaryIO, handle: SnapshotWriteHandle) -> Callable[[int, int, int], None]:
+    """``--trace``: a line per image page, in the order ``get_buffer()`` is called: its index,
+    original pfn, whether it is a zero page, the frame it is read into and ``direct`` (its own
+    frame) or ``safe`` (a safe page, copied at the end)."""
+    out.write(TRACE_HEADER)
+
+    def line(index: int, pfn: int, frame: int) -> None:
+        load = "direct" if frame == pfn else "safe"
+        out.write(f"{index}\t{pfn}\t{int(handle.zero[index])}\t{frame}\t{load}\n".encode())
+
+    return line
+
+
 def verify_memory(
     ctx: ResumeContext, pfns: np.ndarray, zero: np.ndarray, data_crcs: list[int]
 ) -> bool:
@@ -265,6 +288,7 @@ def restore_with_context(
     page_by_page: bool = False,
     no_data: bool = False,
     progress: ProgressFactory = no_progress,
+    trace: BinaryIO | None = None,
 ) -> tuple[RestoreStats, ResumeContext, np.ndarray]:
     """Restore the image read from ``stream`` (raw or zstd) with ``strategy``.
 
@@ -274,8 +298,9 @@ def restore_with_context(
     (HMAC); every image error is then an :class:`~swsim.errors.AuthError`. Every check (block
     CRCs, digest, MAC) passes before the final copies. ``checks``, if given, is filled with what
     was checked. ``page_by_page`` feeds the handle one page per call (the kernel's protocol);
-    ``no_data`` counts without loading. Returns the counts, the boot-time context and the image
-    pfns; raises :class:`swsim.errors.SwsimError` subclasses.
+    ``no_data`` counts without loading. ``trace``, a binary stream, receives one line per image
+    page as ``get_buffer()`` places it (page by page). Returns the counts, the boot-time context
+    and the image pfns; raises :class:`swsim.errors.SwsimError` subclasses.
     """
     if strategy not in STRATEGIES:
         raise UsageError(f"unknown strategy {strategy!r} (choose from: {', '.join(STRATEGIES)})")
@@ -283,7 +308,7 @@ def restore_with_context(
         image = open_checked_image(stream, key, checks)
         try:
             return _restore_checked(
-                image, strategy, machine, allocator, seed, page_by_page, no_data, progress
+                image, strategy, machine, allocator, seed, page_by_page, no_data, progress, trace
             )
         except (MachineMismatch, RestoreNoMemory):
             if key is not None:
@@ -300,6 +325,7 @@ def _restore_checked(
     page_by_page: bool,
     no_data: bool,
     progress: ProgressFactory,
+    trace: BinaryIO | None,
 ) -> tuple[RestoreStats, ResumeContext, np.ndarray]:
     header = image.header
     if machine is not None:
@@ -317,6 +343,9 @@ def _restore_checked(
     )
     ctx = ResumeContext(target, stats, allocator, seed)
     handle = SnapshotWriteHandle(STRATEGIES[strategy](ctx))
+    if trace is not None:
+        page_by_page = True
+        handle.trace = page_tracer(trace, handle)
     first = handle.snapshot_write_next()
     assert first is not None
     first[:] = np.frombuffer(image.header_page, dtype=np.uint8)

@@ -99,3 +99,25 @@ def test_batched_and_page_by_page_restores_agree(
     assert np.array_equal(fast_ctx.memory.pages, slow_ctx.memory.pages)
     expected = fast_stats.to_json() | {"verified": None, "no_data": True}
     assert counts[0].to_json() == expected
+
+
+def test_trace_lists_every_page_where_get_buffer_put_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import run_swsim, tiny_machine
+
+    machine = tiny_machine(512, ((8, 200),), used=((20, 40),), reserved=((0, 4),))
+    (tmp_path / "m.json").write_text(machine.dumps())
+    assert run_swsim("snapshot", "--machine", "m.json", "-o", "img", cwd=tmp_path).returncode == 0
+    proc = run_swsim("restore", "img", "--allocator=ascending", "--trace", "t.tsv", "--json",
+                     cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    stats = json.loads(proc.stdout)
+    rows = [line.split("\t") for line in (tmp_path / "t.tsv").read_text().splitlines()[1:]]
+    assert [int(r[1]) for r in rows] == machine.saveable_pfns().tolist()
+    assert sum(r[4] == "direct" for r in rows) == stats["direct"]
+    assert sum(r[4] == "safe" for r in rows) == stats["copies"]
+    # the boot kernel's frames are never loaded directly
+    assert all(r[4] == "safe" for r in rows if 20 <= int(r[1]) < 40)
+    bad = run_swsim("restore", "img", "--trace", "-", cwd=tmp_path)
+    assert bad.returncode == 2 and b"--trace needs a file" in bad.stderr
