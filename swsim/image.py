@@ -236,9 +236,15 @@ class ImageReader:
         self._stream = stream
         self._hash = hashlib.sha256()
         self._mac = mac
+        self._head = b""  # the first bytes of the last read, to tell "short" from "not an image"
         #: digests every byte read, on a second core (see :mod:`swsim.worker`)
         self.worker = Worker()
-        self.header_page = self._read_exact(PAGE_SIZE, "header page")
+        try:
+            self.header_page = self._read_exact(PAGE_SIZE, "header page")
+        except ImageError:
+            if self._head and not self._head.startswith(IMAGE_MAGIC[: len(self._head)]):
+                raise ImageError("not an swsim image (too short, and no swsim magic)") from None
+            raise
         self.header = ImageHeader.unpack(self.header_page)
 
     def _read_exact(self, nbytes: int, what: str) -> bytes:
@@ -246,6 +252,8 @@ class ImageReader:
         got = 0
         while got < nbytes:
             chunk = self._stream.read(nbytes - got)
+            if not got:
+                self._head = chunk
             if not chunk:
                 raise ImageError(
                     f"truncated image: stream ended in the {what} "

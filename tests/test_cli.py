@@ -91,6 +91,8 @@ def test_not_an_image(tmp_path: Path) -> None:
     path = tmp_path / "junk"
     path.write_bytes(b"hello world\n" * 1000)
     assert_one_line_error(run_swsim("restore", str(path)), 3, "not an swsim image")
+    path.write_bytes(b"root:x:0:0:root:/root:/bin/bash\n")  # shorter than a page
+    assert_one_line_error(run_swsim("inspect", str(path)), 3, "not an swsim image")
 
 
 def test_truncated_image(image_file: Path) -> None:
