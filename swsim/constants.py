@@ -20,8 +20,6 @@ FLAG_NO_DATA = 1 << 1
 FLAG_SIGNED = 1 << 2
 #: Bit 3: checksum pages (CRC32 per 32 data pages) precede the trailer.
 FLAG_BLOCK_CRC32 = 1 << 3
-#: kernel/power/power.h: PAGES_FOR_IO, 4 MiB of pages kept free for I/O.
-PAGES_FOR_IO = (4 * 1024 * 1024) // PAGE_SIZE
 
 
 def div_round_up(n: int, d: int) -> int:

@@ -185,11 +185,6 @@ def encode_meta_pfns(pfns: np.ndarray, zero: np.ndarray | None) -> np.ndarray:
     return encoded
 
 
-def unpack_meta_page(page: bytes | np.ndarray, count: int) -> np.ndarray:
-    """The first ``count`` pfns of a metadata page, as int64 (kernel: unpack_orig_pfns)."""
-    return np.frombuffer(page, dtype="<u8", count=count).astype(np.int64)
-
-
 def decode_meta_page(page: bytes | np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
     """``unpack_orig_pfns()`` of v6.6+: the pfns (int64) and which of them are zero pages."""
     raw = np.frombuffer(page, dtype="<u8", count=count)
