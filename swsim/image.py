@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -273,13 +273,42 @@ class ImageReader:
         for index in range(self.header.nr_meta_pages):
             yield self._read_exact(PAGE_SIZE, f"metadata page {index}")
 
-    def iter_data(self, batch_pages: int = READ_BATCH_PAGES) -> Iterator[np.ndarray]:
-        """Data pages in batches, each a ``(n, PAGE_SIZE)`` uint8 array."""
+    def iter_data(
+        self,
+        batch_pages: int = READ_BATCH_PAGES,
+        into: Callable[[int], np.ndarray] | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Data pages in batches, each a ``(n, PAGE_SIZE)`` uint8 array.
+
+        ``into(n)``, if given, supplies the array each batch is read into (a restore reads
+        straight into its page slots, :meth:`swsim.memory.FrameMemory.reserve`); by default
+        every batch is a new array.
+        """
         total = self.header.nr_stored_pages
         for start in range(0, total, batch_pages):
             count = min(batch_pages, total - start)
-            raw = self._read_exact(count * PAGE_SIZE, f"data pages from {start}")
-            yield np.frombuffer(raw, dtype=np.uint8).reshape(count, PAGE_SIZE)
+            batch = into(count) if into else np.empty((count, PAGE_SIZE), dtype=np.uint8)
+            self._read_into(memoryview(batch).cast("B"), f"data pages from {start}")  # type: ignore[arg-type]
+            yield batch
+
+    def _read_into(self, buffer: memoryview, what: str) -> None:
+        """Fill ``buffer`` from the stream (without copying where it has ``readinto``)."""
+        readinto = getattr(self._stream, "readinto", None)
+        got = 0
+        while got < len(buffer):
+            if readinto is not None:
+                count = readinto(buffer[got:])
+            else:
+                chunk = self._stream.read(len(buffer) - got)
+                count = len(chunk)
+                buffer[got : got + count] = chunk
+            if not count:
+                raise ImageError(
+                    f"truncated image: stream ended in the {what} "
+                    f"({got} of {len(buffer)} bytes read)"
+                )
+            got += count
+        self.worker.submit(self._digest, buffer)
 
     def check_trailer(self) -> bytes:
         """Read the trailer, compare its digest with everything read before it; return its MAC."""

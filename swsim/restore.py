@@ -8,7 +8,6 @@ data pages go wherever the strategy's ``get_buffer()`` says.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
@@ -17,20 +16,18 @@ import numpy as np
 from swsim.constants import (
     FLAG_NO_DATA,
     FLAG_ZERO_PAGES,
-    PAGE_SIZE,
     PFNS_PER_META_PAGE,
-    div_round_up,
 )
 from swsim.errors import ImageError, MachineMismatch, RestoreNoMemory, UsageError
 from swsim.image import ImageHeader, decode_meta_page
-from swsim.integrity import CRC_BLOCK_PAGES, ImageChecks, check_pfns
+from swsim.integrity import ImageChecks, check_pfns
 from swsim.machine import FRAME_RESERVED, Machine
+from swsim.memory import ZERO_SLOT
 from swsim.presets import default_allocator
 from swsim.progress_hook import ProgressFactory, no_progress
 from swsim.resume import RestoreStats, ResumeContext
 from swsim.strategies import STRATEGIES, Strategy
 from swsim.verify import CheckedImage, auth_failures, open_checked_image
-from swsim.worker import split_work
 from swsim.zones import zone_stats
 
 
@@ -61,6 +58,8 @@ class SnapshotWriteHandle:
         self.pfns = np.zeros(0, dtype=np.int64)
         #: which image pages are zero pages (ENCODED_PFN_ZERO_FLAG), in image order
         self.zero = np.zeros(0, dtype=bool)
+        #: the memory slot each data page was loaded into (-1: a zero page, or not yet loaded)
+        self.loaded = np.zeros(0, dtype=np.int64)
         self.buffer = -1
         #: the next image page (data or zero) to get a buffer for
         self.index = 0
@@ -71,8 +70,9 @@ class SnapshotWriteHandle:
         self._data_index = np.zeros(0, dtype=np.int64)
         self._data_done = 0
 
-    def _frame(self, pfn: int) -> np.ndarray:
-        return self.ctx.memory.frame(pfn)
+    def _write_frame(self, pfn: int) -> np.ndarray:
+        """The buffer through which the next page is written into frame ``pfn``."""
+        return self.ctx.memory.write_frame(pfn)[0]
 
     def snapshot_write_next(self) -> np.ndarray | None:
         """Process the page written into the last buffer; return the next buffer (or None).
@@ -84,17 +84,17 @@ class SnapshotWriteHandle:
         if done == 0:
             self.buffer = self.strategy.alloc_buffer()
             self.check_memory("buffer")
-            return self._frame(self.buffer)
+            return self._write_frame(self.buffer)
         self._process(done - 1)
         assert self.header is not None
         if done <= self.header.nr_meta_pages:
-            return self._frame(self.buffer)
+            return self._write_frame(self.buffer)
         return self._next_data_buffer()
 
     def _process(self, written: int) -> None:
         """The header or metadata page ``written`` is in the buffer: act on it."""
         if written == 0:
-            self.load_header(bytes(self._frame(self.buffer)))
+            self.load_header(self.ctx.memory.read_frame(self.buffer))
         header = self.header
         assert header is not None
         if 1 <= written <= header.nr_meta_pages:
@@ -115,16 +115,17 @@ class SnapshotWriteHandle:
     def write_data(self, batch: np.ndarray) -> None:
         """Load the next ``len(batch)`` data pages and the zero pages before each of them.
 
-        One ``get_buffers()`` call for the image pages they span, then one scatter of the
-        data into the frames it returned and one memset of the zero pages' frames.
+        One ``get_buffers()`` call for the image pages they span, then one load of the data
+        into the frames it returned (no copy when ``batch`` was read into reserved slots,
+        :meth:`swsim.memory.FrameMemory.reserve`) and one memset of the zero pages' frames.
         """
         start, stop = self._data_span(len(batch))
         dest = self.strategy.get_buffers(start, stop, self.pfns)
         data = ~self.zero[start:stop]
-        pages = self.ctx.memory.pages
-        pages[dest[data]] = batch
+        memory = self.ctx.memory
+        self.loaded[start:stop][data] = memory.load(dest[data], batch)
         if not data.all():
-            self.ctx.memory.zero(dest[~data])
+            memory.zero(dest[~data])
         self.index = stop
 
     def skip_data(self, nr_pages: int) -> None:
@@ -152,10 +153,10 @@ class SnapshotWriteHandle:
             dest = self.strategy.get_buffer(index, pfn)
             if self.trace is not None:
                 self.trace(index, pfn, dest)
-            frame = self._frame(dest)
             if not self.zero[index]:
+                frame, self.loaded[index] = self.ctx.memory.write_frame(dest)
                 return frame
-            frame[:] = 0
+            self.ctx.memory.zero(np.array([dest]))
         return None
 
     def snapshot_write_finalize(self) -> None:
@@ -172,6 +173,7 @@ class SnapshotWriteHandle:
         self.header = header
         self.pfns = np.zeros(header.image_pages, dtype=np.int64)
         self.zero = np.zeros(header.image_pages, dtype=bool)
+        self.loaded = np.full(header.image_pages, -1, dtype=np.int64)
         self.strategy.load_header(header)
         self.check_memory("load_header")
 
@@ -184,7 +186,7 @@ class SnapshotWriteHandle:
         assert self.header is not None
         start = meta_index * PFNS_PER_META_PAGE
         count = min(PFNS_PER_META_PAGE, self.header.image_pages - start)
-        pfns, zero = decode_meta_page(bytes(self._frame(self.buffer)), count)
+        pfns, zero = decode_meta_page(self.ctx.memory.read_frame(self.buffer), count)
         if zero.any() and not self.header.flags & FLAG_ZERO_PAGES:
             raise ImageError(
                 "corrupted image: zero-page flag in the metadata of an image without zero pages"
@@ -234,38 +236,22 @@ def page_tracer(out: BinaryIO, handle: SnapshotWriteHandle) -> Callable[[int, in
 
 
 def verify_memory(
-    ctx: ResumeContext, pfns: np.ndarray, zero: np.ndarray, data_crcs: list[int]
+    ctx: ResumeContext, pfns: np.ndarray, zero: np.ndarray, loaded: np.ndarray
 ) -> bool:
     """Does every image pfn hold exactly its page?
 
-    The frames of the data pages, gathered in image order, must give the CRC32 of each block
-    of 32 data pages as read from the image (:class:`swsim.integrity.BlockCrc32`); the frames
-    of zero pages must hold only zero bytes.
+    ``loaded[i]`` is the memory slot image page ``i`` was loaded into (by ``get_buffer()``'s
+    frame). Slots are write-once (:mod:`swsim.memory`), so frame ``pfns[i]`` holds exactly the
+    bytes of data page ``i`` when it maps to that very slot, wherever the page went on the way
+    (its own frame, or a safe page and the final copy); a zero page's frame must read as zeros.
     """
-    pages = ctx.memory.pages
-    data_pfns = pfns[~zero]
-    if len(data_crcs) != div_round_up(len(data_pfns), CRC_BLOCK_PAGES):
-        return False
-    step = CRC_BLOCK_PAGES * 32
-
-    def check_part(first: int, last: int) -> bool:
-        buffer = np.empty((min(step, last - first), PAGE_SIZE), dtype=np.uint8)
-        for start in range(first, last, step):
-            chunk = data_pfns[start : min(start + step, last)]
-            gathered = np.take(pages, chunk, axis=0, out=buffer[: len(chunk)])
-            for block in range(0, len(chunk), CRC_BLOCK_PAGES):
-                crc = zlib.crc32(gathered[block : block + CRC_BLOCK_PAGES].data)
-                if crc != data_crcs[(start + block) // CRC_BLOCK_PAGES]:
-                    return False
-        return True
-
-    if not all(split_work(check_part, len(data_pfns), align=CRC_BLOCK_PAGES)):
-        return False
-    zero_pfns = pfns[zero]
-    for start in range(0, len(zero_pfns), step):
-        if pages[zero_pfns[start : start + step]].any():
-            return False
-    return True
+    slots = ctx.memory.slot[pfns]
+    data = ~zero
+    return bool(
+        (loaded[data] >= 0).all()
+        and (slots[data] == loaded[data]).all()
+        and (slots[zero] == ZERO_SLOT).all()
+    )
 
 
 def restore_image(stream: BinaryIO, *args: Any, **kwargs: Any) -> RestoreStats:
@@ -367,13 +353,18 @@ def _restore_checked(
                 raise AssertionError("handle wants more pages than the image holds")
         else:
             handle.start_data()
-            for batch in image.iter_data():
+            into = None
+            if not no_data:  # read the data straight into the memory slots it will occupy
+                ctx.memory.prefault(header.nr_stored_pages)
+                into = ctx.memory.reserve
+            for batch in image.iter_data(into):
                 if not no_data:  # with --no-data the pages are read (and checked), not loaded
                     handle.write_data(batch)
                 if advance:
                     advance(len(batch))
             if no_data:
                 handle.skip_data(header.nr_data_pages)
+    ctx.memory.wait()
     handle.snapshot_write_finalize()
     handle.check_memory("get_buffer")
     # Everything is checked before the final copies: a bad image never reaches copy_pages.
@@ -384,11 +375,8 @@ def _restore_checked(
     if no_data:
         stats.verified = None  # nothing was loaded: counts only
     else:
-        # A zero page on the restore list: copying its zeroed safe page is zeroing its frame.
-        zero = handle.zero[np.searchsorted(handle.pfns, orig)]
-        ctx.memory.copy_pages(orig[~zero], address[~zero])
-        ctx.memory.zero(orig[zero])
-        stats.verified = verify_memory(ctx, handle.pfns, handle.zero, image.crc.finish())
+        ctx.memory.copy_pages(orig, address)
+        stats.verified = verify_memory(ctx, handle.pfns, handle.zero, handle.loaded)
     allocated = ctx.allocated_pfns()
     stats.zones = zone_stats(ctx.frames, handle.pfns, handle.zero, orig, allocated)
     return stats, ctx, handle.pfns

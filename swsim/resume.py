@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 
 from swsim.allocator import make_allocator
-from swsim.content import poison_pages
 from swsim.machine import FRAME_FREE, FRAME_USED, Machine
 from swsim.memory import FrameMemory
 
@@ -92,10 +91,7 @@ class ResumeContext:
         Only those frames matter: verification reads image frames, and a free frame that no
         restore writes is wrong only if its page is non-zero, which verification sees anyway.
         """
-        used = pfns[self.boot_state[pfns] == FRAME_USED]
-        for start in range(0, len(used), 4096):
-            chunk = used[start : start + 4096]
-            self.memory.pages[chunk] = poison_pages(chunk)
+        self.memory.poison(pfns[self.boot_state[pfns] == FRAME_USED])
 
     def get_zeroed_page(self) -> int:
         """One frame from the allocator (a phantom frame above memory once it is dry)."""

@@ -55,6 +55,17 @@ class _CountingInput:
         self.consumed += len(data)
         return data
 
+    def readinto(self, buffer: memoryview) -> int:
+        readinto = getattr(self.source, "readinto", None)
+        if readinto is not None:
+            count = int(readinto(buffer))
+        else:
+            data = self.source.read(len(buffer))
+            count = len(data)
+            buffer[:count] = data
+        self.consumed += count
+        return count
+
     def set_limit(self, nbytes: int) -> None:
         self.source.set_limit(nbytes)
 
@@ -78,8 +89,7 @@ class CheckedImage:
         self.header: ImageHeader = reader.header
         self._mac = mac
         flags = self.header.flags
-        #: CRC32 per 32 data pages as read: checked against the checksum pages when the image
-        #: has them, and always kept for verifying the restored memory
+        #: CRC32 per 32 data pages as read, when the image has checksum pages to check them by
         self.crc = BlockCrc32()
         self.checks = checks if checks is not None else ImageChecks()
         self.checks.compressed = source.compressed
@@ -93,10 +103,13 @@ class CheckedImage:
     def iter_meta_pages(self) -> Iterator[bytes]:
         return self.reader.iter_meta_pages()
 
-    def iter_data(self) -> Iterator[np.ndarray]:
-        """Data pages in batches; each batch is also fed to the block CRCs."""
-        for batch in self.reader.iter_data():
-            self.reader.worker.submit(self.crc.update, batch)
+    def iter_data(self, into: Callable[[int], np.ndarray] | None = None) -> Iterator[np.ndarray]:
+        """Data pages in batches (read into ``into(n)`` if given, see
+        :meth:`swsim.image.ImageReader.iter_data`); with checksum pages in the image, each batch
+        is also fed to the block CRCs."""
+        for batch in self.reader.iter_data(into=into):
+            if self.checks.block_checksums:
+                self.reader.worker.submit(self.crc.update, batch)
             yield batch
 
     def finish(self, pfn_of: Callable[[int], int]) -> ImageChecks:
