@@ -19,7 +19,7 @@ from pathlib import Path
 from swsim.constants import FLAG_SIGNED
 from swsim.errors import AuthError, ImageError, UsageError
 
-#: The trailer page: magic, version, digest algorithm, pages, SHA-256 (56 bytes), then the MAC.
+#: The trailer page: magic, version, digest algorithm, pages, digest (56 bytes), then the MAC.
 TRAILER_MAC_OFFSET = 56
 MAC_SIZE = 32
 #: A key file holds raw bytes; fewer than this many is refused as too weak.

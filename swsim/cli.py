@@ -33,6 +33,7 @@ from swsim.integrity import ImageChecks
 from swsim.machine import Machine
 from swsim.options import (
     compress_options,
+    digest_option,
     key_file_option,
     machine_options,
     restore_options,
@@ -83,6 +84,7 @@ def cli() -> None:
 )
 @compress_options
 @key_file_option
+@digest_option
 def snapshot(
     machine: Machine | None,
     output: str,
@@ -93,11 +95,12 @@ def snapshot(
     level: int,
     threads: int,
     key: bytes | None,
+    digest: str,
 ) -> None:
     """Write the image of a machine (default: the built-in 'default' machine).
 
-    The image carries a CRC32 per 32 data pages and a SHA-256 digest; --key-file signs it
-    (HMAC-SHA256); --compress=zstd writes it as a standard zstd stream."""
+    The image carries a CRC32 per 32 data pages and a digest (--digest, XXH3-128 by default);
+    --key-file signs it (HMAC-SHA256); --compress=zstd writes it as a standard zstd stream."""
     machine = machine or get_preset("default")
     if seed is not None:
         machine = replace(machine, content=replace(machine.content, seed=seed))
@@ -108,7 +111,7 @@ def snapshot(
     with atomic_output(output) as stream, compressed_output(
         stream, compress, level, threads
     ) as out:
-        write_image(machine, out, zero_pages, key, no_data, page_progress)
+        write_image(machine, out, zero_pages, key, no_data, page_progress, digest=digest)
 
 
 @cli.command(epilog=EPILOG)

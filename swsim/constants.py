@@ -20,6 +20,8 @@ FLAG_NO_DATA = 1 << 1
 FLAG_SIGNED = 1 << 2
 #: Bit 3: checksum pages (CRC32 per 32 data pages) precede the trailer.
 FLAG_BLOCK_CRC32 = 1 << 3
+#: Bit 4: the trailer digest is XXH3-128, not SHA-256 (:mod:`swsim.digest`).
+FLAG_DIGEST_XXH3 = 1 << 4
 
 
 def div_round_up(n: int, d: int) -> int:

@@ -5,14 +5,14 @@ little-endian u64, 512 per page (``unpack_orig_pfns``); data pages follow in inc
 order; with header flag ``FLAG_ZERO_PAGES``, an all-zero page is a metadata pfn with
 ``ENCODED_PFN_ZERO_FLAG`` and no data page (docs/zero-pages.md). swsim's checksum pages (CRC32
 per 32 data pages, :mod:`swsim.integrity`) follow when header flag bit 3 is set; the trailer
-carries a SHA-256 digest of every byte before it and, for a signed image (flag bit 2), an
-HMAC-SHA256 (:mod:`swsim.auth`). The layout is stream-only: a reader never seeks, so images go
-through pipes (raw or zstd, :mod:`swsim.codec`).
+carries a digest of every byte before it (XXH3-128 with header flag bit 4, else SHA-256:
+:mod:`swsim.digest`) and, for a signed image (flag bit 2), an HMAC-SHA256 (:mod:`swsim.auth`).
+The layout is stream-only: a reader never seeks, so images go through pipes (raw or zstd,
+:mod:`swsim.codec`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import struct
 import zlib
@@ -32,6 +32,13 @@ from swsim.constants import (
     PFNS_PER_META_PAGE,
     nr_meta_pages,
 )
+from swsim.digest import (
+    DIGEST_FIELD_SIZE,
+    DigestAlgorithm,
+    Hasher,
+    digest_for_flags,
+    digest_title,
+)
 from swsim.errors import ImageError, MachineError
 from swsim.machine import Machine
 from swsim.worker import Worker
@@ -39,7 +46,6 @@ from swsim.worker import Worker
 IMAGE_MAGIC = b"SWSIMIMG"
 TRAILER_MAGIC = b"SWSIMEND"
 FORMAT_VERSION = 1
-DIGEST_SHA256 = 1
 #: Header flag: metadata pfns may carry ENCODED_PFN_ZERO_FLAG (bit 63) for all-zero pages, which
 #: ~ENCODED_PFN_ZERO_FLAG: the pfn part of a metadata entry (kernel: ENCODED_PFN_MASK).
 ENCODED_PFN_MASK = ENCODED_PFN_ZERO_FLAG - 1
@@ -49,7 +55,7 @@ _HEADER = struct.Struct("<8sIIQQQQQQII16sI4x64s")
 _HEADER_CRC_OFFSET = PAGE_SIZE - 4
 MACHINE_DESC_OFFSET = 256
 MACHINE_DESC_MAX = _HEADER_CRC_OFFSET - MACHINE_DESC_OFFSET
-_TRAILER = struct.Struct("<8sIIQ32s")
+_TRAILER = struct.Struct(f"<8sIIQ{DIGEST_FIELD_SIZE}s")
 
 #: Pages read from a stream per batch by :meth:`ImageReader.iter_data`.
 READ_BATCH_PAGES = 1024
@@ -192,29 +198,40 @@ def decode_meta_page(page: bytes | np.ndarray, count: int) -> tuple[np.ndarray, 
     return (raw & np.uint64(ENCODED_PFN_MASK)).astype(np.int64), zero
 
 
-def pack_trailer(digest: bytes, pages: int, mac: bytes = b"") -> bytes:
-    """The trailer page: digest of everything before it, then the MAC of a signed image."""
+def pack_trailer(algo: DigestAlgorithm, digest: bytes, pages: int, mac: bytes = b"") -> bytes:
+    """The trailer page: ``algo``'s digest of everything before it (zero-padded to the
+    digest field), then the MAC of a signed image."""
+    assert len(digest) == algo.size, "a digest of the algorithm the trailer names"
     page = bytearray(PAGE_SIZE)
-    _TRAILER.pack_into(page, 0, TRAILER_MAGIC, FORMAT_VERSION, DIGEST_SHA256, pages, digest)
+    _TRAILER.pack_into(page, 0, TRAILER_MAGIC, FORMAT_VERSION, algo.trailer_id, pages, digest)
     page[TRAILER_MAC_OFFSET : TRAILER_MAC_OFFSET + len(mac)] = mac
     return bytes(page)
 
 
-def check_trailer(page: bytes, digest: bytes, pages: int) -> bytes:
-    """Check the trailer page against the digest computed while reading; return its MAC field.
+def check_trailer(algo: DigestAlgorithm, page: bytes, digest: bytes, pages: int) -> bytes:
+    """Check the trailer page against ``algo``'s digest computed while reading; return its MAC
+    field.
 
-    Every byte of the trailer is checked: the fields, the digest, and zero padding after the
+    Every byte of the trailer is checked: the fields (the algorithm must be the one the header
+    flags select), the digest, the zero rest of the digest field, and zero padding after the
     MAC field (which :func:`swsim.auth.check_mac` checks), so no changed byte goes unnoticed.
     """
     if len(page) < PAGE_SIZE:
         raise ImageError("truncated image: the trailer page is missing or incomplete")
-    magic, version, algo, covered, stored = _TRAILER.unpack_from(page, 0)
-    if magic != TRAILER_MAGIC or version != FORMAT_VERSION or algo != DIGEST_SHA256:
+    magic, version, trailer_id, covered, stored = _TRAILER.unpack_from(page, 0)
+    if magic != TRAILER_MAGIC or version != FORMAT_VERSION:
         raise ImageError("corrupted image: bad trailer page")
+    if trailer_id != algo.trailer_id:
+        raise ImageError(
+            f"corrupted image: bad trailer page (digest algorithm {digest_title(trailer_id)}, "
+            f"but the header flags say {algo.title})"
+        )
     if covered != pages:
         raise ImageError("corrupted image: trailer page count does not match the header")
-    if stored != digest:
+    if stored[: algo.size] != digest:
         raise ImageError("corrupted image: digest mismatch (the image was changed or damaged)")
+    if any(stored[algo.size :]):
+        raise ImageError(f"corrupted image: non-zero bytes after the {algo.title} digest")
     if any(page[TRAILER_MAC_OFFSET + MAC_SIZE :]):
         raise ImageError("corrupted image: non-zero padding in the trailer page")
     return bytes(page[TRAILER_MAC_OFFSET : TRAILER_MAC_OFFSET + MAC_SIZE])
@@ -229,7 +246,8 @@ class ImageReader:
 
     def __init__(self, stream: BinaryIO, mac: hmac.HMAC | None = None) -> None:
         self._stream = stream
-        self._hash = hashlib.sha256()
+        #: chosen by the header's flags once it is parsed (see :meth:`_digest`)
+        self._hash: Hasher | None = None
         self._mac = mac
         self._head = b""  # the first bytes of the last read, to tell "short" from "not an image"
         #: digests every byte read, on a second core (see :mod:`swsim.worker`)
@@ -241,6 +259,11 @@ class ImageReader:
                 raise ImageError("not an swsim image (too short, and no swsim magic)") from None
             raise
         self.header = ImageHeader.unpack(self.header_page)
+        #: the trailer digest's algorithm, from the header flags
+        self.digest_algorithm = digest_for_flags(self.header.flags)
+        self.worker.wait()  # the header page has gone to the MAC only: hash it now
+        self._hash = self.digest_algorithm.new()
+        self._hash.update(self.header_page)
 
     def _read_exact(self, nbytes: int, what: str) -> bytes:
         chunks = []
@@ -261,7 +284,9 @@ class ImageReader:
         return data
 
     def _digest(self, data: bytes) -> None:
-        self._hash.update(data)
+        # None only for the header page, whose flags choose the algorithm (see __init__).
+        if self._hash is not None:
+            self._hash.update(data)
         if self._mac is not None:
             self._mac.update(data)
 
@@ -314,6 +339,7 @@ class ImageReader:
         """Read the trailer, compare its digest with everything read before it; return its MAC."""
         self.worker.wait()
         self.worker.close()
+        assert self._hash is not None, "set once the header is parsed"
         digest = self._hash.digest()
         page = self._stream.read(PAGE_SIZE)
         while 0 < len(page) < PAGE_SIZE:
@@ -321,7 +347,7 @@ class ImageReader:
             if not more:
                 break
             page += more
-        mac = check_trailer(page, digest, self.header.stream_pages)
+        mac = check_trailer(self.digest_algorithm, page, digest, self.header.stream_pages)
         if self._stream.read(1):
             raise ImageError("corrupted image: unexpected bytes after the trailer page")
         return mac

@@ -1,12 +1,12 @@
 """``swsim inspect``: what an image holds and whether it is intact, without restoring it.
 
-Header fields (``struct swsusp_info``, swsim edition), a metadata summary (image pages per
-zone, zero pages, the pfn ranges) and every check that needs no target machine: block CRCs,
-the trailer digest and, with a key, the HMAC. Reads the stream once, raw or zstd, through
-:func:`swsim.verify.open_checked_image`. A failed check is reported in the summary
-(``verified`` false, ``error``); with ``strict`` (``--verify``) the pfns are also
-checked like a restore checks them (in range, strictly increasing) and the first problem is
-raised instead.
+Header fields (``struct swsusp_info``, swsim edition) and the digest algorithm its flags
+select, a metadata summary (image pages per zone, zero pages, the pfn ranges) and every check
+that needs no target machine: block CRCs, the trailer digest and, with a key, the HMAC. Reads
+the stream once, raw or zstd, through :func:`swsim.verify.open_checked_image`. A failed check
+is reported in the summary (``verified`` false, ``error``); with ``strict`` (``--verify``) the
+pfns are also checked like a restore checks them (in range, strictly increasing) and the first
+problem is raised instead.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from swsim.constants import FLAG_ZERO_PAGES, PFNS_PER_META_PAGE
+from swsim.digest import digest_for_flags
 from swsim.errors import AuthError, ImageError, SwsimError
 from swsim.image import decode_meta_page
 from swsim.integrity import check_pfns
@@ -44,6 +45,8 @@ class ImageSummary:
     nr_zero_pages: int
     pages: int
     size: int
+    #: the trailer digest's algorithm (``--digest`` name: ``xxh3`` or ``sha256``)
+    digest_algorithm: str
     pages_per_zone: dict[str, int] = field(default_factory=dict)
     zero_pages_per_zone: dict[str, int] = field(default_factory=dict)
     nr_pfn_ranges: int = 0
@@ -125,6 +128,7 @@ def _summary(header: Any, pfns: np.ndarray, zero: np.ndarray) -> ImageSummary:
         nr_zero_pages=int(zero.sum()),
         pages=header.pages,
         size=header.size,
+        digest_algorithm=digest_for_flags(header.flags).name,
         pages_per_zone=pages_per_zone(pfns[in_range], frames),
         zero_pages_per_zone=pages_per_zone(pfns[in_range & zero], frames),
         nr_pfn_ranges=len(ranges),

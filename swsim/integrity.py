@@ -19,6 +19,7 @@ import numpy as np
 
 from swsim.constants import (
     FLAG_BLOCK_CRC32,
+    FLAG_DIGEST_XXH3,
     FLAG_NO_DATA,
     FLAG_SIGNED,
     FLAG_ZERO_PAGES,
@@ -32,7 +33,9 @@ CRC_BLOCK_PAGES = 32
 #: Little-endian u32 CRCs per checksum page.
 CRCS_PER_PAGE = PAGE_SIZE // 4
 #: Flags this swsim understands; any other bit set is refused.
-KNOWN_FLAGS = FLAG_ZERO_PAGES | FLAG_NO_DATA | FLAG_SIGNED | FLAG_BLOCK_CRC32
+KNOWN_FLAGS = (
+    FLAG_ZERO_PAGES | FLAG_NO_DATA | FLAG_SIGNED | FLAG_BLOCK_CRC32 | FLAG_DIGEST_XXH3
+)
 #: The largest simulated machine an image may describe (1 TiB of 4 KiB frames): a header is
 #: trusted with allocations only up to this.
 MAX_FRAMES = 1 << 28

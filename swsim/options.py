@@ -11,6 +11,7 @@ import click
 from swsim.allocator import ALLOCATORS
 from swsim.auth import load_key
 from swsim.codec import COMPRESSORS, MAX_LEVEL, MIN_LEVEL, check_compress_options
+from swsim.digest import DEFAULT_DIGEST, DIGESTS
 from swsim.errors import UsageError
 from swsim.machine import Machine
 from swsim.presets import DEFAULT_ALLOCATOR, PRESET_ALLOCATORS, PRESETS, get_preset
@@ -54,6 +55,16 @@ def compress_options(func: F) -> F:
         return func(*args, compress=compress, level=level, threads=threads, **kw)
 
     return wrapper  # type: ignore[return-value]
+
+
+def digest_option(func: F) -> F:
+    """``--digest xxh3|sha256``: the trailer digest's algorithm (passed on as ``digest``)."""
+    return click.option(
+        "--digest", type=click.Choice(list(DIGESTS)), default=DEFAULT_DIGEST,
+        show_default=True,
+        help="Trailer digest of every byte, against accidental damage: xxh3 (XXH3-128, fast) "
+        "or sha256 (SHA-256, as older images). Unkeyed either way: --key-file authenticates.",
+    )(func)
 
 
 def machine_options(func: F) -> F:

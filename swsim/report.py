@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from swsim.compare import CompareRow
+from swsim.digest import DIGESTS
 from swsim.inspect import ImageSummary
 from swsim.resume import RestoreStats
 
@@ -110,6 +111,7 @@ def inspect_table(summary: ImageSummary, title: str) -> Table:
                 "image_pages", "nr_meta_pages", "nr_data_pages", "nr_zero_pages", "pages",
                 "size"):
         table.add_row(key, _cell(data[key]))
+    table.add_row("digest algorithm", DIGESTS[summary.digest_algorithm].title)
     for zone, count in summary.pages_per_zone.items():
         zero = summary.zero_pages_per_zone.get(zone, 0)
         table.add_row(f"pages in {zone}", f"{count:,} ({zero:,} zero)")

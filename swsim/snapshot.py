@@ -4,7 +4,8 @@
 call gives the next page of the image: the header (``init_header``), the metadata pages
 (``pack_pfns``), then the data pages in increasing pfn order. Unlike the kernel, the data pages
 are not an atomic copy of live memory: their contents are synthesised from the machine's
-content seed (see :mod:`swsim.content`). swsim then appends its trailer page (digest).
+content seed (see :mod:`swsim.content`). swsim then appends its checksum pages and its trailer
+page (digest: XXH3-128 by default, or SHA-256; :mod:`swsim.digest`).
 
 Zero pages (``zero_pages="skip"``, the default, as kernels since v6.6, commit 005e8dddd497):
 an all-zero page is saved as its pfn with ``ENCODED_PFN_ZERO_FLAG`` and no data page. The kernel
@@ -15,7 +16,6 @@ outputs, at most one of them zero). ``zero_pages="store"`` writes them as data p
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import BinaryIO
@@ -25,6 +25,7 @@ import numpy as np
 from swsim.auth import FLAG_SIGNED, new_mac
 from swsim.constants import FLAG_NO_DATA, PAGE_SIZE
 from swsim.content import BATCH_PAGES, KIND_ZERO, page_contents, page_kinds
+from swsim.digest import DEFAULT_DIGEST, digest_by_name
 from swsim.errors import UsageError
 from swsim.image import ImageHeader, encode_meta_pfns, pack_meta_pages, pack_trailer
 from swsim.integrity import FLAG_BLOCK_CRC32, BlockCrc32
@@ -91,24 +92,27 @@ def write_image(
     key: bytes | None = None,
     no_data: bool = False,
     progress: ProgressFactory = no_progress,
+    digest: str = DEFAULT_DIGEST,
 ) -> ImageHeader:
     """Write the whole image of ``machine`` to a binary stream.
 
     After the data pages come swsim's checksum pages (CRC32 per 32 data pages) and the
-    trailer (SHA-256 of everything before it; with ``key``, also its HMAC-SHA256). With
+    trailer (the ``digest`` of everything before it, ``xxh3`` or ``sha256``; with ``key``,
+    also its HMAC-SHA256). With
     ``no_data`` the image holds header and metadata only (header flag ``FLAG_NO_DATA``): enough
     for ``restore --no-data`` to count what any strategy would do.
     """
+    algo = digest_by_name(digest)
     handle = SnapshotReadHandle(machine, zero_pages, no_data)
-    flags = handle.header.flags | FLAG_BLOCK_CRC32 | (FLAG_SIGNED if key is not None else 0)
-    handle.header = replace(handle.header, flags=flags)
-    digest = hashlib.sha256()
+    flags = handle.header.flags | FLAG_BLOCK_CRC32 | algo.header_flags
+    handle.header = replace(handle.header, flags=flags | (FLAG_SIGNED if key is not None else 0))
+    hasher = algo.new()
     mac = new_mac(key) if key is not None else None
     crc = BlockCrc32()
     worker = Worker()  # the digests run on a second core while pages are made and written
 
     def digests(data: bytes | memoryview) -> None:
-        digest.update(data)
+        hasher.update(data)
         if mac is not None:
             mac.update(data)
 
@@ -133,5 +137,5 @@ def write_image(
     finally:
         worker.close()
     mac_bytes = mac.digest() if mac else b""
-    out.write(pack_trailer(digest.digest(), handle.header.stream_pages, mac_bytes))
+    out.write(pack_trailer(algo, hasher.digest(), handle.header.stream_pages, mac_bytes))
     return handle.header

@@ -1,9 +1,10 @@
 """Using the second core: a background thread for hashing, and splitting bulk work in two.
 
-SHA-256, HMAC and CRC32 over large buffers release the GIL (hashlib and zlib do for buffers of
-more than a few KiB), so digesting an image on a second core overlaps with reading it and
-moving its pages. Work items run strictly in submission order; :meth:`Worker.wait` returns
-when all have run and re-raises the first exception one of them raised.
+The digest (XXH3-128 or SHA-256), HMAC and CRC32 over large buffers release the GIL (xxhash,
+hashlib and zlib do for buffers of more than a few KiB), so digesting an image on a second
+core overlaps with reading it and moving its pages. Work items run strictly in submission
+order; :meth:`Worker.wait` returns when all have run and re-raises the first exception one of
+them raised.
 """
 
 from __future__ import annotations

@@ -166,6 +166,32 @@ def test_bad_compression_options_are_one_line_usage_errors(
     one_error_line(proc)
 
 
+@pytest.mark.parametrize(
+    ("options", "name", "title"),
+    [((), "xxh3", "XXH3-128"), (("--digest", "sha256"), "sha256", "SHA-256"),
+     (("--digest", "xxh3", "--key-file", "key"), "xxh3", "XXH3-128")],
+)
+def test_snapshot_digest_round_trips_through_restore_and_inspect(
+    workdir: Path, options: tuple[str, ...], name: str, title: str
+) -> None:
+    snapshot(workdir, "img", *options)
+    assert restore_json(workdir, "img")["verified"] is True
+    proc = run_swsim("inspect", "img", "--json", cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert info["digest_algorithm"] == name and info["verified"] is True
+    table = run_swsim("inspect", "img", cwd=workdir).stdout.decode()
+    assert "digest algorithm" in table and title in table
+
+
+def test_a_bad_digest_is_a_one_line_usage_error(workdir: Path) -> None:
+    proc = run_swsim("snapshot", "--machine", "small.json", "-o", "x", "--digest", "md5",
+                     cwd=workdir)
+    assert proc.returncode == EXIT_USAGE
+    assert "--digest" in one_error_line(proc)
+    assert not (workdir / "x").exists()
+
+
 def test_inspect_verify_names_the_first_bad_block(workdir: Path) -> None:
     data = bytearray(snapshot(workdir, "img", "--zero-pages=store").read_bytes())
     data[(2 + 70) * PAGE_SIZE] ^= 0x40
