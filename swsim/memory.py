@@ -148,6 +148,9 @@ class FrameMemory:
 
     def read_frame(self, pfn: int) -> bytes:
         """The 4096 bytes of frame ``pfn``."""
+        slot = int(self.slot[pfn])
+        if slot >= 0:
+            return self.pool[slot].tobytes()
         return self.read(np.array([pfn])).tobytes()
 
     # -- resident memory -----------------------------------------------------------------------
