@@ -2,6 +2,11 @@
 
 Each command parses options, calls the library and formats the result. Errors a user can
 cause are :class:`swsim.errors.SwsimError` subclasses: one line on stderr and their exit code.
+
+swsim starts thousands of times in sweeps and pipelines, so this module imports at load time
+only what declaring the options needs; each command imports its implementation and its
+output formatting when it runs (and rich is loaded only to draw a table or a progress bar).
+tests/test_startup.py checks which modules a run loads.
 """
 
 from __future__ import annotations
@@ -10,14 +15,11 @@ import contextlib
 import json
 import sys
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
 from swsim import __version__
-from swsim.codec import compressed_output
-from swsim.compare import compare_image
 from swsim.errors import (
     EXIT_CODES,
     EXIT_INTERRUPTED,
@@ -27,10 +29,6 @@ from swsim.errors import (
     UsageError,
 )
 from swsim.fileio import atomic_output, open_input, quiet_stdout
-from swsim.footprint import MIB, BootFootprint
-from swsim.inspect import inspect_image
-from swsim.integrity import ImageChecks
-from swsim.machine import Machine
 from swsim.options import (
     compress_options,
     digest_option,
@@ -38,12 +36,14 @@ from swsim.options import (
     machine_options,
     restore_options,
 )
-from swsim.presets import PRESETS, generate_machine, get_preset
+from swsim.presets import PRESETS, get_preset
 from swsim.progress import page_progress
-from swsim.report import compare_json, compare_table, inspect_table, print_restore, restore_json
-from swsim.restore import restore_image
-from swsim.snapshot import ZERO_PAGES_MODES, write_image
+from swsim.snapshot import ZERO_PAGES_MODES
 from swsim.strategies import STRATEGIES
+
+if TYPE_CHECKING:
+    from swsim.integrity import ImageChecks
+    from swsim.machine import Machine
 
 _NO_ARGS_IS_HELP: tuple[type[Exception], ...] = tuple(
     getattr(click.exceptions, name)
@@ -101,6 +101,9 @@ def snapshot(
 
     The image carries a CRC32 per 32 data pages and a digest (--digest, XXH3-128 by default);
     --key-file signs it (HMAC-SHA256); --compress=zstd writes it as a standard zstd stream."""
+    from swsim.codec import compressed_output
+    from swsim.snapshot import write_image
+
     machine = machine or get_preset("default")
     if seed is not None:
         machine = replace(machine, content=replace(machine.content, seed=seed))
@@ -135,6 +138,10 @@ def restore(
     By default the image is restored on the machine it was made on; --preset/--machine choose
     another boot-time state (same number of frames). Every check (header, pfns, block CRCs,
     digest, and the HMAC with --key-file) passes before the final copies."""
+    from swsim.integrity import ImageChecks
+    from swsim.report import print_table, restore_json, restore_table
+    from swsim.restore import restore_image
+
     checks = ImageChecks()
     if trace_file == "-":
         raise UsageError("--trace needs a file (standard output carries the report)")
@@ -148,7 +155,7 @@ def restore(
     if as_json:
         click.echo(restore_json(stats, checks.to_json()))
     else:
-        print_restore(stats, title=f"swsim restore {image}")
+        print_table(restore_table(stats, f"swsim restore {image}"))
 
 
 def note_unauthenticated(checks: ImageChecks) -> None:
@@ -170,6 +177,9 @@ def compare(image: str, strategies: tuple[str, ...], as_json: bool, **restore_kw
 
     The input is read once; 'excess copies' is each strategy's copies beyond claim's, the
     fewest any in-memory restore can make on that machine."""
+    from swsim.compare import compare_image
+    from swsim.report import compare_json, compare_table, print_table
+
     with open_input(image) as stream:
         data = stream.read()
     rows = compare_image(data, list(strategies), **restore_kw)
@@ -178,7 +188,7 @@ def compare(image: str, strategies: tuple[str, ...], as_json: bool, **restore_kw
     if as_json:
         click.echo(compare_json(rows, {"image": image, "allocator": used}))
     else:
-        Console().print(compare_table(rows, f"swsim compare {image} (allocator {used})"))
+        print_table(compare_table(rows, f"swsim compare {image} (allocator {used})"))
 
 
 @cli.command(epilog=EPILOG)
@@ -193,12 +203,15 @@ def inspect(image: str, verify: bool, key: bytes | None, as_json: bool) -> None:
     """Show IMAGE's header, a metadata summary (pages per zone, zero pages, pfn ranges) and
     check its block CRCs, digest and (with --key-file) HMAC. Exits 3 (6 with a key) when a
     check fails."""
+    from swsim.inspect import inspect_image
+    from swsim.report import inspect_table, print_table
+
     with open_input(image) as stream:
         summary = inspect_image(stream, key, strict=verify)
     if as_json:
         click.echo(json.dumps(summary.to_json()))
     else:
-        Console().print(inspect_table(summary, f"swsim inspect {image}"))
+        print_table(inspect_table(summary, f"swsim inspect {image}"))
     if summary.failure is not None:
         raise summary.failure
 
@@ -243,6 +256,9 @@ def machine_cmd(
 ) -> None:
     """Write a preset (or a checked machine file, or a generated machine) as a machine file."""
     if generate:
+        from swsim.footprint import MIB, BootFootprint
+        from swsim.presets import generate_machine
+
         if machine is not None:
             raise UsageError("--generate cannot be combined with --preset or --machine")
         footprint = BootFootprint(

@@ -13,7 +13,6 @@ import contextlib
 import errno
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -66,6 +65,8 @@ def atomic_output(path: str) -> Iterator[BinaryIO]:
     if target.is_dir():
         raise UsageError(f"cannot write {path}: it is a directory")
     directory = target.parent if str(target.parent) else Path(".")
+    import tempfile  # only output files need it (with shutil, bz2, lzma): not -o -, not --json
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
     except OSError as exc:

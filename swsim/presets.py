@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from swsim.errors import UsageError
-from swsim.footprint import BootFootprint, place_footprint
 from swsim.machine import ContentSpec, Machine
 from swsim.ranges import Range, Ranges
+
+if TYPE_CHECKING:
+    from swsim.footprint import BootFootprint
 
 GIB_FRAMES = (1 << 30) // 4096  # 262144
 #: x86 keeps the first MiB (real-mode area, BIOS data, VGA hole) out of the page allocator.
@@ -64,6 +67,9 @@ def generate_machine(
     used at resume; ``mem_map`` (64 bytes per frame) at the top of memory, likewise; and the
     early boot allocations just above the kernel image (used at resume, saved or not).
     """
+    # Loaded here: restoring an image on its own machine, the common case, never generates one.
+    from swsim.footprint import BootFootprint, place_footprint
+
     if not 0.0 < saveable_fraction <= 1.0:
         raise UsageError("the saved fraction must lie in (0, 1]")
     rng = random.Random(seed)

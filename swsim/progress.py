@@ -3,7 +3,8 @@
 Shown only when stderr is a terminal (or ``SWSIM_PROGRESS=1`` forces them, ``0`` hides them)
 and the image is large enough to take a while; stdout is never touched, so pipelines stay
 clean. The library reports progress through a plain callback (``advance(nr_pages)``), so it
-knows nothing of rich.
+knows nothing of rich; this module decides whether a bar is shown and loads rich
+(:mod:`swsim.progress_bar`) only when one is.
 """
 
 from __future__ import annotations
@@ -13,33 +14,10 @@ import os
 import sys
 from collections.abc import Iterator
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeRemainingColumn,
-)
-from rich.text import Text
-
-from swsim.constants import PAGE_SIZE
 from swsim.progress_hook import Advance
 
 #: Images of fewer pages (256 MiB) finish too fast for a bar to help.
 MIN_PAGES = 65536
-
-
-class MegabytesPerSecond(ProgressColumn):
-    """The rate of pages as MB/s of image data."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        if speed is None:
-            return Text("     - MB/s", style="progress.data.speed")
-        return Text(f"{speed * PAGE_SIZE / 1e6:6.0f} MB/s", style="progress.data.speed")
 
 
 def wanted() -> bool:
@@ -55,11 +33,7 @@ def page_progress(description: str, total_pages: int) -> Iterator[Advance | None
     if total_pages < MIN_PAGES or not wanted():
         yield None
         return
-    console = Console(stderr=True, force_terminal=os.environ.get("SWSIM_PROGRESS") == "1")
-    columns = (
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("pages"), MegabytesPerSecond(), TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task(description, total=total_pages)
-        yield lambda nr_pages: bar.advance(task, nr_pages)
+    from swsim.progress_bar import page_bar
+
+    with page_bar(description, total_pages) as advance:
+        yield advance

@@ -1,17 +1,22 @@
-"""Rendering restore results: a rich table for people, one JSON object for programs."""
+"""Rendering restore results: a rich table for people, one JSON object for programs.
+
+rich is imported only when a table is built (:func:`_table`) or printed (:func:`print_table`):
+``--json`` and pipelines, run thousands of times in sweeps, never pay for loading it.
+"""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:
+    from rich.table import Table
 
-from swsim.compare import CompareRow
+    from swsim.compare import CompareRow
+    from swsim.inspect import ImageSummary
+    from swsim.resume import RestoreStats
+
 from swsim.digest import DIGESTS
-from swsim.inspect import ImageSummary
-from swsim.resume import RestoreStats
 
 #: (field, label) in the order the table shows them.
 ROWS: tuple[tuple[str, str], ...] = (
@@ -46,8 +51,22 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def _table(title: str, **options: Any) -> Table:
+    """An empty rich table titled ``title`` (left-aligned), the one place rich.table is loaded."""
+    from rich.table import Table
+
+    return Table(title=title, title_justify="left", **options)
+
+
+def print_table(table: Table) -> None:
+    """Print ``table`` on standard output."""
+    from rich.console import Console
+
+    Console().print(table)
+
+
 def restore_table(stats: RestoreStats, title: str) -> Table:
-    table = Table(title=title, title_justify="left")
+    table = _table(title)
     table.add_column("")
     table.add_column(stats.strategy, justify="right")
     for field, label in ROWS:
@@ -60,10 +79,6 @@ def restore_table(stats: RestoreStats, title: str) -> Table:
             ),
         )
     return table
-
-
-def print_restore(stats: RestoreStats, title: str, console: Console | None = None) -> None:
-    (console or Console()).print(restore_table(stats, title))
 
 
 #: (field, label) of the compare table, in order.
@@ -85,7 +100,7 @@ def compare_json(rows: list[CompareRow], extra: dict[str, Any] | None = None) ->
 
 
 def compare_table(rows: list[CompareRow], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
+    table = _table(title)
     table.add_column("")
     for row in rows:
         table.add_column(row.strategy, justify="right")
@@ -103,7 +118,7 @@ def compare_table(rows: list[CompareRow], title: str) -> Table:
 
 
 def inspect_table(summary: ImageSummary, title: str) -> Table:
-    table = Table(title=title, title_justify="left", show_header=False)
+    table = _table(title, show_header=False)
     table.add_column("field")
     table.add_column("value")
     data = summary.to_json()

@@ -13,7 +13,6 @@ import os
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -82,5 +81,9 @@ def split_work(
     bounds = [(start, min(start + per, total)) for start in range(0, total, per or 1)]
     if len(bounds) <= 1:
         return [func(start, stop) for start, stop in bounds]
+    # Imported on first use: concurrent.futures (with logging) costs a snapshot's startup and
+    # only restores split work.
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(len(bounds)) as pool:
         return list(pool.map(lambda bound: func(*bound), bounds))
