@@ -1,3 +1,3 @@
-from swsim.cli import main
+from swsim.launch import main
 
 main()
