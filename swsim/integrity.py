@@ -142,8 +142,13 @@ class BlockCrc32:
                 f"corrupted image: CRC32 mismatch in block {block}: the first bad page is among "
                 f"data pages {first}-{last} (pfns {pfn_of(first)}-{pfn_of(last)})"
             )
-        if table[len(crcs) :].any():
-            raise ImageError("corrupted image: non-zero padding in the checksum pages")
+        check_crc_padding(stored, len(crcs))
+
+
+def check_crc_padding(stored: bytes, nr_blocks: int) -> None:
+    """The checksum pages hold ``nr_blocks`` CRCs, then zeros."""
+    if np.frombuffer(stored, dtype="<u4")[nr_blocks:].any():
+        raise ImageError("corrupted image: non-zero padding in the checksum pages")
 
 
 @dataclass

@@ -328,6 +328,9 @@ def _restore_checked(
         zero_pages=header.nr_zero_pages,
     )
     ctx = ResumeContext(target, stats, allocator, seed)
+    if not (no_data or header.flags & FLAG_NO_DATA):
+        # Fault in the slots of the header, metadata and data pages while the metadata is read.
+        ctx.memory.prefault(1 + header.nr_meta_pages + header.nr_stored_pages)
     handle = SnapshotWriteHandle(STRATEGIES[strategy](ctx))
     if trace is not None:
         page_by_page = True
@@ -353,10 +356,8 @@ def _restore_checked(
                 raise AssertionError("handle wants more pages than the image holds")
         else:
             handle.start_data()
-            into = None
-            if not no_data:  # read the data straight into the memory slots it will occupy
-                ctx.memory.prefault(header.nr_stored_pages)
-                into = ctx.memory.reserve
+            # Read the data straight into the memory slots it will occupy.
+            into = None if no_data else ctx.memory.reserve
             for batch in image.iter_data(into):
                 if not no_data:  # with --no-data the pages are read (and checked), not loaded
                     handle.write_data(batch)

@@ -18,13 +18,15 @@ import numpy as np
 
 from swsim.auth import check_mac, is_signed, new_mac, require_signed
 from swsim.codec import ImageInput, open_image_stream
-from swsim.constants import PAGE_SIZE
+from swsim.constants import PAGE_SIZE, div_round_up
 from swsim.errors import AuthError, ImageError
 from swsim.image import ImageHeader, ImageReader
 from swsim.integrity import (
+    CRC_BLOCK_PAGES,
     FLAG_BLOCK_CRC32,
     BlockCrc32,
     ImageChecks,
+    check_crc_padding,
     nr_crc_pages,
     tail_pages,
     validate_header_fields,
@@ -91,6 +93,8 @@ class CheckedImage:
         flags = self.header.flags
         #: CRC32 per 32 data pages as read, when the image has checksum pages to check them by
         self.crc = BlockCrc32()
+        #: batches read into the caller's memory, for the CRCs if the digest fails
+        self._kept: list[np.ndarray] | None = None
         self.checks = checks if checks is not None else ImageChecks()
         self.checks.compressed = source.compressed
         self.checks.signed = is_signed(flags)
@@ -104,22 +108,46 @@ class CheckedImage:
         return self.reader.iter_meta_pages()
 
     def iter_data(self, into: Callable[[int], np.ndarray] | None = None) -> Iterator[np.ndarray]:
-        """Data pages in batches (read into ``into(n)`` if given, see
-        :meth:`swsim.image.ImageReader.iter_data`); with checksum pages in the image, each batch
-        is also fed to the block CRCs."""
+        """Data pages in batches (see :meth:`swsim.image.ImageReader.iter_data`).
+
+        With checksum pages in the image, each batch is fed to the block CRCs as it is read; but
+        batches read ``into`` memory the caller keeps (a restore's page slots, which never
+        change) are only kept track of, and their CRCs computed if the digest fails, to say
+        which block is damaged (:meth:`finish`).
+        """
+        self._kept = [] if into is not None and self.checks.block_checksums else None
         for batch in self.reader.iter_data(into=into):
-            if self.checks.block_checksums:
+            if self._kept is not None:
+                self._kept.append(batch)
+            elif self.checks.block_checksums:
                 self.reader.worker.submit(self.crc.update, batch)
             yield batch
 
     def finish(self, pfn_of: Callable[[int], int]) -> ImageChecks:
-        """After the data: check block CRCs, trailer digest, MAC and the end of the stream."""
+        """After the data: check block CRCs, trailer digest, MAC and the end of the stream.
+
+        Block CRCs computed while reading are checked first. Those of kept batches are computed
+        only when the trailer check fails: an intact digest (over the checksum pages too)
+        already shows they are what the writer stored; otherwise the first damaged block is
+        reported, as when they are checked first.
+        """
         header = self.header
         self.reader.worker.wait()
+        stored = b""
         if self.checks.block_checksums:
             stored = self.reader.read_pages(nr_crc_pages(header.nr_stored_pages), "checksum pages")
-            self.crc.check(stored, header.nr_stored_pages, pfn_of)
-        mac_field = self.reader.check_trailer()
+            if self._kept is None:
+                self.crc.check(stored, header.nr_stored_pages, pfn_of)
+        try:
+            mac_field = self.reader.check_trailer()
+        except ImageError:  # digest mismatch, or a trailer out of place: which block is damaged?
+            if self._kept is not None:
+                for batch in self._kept:
+                    self.crc.update(batch)
+                self.crc.check(stored, header.nr_stored_pages, pfn_of)
+            raise
+        if self._kept is not None:
+            check_crc_padding(stored, div_round_up(header.nr_stored_pages, CRC_BLOCK_PAGES))
         self.checks.authenticated = check_mac(header.flags, mac_field, self._mac)
         return self.checks
 
