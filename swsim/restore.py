@@ -28,6 +28,7 @@ from swsim.progress_hook import ProgressFactory, no_progress
 from swsim.resume import RestoreStats, ResumeContext
 from swsim.strategies import STRATEGIES, Strategy
 from swsim.verify import CheckedImage, auth_failures, open_checked_image
+from swsim.worker import read_ahead
 from swsim.zones import zone_stats
 
 
@@ -355,14 +356,16 @@ def _restore_checked(
             if handle.snapshot_write_next() is not None:
                 raise AssertionError("handle wants more pages than the image holds")
         else:
-            handle.start_data()
-            # Read the data straight into the memory slots it will occupy.
+            # The data is read straight into the memory slots it will occupy, on a thread that
+            # starts while prepare_image() runs and stays ahead of the handle.
             into = None if no_data else ctx.memory.reserve
-            for batch in image.iter_data(into):
-                if not no_data:  # with --no-data the pages are read (and checked), not loaded
-                    handle.write_data(batch)
-                if advance:
-                    advance(len(batch))
+            with read_ahead(image.iter_data(into)) as batches:
+                handle.start_data()
+                for batch in batches:
+                    if not no_data:  # with --no-data the pages are read (and checked), not loaded
+                        handle.write_data(batch)
+                    if advance:
+                        advance(len(batch))
             if no_data:
                 handle.skip_data(header.nr_data_pages)
     ctx.memory.wait()

@@ -1,4 +1,4 @@
-"""Using the second core: a background thread for hashing, and splitting bulk work in two.
+"""Using the second core: a background thread for hashing, and reading ahead on another.
 
 The digest (XXH3-128 or SHA-256), HMAC and CRC32 over large buffers release the GIL (xxhash,
 hashlib and zlib do for buffers of more than a few KiB), so digesting an image on a second
@@ -9,11 +9,10 @@ them raised.
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -64,26 +63,67 @@ class Worker:
             self._thread = None
 
 
-#: Threads for :func:`split_work` (this is a 2-core workload: one main thread, one helper).
-SPLIT_THREADS = max(1, min(2, os.cpu_count() or 1))
+#: Batches :func:`read_ahead` may hold ready beyond the one being used.
+READ_AHEAD = 2
 
 
-def split_work(
-    func: Callable[[int, int], T], total: int, align: int = 1, threads: int = SPLIT_THREADS
-) -> list[T]:
-    """Run ``func(start, stop)`` over ``[0, total)`` cut into ``threads`` parts, in parallel.
+class read_ahead(Generic[T]):  # noqa: N801 - used like a function: read_ahead(items)
+    """``items``, produced on a background thread up to ``depth`` items ahead of the caller.
 
-    For work that releases the GIL (numpy copies, page faults, zlib.crc32): each part runs in
-    its own thread. Part boundaries are multiples of ``align``. Results come back in order.
+    For reading an image while the caller works on what was read before (decompression and
+    file reads release the GIL). The thread starts at once; use as a context manager, so that
+    it is stopped and joined (no two threads ever read the same stream) however the caller
+    leaves. An exception raised by ``items`` is re-raised where its item would have come.
     """
-    per = -(-total // threads)
-    per = -(-per // align) * align if per else 0
-    bounds = [(start, min(start + per, total)) for start in range(0, total, per or 1)]
-    if len(bounds) <= 1:
-        return [func(start, stop) for start, stop in bounds]
-    # Imported on first use: concurrent.futures (with logging) costs a snapshot's startup and
-    # only restores split work.
-    from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(len(bounds)) as pool:
-        return list(pool.map(lambda bound: func(*bound), bounds))
+    def __init__(self, items: Iterator[T], depth: int = READ_AHEAD) -> None:
+        self._items = items
+        self._ready: queue.Queue[tuple[bool, Any]] = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._done = False
+        self._thread = threading.Thread(target=self._produce, name="swsim-read", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: tuple[bool, Any]) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self) -> None:
+        try:
+            for item in self._items:
+                if not self._put((True, item)):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
+            self._put((False, exc))
+            return
+        self._put((False, None))
+
+    def __iter__(self) -> read_ahead[T]:
+        return self
+
+    def __next__(self) -> T:
+        if self._done:
+            raise StopIteration
+        ok, item = self._ready.get()
+        if ok:
+            return cast(T, item)
+        self._done = True
+        if item is not None:
+            raise item
+        raise StopIteration
+
+    def close(self) -> None:
+        """Stop the thread (after the item it is reading) and wait for it."""
+        self._stop.set()
+        self._thread.join()
+
+    def __enter__(self) -> read_ahead[T]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
