@@ -104,6 +104,45 @@ class SnapshotWriteHandle:
             self.prepare_image()
 
     # -- the batched path: same calls, same order, many pages at a time --------------------
+    def write_meta(self, pages: list[bytes]) -> None:
+        """The header is in the buffer; load it and the metadata ``pages`` as one
+        :meth:`snapshot_write_next` per page would, and leave the last page in the buffer for
+        :meth:`start_data` to process.
+
+        The pfns of all but the last page are unpacked and checked at once; if any of them is
+        refused, the pages are processed one by one instead, for the very error the page-by-page
+        path gives.
+        """
+        self.cur += 1
+        self._process(0)
+        assert self.header is not None
+        if len(pages) != self.header.nr_meta_pages:
+            raise ImageError("truncated image: metadata pages missing")
+        bulk = pages[:-1]
+        count = len(bulk) * PFNS_PER_META_PAGE
+        pfns, zero = decode_meta_page(b"".join(bulk), count)
+        if self._pfns_refused(pfns, zero):
+            for page in bulk:
+                self._write_frame(self.buffer)[:] = np.frombuffer(page, dtype=np.uint8)
+                self.cur += 1
+                self._process(self.cur - 2)
+        else:
+            self.pfns[:count] = pfns
+            self.zero[:count] = zero
+            self.cur += len(bulk)
+        self._write_frame(self.buffer)[:] = np.frombuffer(pages[-1], dtype=np.uint8)
+
+    def _pfns_refused(self, pfns: np.ndarray, zero: np.ndarray) -> bool:
+        """Would :meth:`unpack_orig_pfns` refuse any of these leading image pfns?"""
+        assert self.header is not None
+        if zero.any() and not self.header.flags & FLAG_ZERO_PAGES:
+            return True
+        if len(pfns) and (pfns[0] < 0 or pfns[-1] >= self.ctx.frames):
+            return True
+        if (np.diff(pfns) <= 0).any():
+            return True
+        return bool((self.ctx.boot_state[pfns] == FRAME_RESERVED).any())
+
     def start_data(self) -> None:
         """Process the last metadata page (so ``prepare_image()`` runs), as the next
         :meth:`snapshot_write_next` would, without asking for the first data buffer."""
@@ -339,10 +378,13 @@ def _restore_checked(
     first = handle.snapshot_write_next()
     assert first is not None
     first[:] = np.frombuffer(image.header_page, dtype=np.uint8)
-    for page in image.iter_meta_pages():
-        buf = handle.snapshot_write_next()
-        assert buf is not None
-        buf[:] = np.frombuffer(page, dtype=np.uint8)
+    if page_by_page:
+        for page in image.iter_meta_pages():
+            buf = handle.snapshot_write_next()
+            assert buf is not None
+            buf[:] = np.frombuffer(page, dtype=np.uint8)
+    else:
+        handle.write_meta(list(image.iter_meta_pages()))
     stats.no_data = no_data = no_data or bool(header.flags & FLAG_NO_DATA)
     with progress("restore", header.nr_data_pages) as advance:
         if page_by_page and not no_data:

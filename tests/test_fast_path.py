@@ -16,10 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from swsim.allocator import ALLOCATORS, make_allocator
-from swsim.errors import RestoreNoMemory
+from swsim.errors import RestoreNoMemory, SwsimError
 from swsim.restore import restore_with_context
 from swsim.strategies import STRATEGIES
-from tests.conftest import image_bytes_zero, random_machine
+from tests.conftest import image_bytes_zero, random_machine, tiny_machine
+from tests.imagetools import make_image, set_pfn
 
 
 @settings(max_examples=40, deadline=None)
@@ -122,3 +123,42 @@ def test_trace_lists_every_page_where_get_buffer_put_it(tmp_path) -> None:  # ty
     assert all(r[4] == "safe" for r in rows if 20 <= int(r[1]) < 40)
     bad = run_swsim("restore", "img", "--trace", "-", cwd=tmp_path)
     assert bad.returncode == 2 and b"--trace needs a file" in bad.stderr
+
+
+# Four metadata pages (1700 pfns); the batched path checks the first three at once.
+META_MACHINE = tiny_machine(4096, ((100, 1800),), used=((200, 300),), reserved=((0, 64),))
+ZERO_FLAG = 1 << 63
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        [(5, 103)],  # a duplicate pfn in metadata page 0
+        [(600, 5000)],  # beyond the last frame, page 1
+        [(700, 2)],  # reserved at boot, page 1 (and going back)
+        [(1100, 1100 + 100 - 1)],  # a repeat, page 2
+        [(1600, 4000)],  # the last page, processed with prepare_image()
+        [(10, 110 | ZERO_FLAG)],  # a zero page in an image without zero pages
+        [(30, 1), (900, 9999)],  # errors in two pages: the first page's is reported
+        [(3, 90), (400, 9999)],  # two in one page: its range check comes first
+    ],
+)
+def test_batched_metadata_refuses_what_page_by_page_refuses(changes: list[tuple[int, int]]) -> None:
+    image = make_image(META_MACHINE)
+    for index, pfn in changes:
+        image = set_pfn(image, index, pfn)
+    errors = []
+    for page_by_page in (False, True):
+        with pytest.raises(SwsimError) as caught:
+            restore_with_context(io.BytesIO(image), "safe-list", page_by_page=page_by_page)
+        errors.append((type(caught.value), str(caught.value)))
+    assert errors[0] == errors[1]
+
+
+def test_batched_metadata_of_a_good_image_gives_the_same_pfns() -> None:
+    image = make_image(META_MACHINE)
+    fast = restore_with_context(io.BytesIO(image), "safe-list")
+    slow = restore_with_context(io.BytesIO(image), "safe-list", page_by_page=True)
+    assert fast[0].meta_pages == 4
+    assert np.array_equal(fast[2], slow[2]) and np.array_equal(fast[2], np.arange(100, 1800))
+    assert fast[0] == slow[0]
