@@ -170,6 +170,9 @@ class _FrameWalker:
             if self._skip:
                 taken = min(self._skip, end - pos)
                 self._skip -= taken
+            elif self._step == self._block and not self._field and end - pos >= 3:
+                pos = self._blocks(data, pos, end)
+                continue
             else:
                 taken = min(self._want - len(self._field), end - pos)
                 self._field += data[pos : pos + taken]
@@ -244,14 +247,32 @@ class _FrameWalker:
     def _block(self, field: bytes) -> None:
         """Block_Header: Last_Block, Block_Type, Block_Size; then the block's content."""
         header = int.from_bytes(field, "little")
-        block_type = header >> 1 & 0x03
-        if block_type == 3:
-            raise ImageError("corrupted compressed image (reserved zstd block type)")
-        content = 1 if block_type == 1 else header >> 3  # an RLE block stores one byte
+        content = _block_content(header)
         if header & 1:
             self._expect(len(ZSTD_MAGIC), self._magic, skip=content + 4 * self._checksum)
         else:
             self._expect(3, self._block, skip=content)
+
+    def _blocks(self, data: bytes, pos: int, end: int) -> int:
+        """:meth:`_block` for the block headers lying whole in ``data`` from ``pos`` on, in
+        one loop (most of a stream's walking); returns where it stopped."""
+        while end - pos >= 3:
+            header = data[pos] | data[pos + 1] << 8 | data[pos + 2] << 16
+            content = _block_content(header)
+            pos += 3
+            if header & 1 or end - pos < content:
+                self._block(data[pos - 3 : pos])
+                return pos
+            pos += content
+        return pos
+
+
+def _block_content(header: int) -> int:
+    """The bytes a zstd block with this 3-byte header holds after it (an RLE block: one)."""
+    block_type = header >> 1 & 0x03
+    if block_type == 3:
+        raise ImageError("corrupted compressed image (reserved zstd block type)")
+    return 1 if block_type == 1 else header >> 3
 
 
 class _WalkedSource:
