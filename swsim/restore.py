@@ -378,13 +378,14 @@ def _restore_checked(
     first = handle.snapshot_write_next()
     assert first is not None
     first[:] = np.frombuffer(image.header_page, dtype=np.uint8)
+    meta: list[bytes] = []
     if page_by_page:
         for page in image.iter_meta_pages():
             buf = handle.snapshot_write_next()
             assert buf is not None
             buf[:] = np.frombuffer(page, dtype=np.uint8)
     else:
-        handle.write_meta(list(image.iter_meta_pages()))
+        meta = list(image.iter_meta_pages())
     stats.no_data = no_data = no_data or bool(header.flags & FLAG_NO_DATA)
     with progress("restore", header.nr_data_pages) as advance:
         if page_by_page and not no_data:
@@ -399,9 +400,12 @@ def _restore_checked(
                 raise AssertionError("handle wants more pages than the image holds")
         else:
             # The data is read straight into the memory slots it will occupy, on a thread that
-            # starts while prepare_image() runs and stays ahead of the handle.
+            # starts once the metadata is read, runs while write_meta() and prepare_image() do
+            # and stays ahead of the handle.
             into = None if no_data else ctx.memory.reserve
             with read_ahead(image.iter_data(into)) as batches:
+                if not page_by_page:
+                    handle.write_meta(meta)
                 handle.start_data()
                 for batch in batches:
                     if not no_data:  # with --no-data the pages are read (and checked), not loaded
