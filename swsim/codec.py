@@ -66,7 +66,7 @@ class ImageInput(Protocol):
     def set_limit(self, nbytes: int) -> None: ...
 
 
-def _fill(readinto: Callable[[memoryview], int | None], view: memoryview) -> int:
+def fill_buffer(readinto: Callable[[memoryview], int | None], view: memoryview) -> int:
     """Call ``readinto`` until ``view`` is full or it gives nothing; the bytes written."""
     got = 0
     while got < len(view):
@@ -113,7 +113,7 @@ class RawImageReader:
         got = min(len(self._head), len(view))
         view[:got] = self._head[:got]
         self._head = self._head[got:]
-        return got + _fill(self._stream_readinto, view[got:])
+        return got + fill_buffer(self._stream_readinto, view[got:])
 
     def _copy_into(self, view: memoryview) -> int:
         """``readinto`` for a stream that only has ``read``."""
@@ -323,7 +323,7 @@ class ZstdImageReader:
         """Fill ``buffer`` with decompressed bytes; 0 only at the end of the stream."""
         view = _byte_view(buffer)
         with _zstd_errors():
-            got = _fill(self._reader.readinto, view[: self._room(len(view))])
+            got = fill_buffer(self._reader.readinto, view[: self._room(len(view))])
         self._count(got)
         return got
 

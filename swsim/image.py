@@ -24,6 +24,7 @@ import numpy as np
 
 from swsim import __version__
 from swsim.auth import MAC_SIZE, TRAILER_MAC_OFFSET
+from swsim.codec import fill_buffer
 from swsim.constants import (
     ENCODED_PFN_ZERO_FLAG,
     FLAG_NO_DATA,
@@ -317,22 +318,12 @@ class ImageReader:
             yield batch
 
     def _read_into(self, buffer: memoryview, what: str) -> None:
-        """Fill ``buffer`` from the stream (without copying where it has ``readinto``)."""
-        readinto = getattr(self._stream, "readinto", None)
-        got = 0
-        while got < len(buffer):
-            if readinto is not None:
-                count = readinto(buffer[got:])
-            else:
-                chunk = self._stream.read(len(buffer) - got)
-                count = len(chunk)
-                buffer[got : got + count] = chunk
-            if not count:
-                raise ImageError(
-                    f"truncated image: stream ended in the {what} "
-                    f"({got} of {len(buffer)} bytes read)"
-                )
-            got += count
+        """Fill ``buffer`` from the stream with ``readinto`` (no copy)."""
+        got = fill_buffer(self._stream.readinto, buffer)  # type: ignore[attr-defined]
+        if got < len(buffer):
+            raise ImageError(
+                f"truncated image: stream ended in the {what} ({got} of {len(buffer)} bytes read)"
+            )
         self.worker.submit(self._digest, buffer)
 
     def check_trailer(self) -> bytes:

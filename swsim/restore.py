@@ -113,35 +113,25 @@ class SnapshotWriteHandle:
         refused, the pages are processed one by one instead, for the very error the page-by-page
         path gives.
         """
-        self.cur += 1
-        self._process(0)
-        assert self.header is not None
+        buffer = self.snapshot_write_next()  # loads the header
+        assert buffer is not None and self.header is not None
         if len(pages) != self.header.nr_meta_pages:
             raise ImageError("truncated image: metadata pages missing")
         bulk = pages[:-1]
         count = len(bulk) * PFNS_PER_META_PAGE
         pfns, zero = decode_meta_page(b"".join(bulk), count)
-        if self._pfns_refused(pfns, zero):
-            for page in bulk:
-                self._write_frame(self.buffer)[:] = np.frombuffer(page, dtype=np.uint8)
-                self.cur += 1
-                self._process(self.cur - 2)
-        else:
-            self.pfns[:count] = pfns
-            self.zero[:count] = zero
-            self.cur += len(bulk)
-        self._write_frame(self.buffer)[:] = np.frombuffer(pages[-1], dtype=np.uint8)
-
-    def _pfns_refused(self, pfns: np.ndarray, zero: np.ndarray) -> bool:
-        """Would :meth:`unpack_orig_pfns` refuse any of these leading image pfns?"""
-        assert self.header is not None
-        if zero.any() and not self.header.flags & FLAG_ZERO_PAGES:
-            return True
-        if len(pfns) and (pfns[0] < 0 or pfns[-1] >= self.ctx.frames):
-            return True
-        if (np.diff(pfns) <= 0).any():
-            return True
-        return bool((self.ctx.boot_state[pfns] == FRAME_RESERVED).any())
+        try:
+            self._check_orig_pfns(pfns, zero, -1)
+        except (ImageError, MachineMismatch):
+            for page in bulk:  # one by one: the page-by-page path's very error
+                buffer[:] = np.frombuffer(page, dtype=np.uint8)
+                buffer = self.snapshot_write_next()
+                assert buffer is not None
+            raise AssertionError("metadata refused at once but accepted page by page") from None
+        self.pfns[:count] = pfns
+        self.zero[:count] = zero
+        self.cur += len(bulk)
+        buffer[:] = np.frombuffer(pages[-1], dtype=np.uint8)
 
     def start_data(self) -> None:
         """Process the last metadata page (so ``prepare_image()`` runs), as the next
@@ -227,19 +217,25 @@ class SnapshotWriteHandle:
         start = meta_index * PFNS_PER_META_PAGE
         count = min(PFNS_PER_META_PAGE, self.header.image_pages - start)
         pfns, zero = decode_meta_page(self.ctx.memory.read_frame(self.buffer), count)
+        self._check_orig_pfns(pfns, zero, int(self.pfns[start - 1]) if start else -1)
+        self.pfns[start : start + count] = pfns
+        self.zero[start : start + count] = zero
+
+    def _check_orig_pfns(self, pfns: np.ndarray, zero: np.ndarray, previous: int) -> None:
+        """Refuse metadata pfns: zero-page flags without the header flag, pfns out of range or
+        not increasing after ``previous``, pfns the boot kernel reserved."""
+        assert self.header is not None
         if zero.any() and not self.header.flags & FLAG_ZERO_PAGES:
             raise ImageError(
                 "corrupted image: zero-page flag in the metadata of an image without zero pages"
             )
-        check_pfns(pfns, int(self.pfns[start - 1]) if start else -1, self.ctx.frames)
+        check_pfns(pfns, previous, self.ctx.frames)
         reserved = self.ctx.boot_state[pfns] == FRAME_RESERVED
         if reserved.any():
             raise MachineMismatch(
                 f"Memory map mismatch: image pfn {int(pfns[reserved][0])} is reserved "
                 "on this machine at boot"
             )
-        self.pfns[start : start + count] = pfns
-        self.zero[start : start + count] = zero
 
     def prepare_image(self) -> None:
         assert self.header is not None

@@ -58,13 +58,7 @@ class _CountingInput:
         return data
 
     def readinto(self, buffer: memoryview) -> int:
-        readinto = getattr(self.source, "readinto", None)
-        if readinto is not None:
-            count = int(readinto(buffer))
-        else:
-            data = self.source.read(len(buffer))
-            count = len(data)
-            buffer[:count] = data
+        count = self.source.readinto(buffer)
         self.consumed += count
         return count
 
