@@ -1,3 +1,3 @@
-from swsim.launch import main
+from swsim.cli.main import main
 
 main()

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from swsim.machine import ContentSpec, Machine
-from swsim.snapshot import write_image
+from swsim.machine.model import ContentSpec, Machine
+from swsim.suspend.handle import write_image
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,13 +10,13 @@ import zlib
 
 import numpy as np
 
-from swsim.auth import MAC_SIZE, TRAILER_MAC_OFFSET
-from swsim.constants import PAGE_SIZE
-from swsim.digest import DEFAULT_DIGEST, DIGEST_FIELD_SIZE, digest_for_flags
-from swsim.image import _HEADER_CRC_OFFSET
-from swsim.integrity import FLAG_BLOCK_CRC32, BlockCrc32, nr_crc_pages
-from swsim.machine import Machine
-from swsim.snapshot import write_image
+from swsim.image.auth import MAC_SIZE, TRAILER_MAC_OFFSET
+from swsim.kernel.constants import PAGE_SIZE
+from swsim.image.digest import DEFAULT_DIGEST, DIGEST_FIELD_SIZE, digest_for_flags
+from swsim.image.header import _HEADER_CRC_OFFSET
+from swsim.image.checks import FLAG_BLOCK_CRC32, BlockCrc32, nr_crc_pages
+from swsim.machine.model import Machine
+from swsim.suspend.handle import write_image
 from tests.conftest import tiny_machine
 
 #: A 128-frame machine: 92 saveable pages (3 blocks of 32), 4 reserved frames at boot.

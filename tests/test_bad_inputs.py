@@ -8,9 +8,9 @@ from collections.abc import Callable
 import pytest
 import zstandard
 
-from swsim.constants import PAGE_SIZE
+from swsim.kernel.constants import PAGE_SIZE
 from swsim.errors import SwsimError
-from swsim.restore import restore_image
+from swsim.resume.restore import restore_image
 from tests.imagetools import KEY, OTHER_KEY, make_image, reseal, set_pfn, swap_pages
 
 RAW = make_image()

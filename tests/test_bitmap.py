@@ -7,9 +7,9 @@ import io
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swsim.memory_bitmap import bitmap_cost, create_mem_extents
-from swsim.restore import restore_image
-from swsim.zones import Zone, machine_zones
+from swsim.kernel.memory_bitmap import bitmap_cost, create_mem_extents
+from swsim.resume.restore import restore_image
+from swsim.kernel.zones import Zone, machine_zones
 from tests.conftest import image_bytes_zero, random_machine, tiny_machine
 
 

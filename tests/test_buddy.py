@@ -9,9 +9,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swsim.buddy import MAX_PAGE_ORDER, BuddyAllocator
-from swsim.restore import restore_image
-from swsim.strategies import STRATEGIES
+from swsim.resume.allocators.buddy import MAX_PAGE_ORDER, BuddyAllocator
+from swsim.resume.restore import restore_image
+from swsim.resume.strategies import STRATEGIES
 from tests.conftest import image_bytes_zero, random_machine
 
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swsim.compare import compare_image
-from swsim.machine import FRAME_USED
-from swsim.restore import restore_image
-from swsim.strategies import STRATEGIES
+from swsim.runs.compare import compare_image
+from swsim.machine.model import FRAME_USED
+from swsim.resume.restore import restore_image
+from swsim.resume.strategies import STRATEGIES
 from tests.conftest import image_bytes_zero, random_machine, run_swsim, tiny_machine
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from swsim.machine import Machine
-from swsim.presets import generate_machine, get_preset
+from swsim.machine.model import Machine
+from swsim.machine.presets import generate_machine, get_preset
 from tests.conftest import ROOT, image_bytes, run_swsim, tiny_machine
 
 MACHINE = tiny_machine(256, ((8, 60), (140, 180)), used=((20, 30),), reserved=((0, 4),))

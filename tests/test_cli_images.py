@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from swsim.constants import PAGE_SIZE
+from swsim.kernel.constants import PAGE_SIZE
 from swsim.errors import EXIT_AUTH, EXIT_BAD_IMAGE, EXIT_CODES, EXIT_USAGE
 from tests.conftest import run_swsim
 from tests.imagetools import KEY, OTHER_KEY, SMALL

@@ -1,4 +1,4 @@
-"""The image readers of swsim.codec: ``readinto``, and the zstd reader's frame checks.
+"""The image readers of swsim.image.codecs: ``readinto``, and the zstd reader's frame checks.
 
 python-zstandard's ``stream_reader`` returns short output without raising when its input ends
 inside a frame; these tests cut a small multi-frame stream at every offset, and feed it one
@@ -19,7 +19,7 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swsim.codec import (
+from swsim.image.codecs import (
     ImageInput,
     RawImageReader,
     ZstdImageReader,

@@ -11,7 +11,7 @@ import io
 import pytest
 
 from swsim.errors import RestoreNoMemory
-from swsim.restore import restore_image
+from swsim.resume.restore import restore_image
 from tests.conftest import image_bytes, tiny_machine
 
 # 16 frames. pfn 0 reserved; the image is pfns 1..5 (P = 5, one page directory page each:

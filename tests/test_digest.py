@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 import xxhash
 
-from swsim.constants import FLAG_DIGEST_XXH3, PAGE_SIZE
-from swsim.digest import DEFAULT_DIGEST, DIGEST_FIELD_SIZE, DIGESTS, SHA256, XXH3_128
+from swsim.kernel.constants import FLAG_DIGEST_XXH3, PAGE_SIZE
+from swsim.image.digest import DEFAULT_DIGEST, DIGEST_FIELD_SIZE, DIGESTS, SHA256, XXH3_128
 from swsim.errors import EXIT_AUTH, EXIT_BAD_IMAGE, AuthError, ImageError, UsageError
-from swsim.inspect import inspect_image
-from swsim.integrity import ImageChecks
-from swsim.restore import restore_image
+from swsim.runs.summary import inspect_image
+from swsim.image.checks import ImageChecks
+from swsim.resume.restore import restore_image
 from tests.imagetools import (
     FLAGS_OFFSET,
     KEY,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from swsim.allocator import ALLOCATORS
-from swsim.cli import cli
-from swsim.strategies import STRATEGIES
+from swsim.resume.allocators import ALLOCATORS
+from swsim.cli.commands import cli
+from swsim.resume.strategies import STRATEGIES
 from tests.conftest import ROOT
 
 

@@ -15,10 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swsim.allocator import ALLOCATORS, make_allocator
+from swsim.resume.allocators import ALLOCATORS, make_allocator
 from swsim.errors import RestoreNoMemory, SwsimError
-from swsim.restore import restore_with_context
-from swsim.strategies import STRATEGIES
+from swsim.resume.restore import restore_with_context
+from swsim.resume.strategies import STRATEGIES
 from tests.conftest import image_bytes_zero, random_machine, tiny_machine
 from tests.imagetools import make_image, set_pfn
 

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from swsim.errors import UsageError
-from swsim.footprint import MIB, BootFootprint, place_footprint
-from swsim.machine import FRAME_RESERVED, FRAME_USED
-from swsim.presets import generate_machine
+from swsim.machine.footprint import MIB, BootFootprint, place_footprint
+from swsim.machine.model import FRAME_RESERVED, FRAME_USED
+from swsim.machine.presets import generate_machine
 from tests.conftest import run_swsim
 
 

@@ -23,10 +23,10 @@ import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from swsim.constants import PAGE_SIZE
+from swsim.kernel.constants import PAGE_SIZE
 from swsim.errors import EXIT_AUTH, EXIT_CODES, SwsimError
-from swsim.inspect import inspect_image
-from swsim.restore import restore_image
+from swsim.runs.summary import inspect_image
+from swsim.resume.restore import restore_image
 from tests.conftest import run_swsim
 from tests.imagetools import (
     DATA_OFFSET,

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from swsim.constants import PAGE_SIZE
+from swsim.kernel.constants import PAGE_SIZE
 from swsim.errors import (
     EXIT_AUTH,
     EXIT_BAD_IMAGE,
@@ -16,12 +16,12 @@ from swsim.errors import (
     MachineMismatch,
     SwsimError,
 )
-from swsim.image import ImageHeader
-from swsim.inspect import inspect_image
-from swsim.integrity import MAX_FRAMES, ImageChecks
-from swsim.machine import Machine
-from swsim.memory import FrameMemory
-from swsim.restore import restore_image
+from swsim.image.header import ImageHeader
+from swsim.runs.summary import inspect_image
+from swsim.image.checks import MAX_FRAMES, ImageChecks
+from swsim.machine.model import Machine
+from swsim.resume.memory import FrameMemory
+from swsim.resume.restore import restore_image
 from tests.imagetools import (
     FLAGS_OFFSET,
     KEY,
@@ -154,7 +154,7 @@ def test_a_header_claiming_a_huge_machine_is_refused_before_allocation(
     def no_alloc(*args: object, **kw: object) -> None:
         raise AssertionError("allocated from an unchecked header")
 
-    monkeypatch.setattr("swsim.restore.ResumeContext", no_alloc)
+    monkeypatch.setattr("swsim.resume.restore.ResumeContext", no_alloc)
     with pytest.raises(ImageError, match="beyond the largest machine"):
         restore(header)
 

@@ -13,12 +13,12 @@ import threading
 import numpy as np
 import pytest
 
-from swsim.constants import PAGE_SIZE
-from swsim.content import page_contents, poison_pages
-from swsim.memory import ZERO_SLOT, FrameMemory
-from swsim.restore import restore_with_context
-from swsim.strategies import STRATEGIES
-from swsim.worker import read_ahead
+from swsim.kernel.constants import PAGE_SIZE
+from swsim.machine.content import page_contents, poison_pages
+from swsim.resume.memory import ZERO_SLOT, FrameMemory
+from swsim.resume.restore import restore_with_context
+from swsim.resume.strategies import STRATEGIES
+from swsim.image.worker import read_ahead
 from tests.conftest import image_bytes_zero, tiny_machine
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from swsim.errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
-from swsim.fileio import atomic_output
+from swsim.cli.fileio import atomic_output
 from tests.conftest import ROOT, run_swsim
 
 OLD = b"an older image that must survive\n"

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from swsim.progress import MIN_PAGES
+from swsim.cli.progress import MIN_PAGES
 from tests.conftest import ROOT, tiny_machine
 
 

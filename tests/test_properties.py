@@ -9,14 +9,14 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swsim.allocator import ALLOCATORS
-from swsim.constants import pagedir_pages
+from swsim.resume.allocators import ALLOCATORS
+from swsim.kernel.constants import pagedir_pages
 from swsim.errors import RestoreNoMemory
-from swsim.machine import ContentSpec, Machine
-from swsim.ranges import mask_ranges
-from swsim.restore import restore_with_context
-from swsim.strategies import STRATEGIES
-from swsim.strategies.safe_list import SafeList
+from swsim.machine.model import ContentSpec, Machine
+from swsim.machine.ranges import mask_ranges
+from swsim.resume.restore import restore_with_context
+from swsim.resume.strategies import STRATEGIES
+from swsim.resume.strategies.safe_list import SafeList
 from tests.conftest import image_bytes
 
 

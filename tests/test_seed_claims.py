@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from swsim.presets import get_preset
-from swsim.restore import restore_image
+from swsim.machine.presets import get_preset
+from swsim.resume.restore import restore_image
 from tests.conftest import image_bytes, run_swsim, tiny_machine
 
 

@@ -21,12 +21,12 @@ MACHINE = tiny_machine(256, ((8, 60), (140, 180)), used=((20, 30),), reserved=((
 
 #: (arguments, packages or modules the run must not load); "img" and "m.json" are in the cwd.
 QUIET_RUNS: list[tuple[list[str], list[str]]] = [
-    (["restore", "img", "--json"], ["rich", "swsim.compare", "swsim.inspect", "swsim.footprint"]),
+    (["restore", "img", "--json"], ["rich", "swsim.runs.compare", "swsim.runs.summary", "swsim.machine.footprint"]),
     (["snapshot", "--machine", "m.json", "-o", "-"],
-     ["rich", "swsim.restore", "swsim.compare", "swsim.inspect", "swsim.report"]),
-    (["--help"], ["rich", "swsim.restore", "swsim.compare", "swsim.inspect", "swsim.report"]),
-    (["compare", "img", "--json"], ["rich", "swsim.inspect"]),
-    (["inspect", "img", "--json"], ["rich", "swsim.compare", "swsim.restore"]),
+     ["rich", "swsim.resume.restore", "swsim.runs.compare", "swsim.runs.summary", "swsim.cli.output"]),
+    (["--help"], ["rich", "swsim.resume.restore", "swsim.runs.compare", "swsim.runs.summary", "swsim.cli.output"]),
+    (["compare", "img", "--json"], ["rich", "swsim.runs.summary"]),
+    (["inspect", "img", "--json"], ["rich", "swsim.runs.compare", "swsim.resume.restore"]),
 ]
 
 
@@ -69,7 +69,7 @@ def test_quiet_runs_load_neither_rich_nor_other_commands(
     workdir: Path, args: list[str], unwanted: list[str]
 ) -> None:
     modules = loaded_modules(args, workdir)
-    assert "swsim.cli" in modules
+    assert "swsim.cli.commands" in modules
     assert within(modules, unwanted) == []
 
 

@@ -9,15 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swsim.constants import ENCODED_PFN_ZERO_FLAG, PAGE_SIZE
-from swsim.content import KIND_ZERO, page_contents, page_kinds
+from swsim.kernel.constants import ENCODED_PFN_ZERO_FLAG, PAGE_SIZE
+from swsim.machine.content import KIND_ZERO, page_contents, page_kinds
 from swsim.errors import ImageError
-from swsim.image import FLAG_ZERO_PAGES, ImageHeader, ImageReader
-from swsim.integrity import BlockCrc32, nr_crc_pages
-from swsim.machine import ContentSpec, Machine
-from swsim.restore import SnapshotWriteHandle, restore_image, verify_memory
-from swsim.resume import RestoreStats, ResumeContext
-from swsim.strategies import STRATEGIES
+from swsim.image.header import FLAG_ZERO_PAGES, ImageHeader, ImageReader
+from swsim.image.checks import BlockCrc32, nr_crc_pages
+from swsim.machine.model import ContentSpec, Machine
+from swsim.resume.restore import SnapshotWriteHandle, restore_image, verify_memory
+from swsim.resume.context import RestoreStats, ResumeContext
+from swsim.resume.strategies import STRATEGIES
 from tests.conftest import image_bytes_zero, random_machine, run_swsim
 
 MACHINE = Machine(

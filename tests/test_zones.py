@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import json
 
-from swsim.restore import restore_image
-from swsim.zones import machine_zones
+from swsim.resume.restore import restore_image
+from swsim.kernel.zones import machine_zones
 from tests.conftest import image_bytes_zero, run_swsim, tiny_machine
 
 

@@ -1,0 +1,321 @@
+"""The ``swsim`` command line: a thin layer over the library.
+
+Each command parses options, calls the library and formats the result. Errors a user can
+cause are :class:`swsim.errors.SwsimError` subclasses: one line on stderr and their exit code.
+
+swsim starts thousands of times in sweeps and pipelines, so this module imports at load time
+only what declaring the options needs; each command imports its implementation and its
+output formatting when it runs (and rich is loaded only to draw a table or a progress bar).
+tests/test_startup.py checks which modules a run loads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from swsim import __version__
+from swsim.errors import (
+    EXIT_CODES,
+    EXIT_INTERRUPTED,
+    EXIT_UNEXPECTED,
+    EXIT_USAGE,
+    SwsimError,
+    UsageError,
+)
+from swsim.cli.fileio import atomic_output, open_input, quiet_stdout
+from swsim.cli.options import (
+    compress_options,
+    digest_option,
+    key_file_option,
+    machine_options,
+    restore_options,
+)
+from swsim.machine.presets import PRESETS, get_preset
+from swsim.cli.progress import page_progress
+from swsim.suspend.handle import ZERO_PAGES_MODES
+from swsim.resume.strategies import STRATEGIES
+
+if TYPE_CHECKING:
+    from swsim.image.checks import ImageChecks
+    from swsim.machine.model import Machine
+
+_NO_ARGS_IS_HELP: tuple[type[Exception], ...] = tuple(
+    getattr(click.exceptions, name)
+    for name in ("NoArgsIsHelpError",)
+    if hasattr(click.exceptions, name)
+)
+EXIT_BROKEN_PIPE = 141
+
+EPILOG = "\b\nExit codes:\n" + "\n".join(
+    f"  {code:>3}  {text}" for code, text in sorted(EXIT_CODES.items())
+) + f"\n  {EXIT_BROKEN_PIPE:>3}  output pipe closed early (quietly)"
+STRATEGY_HELP = "; ".join(f"{n}: {c.summary}" for n, c in STRATEGIES.items())
+
+
+@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="swsim")
+def cli() -> None:
+    """Simulate Linux software suspend: write a hibernation image of a simulated machine and
+    restore it page by page with the kernel's strategies, counting what each one costs."""
+
+
+@cli.command(epilog=EPILOG)
+@machine_options
+@click.option(
+    "-o", "--output", default="-", show_default=True, metavar="FILE",
+    help="Image file to write ('-': standard output). Written atomically.",
+)
+@click.option("--seed", type=int, help="Override the machine's page-content seed.")
+@click.option(
+    "--zero-pages", type=click.Choice(list(ZERO_PAGES_MODES)), default="skip", show_default=True,
+    help="skip: all-zero pages get a flagged metadata entry and no data page (v6.6+); "
+    "store: they are stored as data pages.",
+)
+@click.option(
+    "--no-data", is_flag=True,
+    help="Header and metadata only (no data pages): for counting with 'restore --no-data' "
+    "on huge machines.",
+)
+@compress_options
+@key_file_option
+@digest_option
+def snapshot(
+    machine: Machine | None,
+    output: str,
+    seed: int | None,
+    zero_pages: str,
+    no_data: bool,
+    compress: str,
+    level: int,
+    threads: int,
+    key: bytes | None,
+    digest: str,
+) -> None:
+    """Write the image of a machine (default: the built-in 'default' machine).
+
+    The image carries a CRC32 per 32 data pages and a digest (--digest, XXH3-128 by default);
+    --key-file signs it (HMAC-SHA256); --compress=zstd writes it as a standard zstd stream."""
+    from swsim.image.codecs import compressed_output
+    from swsim.suspend.handle import write_image
+
+    machine = machine or get_preset("default")
+    if seed is not None:
+        machine = replace(machine, content=replace(machine.content, seed=seed))
+    if machine.nr_saveable == 0:
+        raise UsageError("the machine has no saveable pages: there is nothing to snapshot")
+    if output == "-" and sys.stdout.isatty():
+        raise UsageError("refusing to write a binary image to a terminal: use -o FILE or a pipe")
+    with atomic_output(output) as stream, compressed_output(
+        stream, compress, level, threads
+    ) as out:
+        write_image(machine, out, zero_pages, key, no_data, page_progress, digest=digest)
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("image", metavar="IMAGE|-")
+@click.option(
+    "--strategy", type=click.Choice(list(STRATEGIES)), default="safe-list", show_default=True,
+    help="Restore strategy: " + STRATEGY_HELP,
+)
+@restore_options
+@click.option(
+    "--trace", "trace_file", metavar="FILE", type=click.Path(dir_okay=False),
+    help="Write a line per image page (index, pfn, zero, frame, direct|safe) to FILE, in the "
+    "order get_buffer() places them (implies --page-by-page).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def restore(
+    image: str, strategy: str, trace_file: str | None, as_json: bool, **restore_kw: Any
+) -> None:
+    """Restore IMAGE ('-': standard input; raw or zstd) and report what the strategy cost.
+
+    By default the image is restored on the machine it was made on; --preset/--machine choose
+    another boot-time state (same number of frames). Every check (header, pfns, block CRCs,
+    digest, and the HMAC with --key-file) passes before the final copies."""
+    from swsim.image.checks import ImageChecks
+    from swsim.cli.output import print_table, restore_json, restore_table
+    from swsim.resume.restore import restore_image
+
+    checks = ImageChecks()
+    if trace_file == "-":
+        raise UsageError("--trace needs a file (standard output carries the report)")
+    with contextlib.ExitStack() as stack:
+        stream = stack.enter_context(open_input(image))
+        trace = stack.enter_context(atomic_output(trace_file)) if trace_file else None
+        stats = restore_image(
+            stream, strategy, checks=checks, progress=page_progress, trace=trace, **restore_kw
+        )
+    note_unauthenticated(checks)
+    if as_json:
+        click.echo(restore_json(stats, checks.to_json()))
+    else:
+        print_table(restore_table(stats, f"swsim restore {image}"))
+
+
+def note_unauthenticated(checks: ImageChecks) -> None:
+    if checks.signed and not checks.authenticated:
+        click.echo("swsim: note: the image is signed but was not authenticated "
+                   "(no --key-file)", err=True)
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("image", metavar="IMAGE|-")
+@click.option(
+    "--strategy", "strategies", type=click.Choice(list(STRATEGIES)), multiple=True,
+    help="A strategy to compare (repeatable; default: all). " + STRATEGY_HELP,
+)
+@restore_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def compare(image: str, strategies: tuple[str, ...], as_json: bool, **restore_kw: Any) -> None:
+    """Restore IMAGE ('-': standard input; raw or zstd) once per strategy, side by side.
+
+    The input is read once; 'excess copies' is each strategy's copies beyond claim's, the
+    fewest any in-memory restore can make on that machine."""
+    from swsim.runs.compare import compare_image
+    from swsim.cli.output import compare_json, compare_table, print_table
+
+    with open_input(image) as stream:
+        data = stream.read()
+    rows = compare_image(data, list(strategies), **restore_kw)
+    asked = restore_kw["allocator"]
+    used = next((r.stats.allocator for r in rows if r.stats is not None), asked) or "default"
+    if as_json:
+        click.echo(compare_json(rows, {"image": image, "allocator": used}))
+    else:
+        print_table(compare_table(rows, f"swsim compare {image} (allocator {used})"))
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("image", metavar="IMAGE|-")
+@click.option(
+    "--verify", is_flag=True,
+    help="Also check every pfn as a restore does, and stop at the first problem.",
+)
+@key_file_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+def inspect(image: str, verify: bool, key: bytes | None, as_json: bool) -> None:
+    """Show IMAGE's header, a metadata summary (pages per zone, zero pages, pfn ranges) and
+    check its block CRCs, digest and (with --key-file) HMAC. Exits 3 (6 with a key) when a
+    check fails."""
+    from swsim.runs.summary import inspect_image
+    from swsim.cli.output import inspect_table, print_table
+
+    with open_input(image) as stream:
+        summary = inspect_image(stream, key, strict=verify)
+    if as_json:
+        click.echo(json.dumps(summary.to_json()))
+    else:
+        print_table(inspect_table(summary, f"swsim inspect {image}"))
+    if summary.failure is not None:
+        raise summary.failure
+
+
+@cli.command("machine", epilog=EPILOG)
+@machine_options
+@click.option(
+    "-o", "--output", default="-", show_default=True, metavar="FILE",
+    help="Machine file to write ('-': standard output).",
+)
+@click.option("--list", "list_presets", is_flag=True, help="List the presets and exit.")
+@click.option(
+    "--generate", is_flag=True,
+    help="Generate a machine with the boot footprint options below (docs/footprint.md).",
+)
+@click.option("--frames", type=click.IntRange(min=1024), default=262144, show_default=True,
+              help="--generate: page frames.")
+@click.option("--saved-fraction", type=float, default=0.40, show_default=True,
+              help="--generate: fraction of memory saved in the image.")
+@click.option("--load-address-mib", type=click.IntRange(min=1), default=2, show_default=True,
+              help="--generate: kernel load address (CONFIG_PHYSICAL_START).")
+@click.option("--kernel-mib", type=click.IntRange(min=0), default=32, show_default=True,
+              help="--generate: kernel image size.")
+@click.option("--early-mib", type=click.IntRange(min=0), default=8, show_default=True,
+              help="--generate: early boot allocations above the kernel image.")
+@click.option("--struct-page-bytes", type=click.IntRange(min=0), default=64, show_default=True,
+              help="--generate: bytes of mem_map per frame.")
+@click.option("--seed", "gen_seed", type=int, default=1, show_default=True,
+              help="--generate: layout and content seed.")
+def machine_cmd(
+    machine: Machine | None,
+    output: str,
+    list_presets: bool,
+    generate: bool,
+    frames: int,
+    saved_fraction: float,
+    load_address_mib: int,
+    kernel_mib: int,
+    early_mib: int,
+    struct_page_bytes: int,
+    gen_seed: int,
+) -> None:
+    """Write a preset (or a checked machine file, or a generated machine) as a machine file."""
+    if generate:
+        from swsim.machine.footprint import MIB, BootFootprint
+        from swsim.machine.presets import generate_machine
+
+        if machine is not None:
+            raise UsageError("--generate cannot be combined with --preset or --machine")
+        footprint = BootFootprint(
+            load_address=load_address_mib * MIB, kernel_size=kernel_mib * MIB,
+            early_size=early_mib * MIB, struct_page_bytes=struct_page_bytes,
+        )
+        machine = generate_machine(frames, saved_fraction, footprint, gen_seed)
+    if list_presets:
+        for name in sorted(PRESETS):
+            m = get_preset(name)
+            click.echo(
+                f"{name:12} {m.frames} frames, {m.nr_saveable} saveable, "
+                f"{m.nr_boot_free} free at boot"
+            )
+        return
+    machine = machine or get_preset("default")
+    text = json.dumps(machine.to_json(), indent=1) + "\n"
+    with atomic_output(output) as stream:
+        stream.write(text.encode())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI, turning every error into one line and an exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        # Not cli.main(): it prints a blank line on Ctrl-C and exits 1 on a closed pipe.
+        with cli.make_context("swsim", list(args)) as ctx:
+            cli.invoke(ctx)
+    except click.exceptions.Abort:
+        click.echo("swsim: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        if isinstance(exc, _NO_ARGS_IS_HELP):  # bare `swsim`: the help, on stderr
+            exc.show()
+            sys.exit(EXIT_USAGE)
+        # One line, like every other error; click's own usage block would take three.
+        hint = ""
+        failed = getattr(exc, "ctx", None)
+        if failed is not None:
+            hint = f" (try '{failed.command_path} --help')"
+        click.echo(f"swsim: error: {exc.format_message()}{hint}", err=True)
+        sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except SwsimError as exc:
+        click.echo(f"swsim: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("swsim: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        # The reader went away (`swsim snapshot | head -c 100`): end quietly.
+        quiet_stdout()
+        sys.exit(EXIT_BROKEN_PIPE)
+    except MemoryError:
+        click.echo("swsim: error: out of host memory", err=True)
+        sys.exit(EXIT_UNEXPECTED)
+    except OSError as exc:
+        click.echo(f"swsim: error: {exc.strerror or exc}", err=True)
+        sys.exit(EXIT_UNEXPECTED)

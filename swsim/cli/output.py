@@ -1,0 +1,138 @@
+"""Rendering restore results: a rich table for people, one JSON object for programs.
+
+rich is imported only when a table is built (:func:`_table`) or printed (:func:`print_table`):
+``--json`` and pipelines, run thousands of times in sweeps, never pay for loading it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from swsim.runs.compare import CompareRow
+    from swsim.runs.summary import ImageSummary
+    from swsim.resume.context import RestoreStats
+
+from swsim.image.digest import DIGESTS
+
+#: (field, label) in the order the table shows them.
+ROWS: tuple[tuple[str, str], ...] = (
+    ("image_pages", "image pages"),
+    ("meta_pages", "metadata pages"),
+    ("zero_pages", "zero pages (no data)"),
+    ("allocations", "page allocations"),
+    ("eaten", "pages eaten"),
+    ("unsafe_kept", "unsafe pages kept"),
+    ("direct", "pages loaded directly"),
+    ("copies", "pages copied at the end"),
+    ("peak_pages", "peak pages held"),
+    ("missing", "pages missing"),
+    ("verified", "memory verified"),
+)
+
+
+def restore_json(stats: RestoreStats, extra: dict[str, Any] | None = None) -> str:
+    data = stats.to_json()
+    if extra:
+        data.update(extra)
+    return json.dumps(data, sort_keys=False)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "n/a (no data)"
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _table(title: str, **options: Any) -> Table:
+    """An empty rich table titled ``title`` (left-aligned), the one place rich.table is loaded."""
+    from rich.table import Table
+
+    return Table(title=title, title_justify="left", **options)
+
+
+def print_table(table: Table) -> None:
+    """Print ``table`` on standard output."""
+    from rich.console import Console
+
+    Console().print(table)
+
+
+def restore_table(stats: RestoreStats, title: str) -> Table:
+    table = _table(title)
+    table.add_column("")
+    table.add_column(stats.strategy, justify="right")
+    for field, label in ROWS:
+        table.add_row(label, _cell(getattr(stats, field)))
+    for zone, counts in stats.zones.items():
+        table.add_row(
+            f"{zone}: image/direct/copied/allocated",
+            " / ".join(
+                f"{counts[key]:,}" for key in ("image_pages", "direct", "copies", "allocations")
+            ),
+        )
+    return table
+
+
+#: (field, label) of the compare table, in order.
+COMPARE_ROWS: tuple[tuple[str, str], ...] = (
+    ("allocations", "page allocations"),
+    ("eaten", "pages eaten"),
+    ("direct", "pages loaded directly"),
+    ("copies", "pages copied at the end"),
+    ("peak_pages", "peak pages held"),
+    ("excess_copies", "excess copies over claim"),
+    ("verified", "memory verified"),
+)
+
+
+def compare_json(rows: list[CompareRow], extra: dict[str, Any] | None = None) -> str:
+    data: dict[str, Any] = dict(extra or {})
+    data["strategies"] = [row.to_json() for row in rows]
+    return json.dumps(data)
+
+
+def compare_table(rows: list[CompareRow], title: str) -> Table:
+    table = _table(title)
+    table.add_column("")
+    for row in rows:
+        table.add_column(row.strategy, justify="right")
+    for field, label in COMPARE_ROWS:
+        cells = []
+        for row in rows:
+            if row.stats is None:
+                cells.append((row.error or "failed") if field == "verified" else "-")
+            elif field == "excess_copies":
+                cells.append("-" if row.excess_copies is None else _cell(row.excess_copies))
+            else:
+                cells.append(_cell(getattr(row.stats, field)))
+        table.add_row(label, *cells)
+    return table
+
+
+def inspect_table(summary: ImageSummary, title: str) -> Table:
+    table = _table(title, show_header=False)
+    table.add_column("field")
+    table.add_column("value")
+    data = summary.to_json()
+    for key in ("version", "flags", "release", "machine", "identity", "num_physpages", "cpus",
+                "image_pages", "nr_meta_pages", "nr_data_pages", "nr_zero_pages", "pages",
+                "size"):
+        table.add_row(key, _cell(data[key]))
+    table.add_row("digest algorithm", DIGESTS[summary.digest_algorithm].title)
+    for zone, count in summary.pages_per_zone.items():
+        zero = summary.zero_pages_per_zone.get(zone, 0)
+        table.add_row(f"pages in {zone}", f"{count:,} ({zero:,} zero)")
+    shown = ", ".join(f"[{s}, {e})" for s, e in summary.pfn_ranges)
+    more = summary.nr_pfn_ranges - len(summary.pfn_ranges)
+    tail = f" ... +{more}" if more > 0 else ""
+    table.add_row("pfn ranges", f"{summary.nr_pfn_ranges:,}: {shown}{tail}")
+    table.add_row("digest", "ok" if summary.verified else f"BAD: {summary.error}")
+    return table

@@ -1,0 +1,169 @@
+"""Checks on an image beyond its digest: header sanity, pfns, and CRC32 per block of pages.
+
+Block checksums model the kernel's ``SF_CRC32_MODE`` (kernel/power/swap.c: a CRC32 thread over
+the uncompressed data, "Invalid image CRC32!"), but one CRC32 per block of
+:data:`CRC_BLOCK_PAGES` = 32 data pages (``UNC_PAGES``) instead of one for the whole image, so
+an error names the first bad block and its first page. They live in *checksum pages* after the
+data pages and before the trailer (docs/image-format.md), present when header flag
+:data:`FLAG_BLOCK_CRC32` is set; like the trailer they are not counted in the header's
+``pages``, and like everything before the trailer they are covered by its digest and MAC.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from swsim.kernel.constants import (
+    FLAG_BLOCK_CRC32,
+    FLAG_DIGEST_XXH3,
+    FLAG_NO_DATA,
+    FLAG_SIGNED,
+    FLAG_ZERO_PAGES,
+    PAGE_SIZE,
+    div_round_up,
+)
+from swsim.errors import ImageError
+
+#: kernel/power/swap.c UNC_PAGES: pages per compression (and here checksum) block.
+CRC_BLOCK_PAGES = 32
+#: Little-endian u32 CRCs per checksum page.
+CRCS_PER_PAGE = PAGE_SIZE // 4
+#: Flags this swsim understands; any other bit set is refused.
+KNOWN_FLAGS = (
+    FLAG_ZERO_PAGES | FLAG_NO_DATA | FLAG_SIGNED | FLAG_BLOCK_CRC32 | FLAG_DIGEST_XXH3
+)
+#: The largest simulated machine an image may describe (1 TiB of 4 KiB frames): a header is
+#: trusted with allocations only up to this.
+MAX_FRAMES = 1 << 28
+
+
+def nr_crc_blocks(nr_data_pages: int) -> int:
+    return div_round_up(nr_data_pages, CRC_BLOCK_PAGES)
+
+
+def nr_crc_pages(nr_data_pages: int) -> int:
+    """Checksum pages for ``nr_data_pages`` data pages (1024 CRCs of 32 pages per page)."""
+    return div_round_up(nr_crc_blocks(nr_data_pages), CRCS_PER_PAGE)
+
+
+def tail_pages(flags: int, nr_data_pages: int) -> int:
+    """Pages after the header's ``pages``: the checksum pages (if any) and the trailer."""
+    crc = nr_crc_pages(nr_data_pages) if flags & FLAG_BLOCK_CRC32 else 0
+    return crc + 1
+
+
+def validate_header_fields(flags: int, num_physpages: int, image_pages: int) -> None:
+    """Up-front checks before anything is allocated from the header's numbers."""
+    unknown = flags & ~KNOWN_FLAGS
+    if unknown:
+        raise ImageError(f"unsupported image: unknown header flags 0x{unknown:x}")
+    if num_physpages > MAX_FRAMES:
+        raise ImageError(
+            f"corrupted image: {num_physpages} page frames is beyond the largest machine "
+            f"swsim simulates ({MAX_FRAMES})"
+        )
+    if image_pages == 0:
+        raise ImageError("corrupted image: it holds no pages")
+
+
+def check_pfns(pfns: np.ndarray, previous: int, frames: int) -> None:
+    """Metadata pfns: in range and strictly increasing after ``previous`` (-1 at the start)."""
+    if not len(pfns):
+        return
+    bad = (pfns < 0) | (pfns >= frames)
+    if bad.any():
+        raise ImageError(
+            f"corrupted image: Memory map mismatch (pfn {int(pfns[bad][0])} beyond {frames})"
+        )
+    steps = np.diff(np.concatenate([[previous], pfns]))
+    if not (steps > 0).all():
+        at = int(np.argmax(steps <= 0))
+        raise ImageError(
+            f"corrupted image: metadata pfns are not strictly increasing (pfn {int(pfns[at])} "
+            "repeats or goes back)"
+        )
+
+
+class BlockCrc32:
+    """CRC32 of each block of 32 data pages, fed in batches of any size."""
+
+    def __init__(self) -> None:
+        self.crcs: list[int] = []
+        self._crc = 0
+        self._in_block = 0  # pages of the current block already fed
+
+    def update(self, pages: np.ndarray | bytes) -> None:
+        """Feed data pages (a ``(n, PAGE_SIZE)`` array or whole pages as bytes), in order."""
+        data = pages.reshape(-1).data if isinstance(pages, np.ndarray) else memoryview(pages)
+        nr_pages = len(data) // PAGE_SIZE
+        page = 0
+        while page < nr_pages:
+            take = min(CRC_BLOCK_PAGES - self._in_block, nr_pages - page)
+            self._crc = zlib.crc32(data[page * PAGE_SIZE : (page + take) * PAGE_SIZE], self._crc)
+            self._in_block += take
+            page += take
+            if self._in_block == CRC_BLOCK_PAGES:
+                self._close_block()
+
+    def _close_block(self) -> None:
+        self.crcs.append(self._crc)
+        self._crc = 0
+        self._in_block = 0
+
+    def finish(self) -> list[int]:
+        if self._in_block:
+            self._close_block()
+        return self.crcs
+
+    def pack(self) -> bytes:
+        """The checksum pages: little-endian u32 per block, the last page zero-padded."""
+        crcs = self.finish()
+        out = np.zeros(nr_crc_pages(len(crcs) * CRC_BLOCK_PAGES) * CRCS_PER_PAGE, dtype="<u4")
+        out[: len(crcs)] = crcs
+        return out.tobytes()
+
+    def check(self, stored: bytes, nr_data_pages: int, pfn_of: Callable[[int], int]) -> None:
+        """Compare with the stored checksum pages; name the first bad block's first page."""
+        crcs = np.array(self.finish(), dtype=np.uint32)
+        table = np.frombuffer(stored, dtype="<u4")
+        want = table[: len(crcs)]
+        if len(want) != len(crcs):
+            raise ImageError("truncated image: the checksum pages are incomplete")
+        bad = np.nonzero(want != crcs)[0]
+        if len(bad):
+            block = int(bad[0])
+            first = block * CRC_BLOCK_PAGES
+            last = min(first + CRC_BLOCK_PAGES, nr_data_pages) - 1
+            raise ImageError(
+                f"corrupted image: CRC32 mismatch in block {block}: the first bad page is among "
+                f"data pages {first}-{last} (pfns {pfn_of(first)}-{pfn_of(last)})"
+            )
+        check_crc_padding(stored, len(crcs))
+
+
+def check_crc_padding(stored: bytes, nr_blocks: int) -> None:
+    """The checksum pages hold ``nr_blocks`` CRCs, then zeros."""
+    if np.frombuffer(stored, dtype="<u4")[nr_blocks:].any():
+        raise ImageError("corrupted image: non-zero padding in the checksum pages")
+
+
+@dataclass
+class ImageChecks:
+    """What was checked while reading an image (filled by restore and inspect)."""
+
+    compressed: bool = False
+    signed: bool = False
+    block_checksums: bool = False
+    authenticated: bool = False
+
+    def to_json(self) -> dict[str, bool]:
+        return {
+            "compressed": self.compressed,
+            "signed": self.signed,
+            "block_checksums": self.block_checksums,
+            "authenticated": self.authenticated,
+        }

@@ -1,0 +1,229 @@
+"""``buddy``: a binary buddy allocator as mm/page_alloc.c (v6.x) runs it, per zone.
+
+Free blocks of 2^order frames, orders 0 to ``MAX_PAGE_ORDER`` = 10 (the old ``MAX_ORDER`` = 11
+lists), one free list per order per zone (``struct free_area``). An allocation takes the head of
+the smallest non-empty list (``__rmqueue_smallest()``) and splits it: the lower half is handed
+out, the upper halves go back at the head of their lists (``expand()``). A free merges the block
+with its buddy as long as the buddy is a free block of the same order (``__free_one_page()``)
+and puts the result at the head of its list. ``take_page_off_buddy()`` takes one given free frame
+out of its block (``break_down_buddy_pages()``), for the ``claim`` strategy.
+
+At boot, memory is handed over as ``memblock_free_all()`` does: each run of free frames (holes,
+reserved and boot-kernel frames left out) in pfn order, cut into the largest aligned blocks
+(``__free_pages_memory()``), each freed with ``FPI_TO_TAIL`` (``__free_pages_core()``), so the
+lists start in pfn order. Allocations (GFP_KERNEL / GFP_ATOMIC) try the zones from the highest
+down: Normal, DMA32, DMA (the zonelist's fallback order).
+
+Departures: no per-cpu page lists (their LIFO order is what "freed pages at the head" gives for
+order-0 pages anyway), no migratetypes, watermarks, ``lowmem_reserve`` or page shuffling, and no
+``buddy_merge_likely()`` tail placement of runtime frees.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from swsim.resume.allocators import PageAllocator
+from swsim.machine.ranges import mask_ranges
+from swsim.kernel.zones import machine_zones
+
+#: MAX_PAGE_ORDER (v6.8+; MAX_ORDER - 1 before): the largest block is 2^10 frames (4 MiB).
+MAX_PAGE_ORDER = 10
+NR_PAGE_ORDERS = MAX_PAGE_ORDER + 1
+_NONE = -1
+
+
+class BuddyAllocator(PageAllocator):
+    name = "buddy"
+
+    def __init__(self, free: np.ndarray, seed: int = 0) -> None:
+        super().__init__(free, seed)
+        frames = len(free)
+        self.zones = machine_zones(frames)
+        nr_zones = len(self.zones)
+        #: order of the free block starting at a pfn (``PageBuddy`` + ``buddy_order``), or -1
+        self.block_order = [_NONE] * frames
+        self._next = [_NONE] * frames
+        self._prev = [_NONE] * frames
+        self._head = [[_NONE] * NR_PAGE_ORDERS for _ in range(nr_zones)]
+        self._tail = [[_NONE] * NR_PAGE_ORDERS for _ in range(nr_zones)]
+        self.nr_free_blocks = [[0] * NR_PAGE_ORDERS for _ in range(nr_zones)]
+        self._zone_ends = [zone.end_pfn for zone in self.zones]
+        for start, end in mask_ranges(self.free):
+            self.free_pages_memory(start, end)
+
+    # -- free lists (struct free_area) ---------------------------------------------------
+    def zone_idx(self, pfn: int) -> int:
+        for idx, end in enumerate(self._zone_ends):
+            if pfn < end:
+                return idx
+        raise AssertionError(f"pfn {pfn} beyond the last zone")
+
+    def _add_to_free_list(self, pfn: int, order: int, tail: bool) -> None:
+        zone = self.zone_idx(pfn)
+        head, tails = self._head[zone], self._tail[zone]
+        self.block_order[pfn] = order
+        if head[order] == _NONE:
+            head[order] = tails[order] = pfn
+            self._next[pfn] = self._prev[pfn] = _NONE
+        elif tail:
+            last = tails[order]
+            self._next[last], self._prev[pfn], self._next[pfn] = pfn, last, _NONE
+            tails[order] = pfn
+        else:
+            first = head[order]
+            self._prev[first], self._next[pfn], self._prev[pfn] = pfn, first, _NONE
+            head[order] = pfn
+        self.nr_free_blocks[zone][order] += 1
+
+    def _del_page_from_free_list(self, pfn: int, order: int) -> None:
+        zone = self.zone_idx(pfn)
+        prev, nxt = self._prev[pfn], self._next[pfn]
+        if prev == _NONE:
+            self._head[zone][order] = nxt
+        else:
+            self._next[prev] = nxt
+        if nxt == _NONE:
+            self._tail[zone][order] = prev
+        else:
+            self._prev[nxt] = prev
+        self.block_order[pfn] = _NONE
+        self.nr_free_blocks[zone][order] -= 1
+
+    # -- the page allocator ------------------------------------------------------------
+    def free_pages_memory(self, start: int, end: int) -> None:
+        """``__free_pages_memory()``: the run ``[start, end)`` in the largest aligned blocks."""
+        while start < end:
+            order = MAX_PAGE_ORDER
+            if start:
+                order = min(order, (start & -start).bit_length() - 1)
+            while start + (1 << order) > end:
+                order -= 1
+            self.__free_one_page(start, order, to_tail=True)
+            start += 1 << order
+
+    def __free_one_page(self, pfn: int, order: int, to_tail: bool) -> None:
+        """``__free_one_page()``: merge with the buddy while it is a free block of this order."""
+        zone_end = self._zone_ends[self.zone_idx(pfn)]
+        while order < MAX_PAGE_ORDER:
+            buddy = pfn ^ (1 << order)
+            if buddy >= zone_end or self.block_order[buddy] != order:
+                break
+            self._del_page_from_free_list(buddy, order)
+            pfn &= buddy
+            order += 1
+        self._add_to_free_list(pfn, order, to_tail)
+
+    def __rmqueue_smallest(self, zone: int) -> int:
+        """``__rmqueue_smallest()`` + ``expand()`` for one order-0 page, or -1."""
+        head = self._head[zone]
+        for order in range(NR_PAGE_ORDERS):
+            pfn = head[order]
+            if pfn == _NONE:
+                continue
+            self._del_page_from_free_list(pfn, order)
+            while order > 0:  # expand(): the upper halves go back, the lower half goes on
+                order -= 1
+                self._add_to_free_list(pfn + (1 << order), order, tail=False)
+            return pfn
+        return _NONE
+
+    def alloc(self) -> int:
+        for zone in reversed(range(len(self.zones))):
+            pfn = self.__rmqueue_smallest(zone)
+            if pfn != _NONE:
+                return self._take(pfn)
+        return _NONE
+
+    def alloc_many(self, nr_pages: int) -> np.ndarray:
+        """``nr_pages`` order-0 allocations, a whole block at a time where that is the same.
+
+        When the smallest free block of the first zone with any is of order k and at least 2^k
+        pages are still wanted, 2^k single allocations split that block and hand out all its
+        frames in pfn order (the lower half first, then each buddy ``expand()`` put back),
+        leaving the lists as they were without it: so the block is handed out whole.
+        """
+        out: list[np.ndarray] = []
+        singles: list[int] = []
+        need = nr_pages
+        while need:
+            block = self._smallest_block()
+            if block is None:
+                break
+            zone, order, pfn = block
+            if order and (1 << order) <= need:
+                self._del_page_from_free_list(pfn, order)
+                if singles:
+                    out.append(np.array(singles, dtype=np.int64))
+                    singles = []
+                out.append(self._take_many(np.arange(pfn, pfn + (1 << order), dtype=np.int64)))
+                need -= 1 << order
+            else:
+                singles.append(self.alloc())
+                need -= 1
+        if singles:
+            out.append(np.array(singles, dtype=np.int64))
+        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+    def take_pages(self, pfns: np.ndarray) -> np.ndarray:
+        """:meth:`take_page` for each of ``pfns`` (increasing), a whole free block at a time.
+
+        Taking every frame of a free block one by one splits it and removes every piece, which
+        leaves the lists as removing the block does; blocks only partly taken go frame by frame.
+        """
+        free = self.free[pfns]
+        wanted = np.zeros(len(self.free), dtype=bool)
+        wanted[pfns[free]] = True
+        whole = []
+        for start, order in self.free_blocks():
+            if wanted[start : start + (1 << order)].all():
+                whole.append((start, order))
+        for start, order in whole:
+            self._del_page_from_free_list(start, order)
+            wanted[start : start + (1 << order)] = False
+            self._take_many(np.arange(start, start + (1 << order), dtype=np.int64))
+        for pfn in np.flatnonzero(wanted).tolist():
+            self.take_page(pfn)
+        return free
+
+    def _smallest_block(self) -> tuple[int, int, int] | None:
+        """(zone, order, pfn) of the block the next allocation would split, or None."""
+        for zone in reversed(range(len(self.zones))):
+            head = self._head[zone]
+            for order in range(NR_PAGE_ORDERS):
+                if head[order] != _NONE:
+                    return zone, order, head[order]
+        return None
+
+    def _freed(self, pfn: int) -> None:
+        self.__free_one_page(pfn, 0, to_tail=False)
+
+    def _taken(self, pfn: int) -> None:
+        """``take_page_off_buddy()``: split the block holding ``pfn`` down to ``pfn`` alone."""
+        for order in range(NR_PAGE_ORDERS):
+            start = pfn & ~((1 << order) - 1)
+            if self.block_order[start] == order:
+                break
+        else:
+            raise AssertionError(f"free pfn {pfn} is in no free block")
+        self._del_page_from_free_list(start, order)
+        while order > 0:  # break_down_buddy_pages()
+            order -= 1
+            half = 1 << order
+            if pfn >= start + half:
+                buddy, start = start, start + half
+            else:
+                buddy = start + half
+            self._add_to_free_list(buddy, order, tail=False)
+
+    # -- for tests and reports -----------------------------------------------------------
+    def free_blocks(self) -> list[tuple[int, int]]:
+        """Every free block as (pfn, order), list by list, head first."""
+        blocks = []
+        for zone in range(len(self.zones)):
+            for order in range(NR_PAGE_ORDERS):
+                pfn = self._head[zone][order]
+                while pfn != _NONE:
+                    blocks.append((pfn, order))
+                    pfn = self._next[pfn]
+        return blocks

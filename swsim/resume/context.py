@@ -1,0 +1,159 @@
+"""The boot kernel's state during a restore: page allocator, page flags, memory, counts.
+
+Strategies obtain and give back frames only through :meth:`ResumeContext.get_zeroed_page` and
+:meth:`ResumeContext.free_page`, so allocations, frees and the pages held are counted in one
+place. When the allocator runs dry the restore fails with -ENOMEM, as in the kernel; to say by
+how much, swsim lets the strategy run on with *phantom* frames appended above the top of memory
+(safe frames no image page belongs to) and reports their number as ``missing``: the frames the
+machine lacked for this strategy, with this allocator, to succeed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from swsim.resume.allocators import make_allocator
+from swsim.machine.model import FRAME_FREE, FRAME_USED, Machine
+from swsim.resume.memory import FrameMemory
+
+
+@dataclass
+class RestoreStats:
+    """What a restore cost. Strategies fill it; the report renders it; nothing here prints."""
+
+    strategy: str
+    allocator: str
+    image_pages: int = 0
+    meta_pages: int = 0
+    data_pages: int = 0
+    #: image pages stored as flagged metadata only (ENCODED_PFN_ZERO_FLAG), memset at restore
+    zero_pages: int = 0
+    #: every page obtained from the allocator (eaten and later-freed pages included)
+    allocations: int = 0
+    frees: int = 0
+    #: unsafe pages allocated, held so the allocator would not return them, then freed
+    eaten: int = 0
+    #: unsafe pages allocated and kept: their own image page is loaded straight into them
+    unsafe_kept: int = 0
+    #: data pages read straight into their original frame
+    direct: int = 0
+    #: the restore list's length: pages copied to their original frame at the end
+    copies: int = 0
+    #: the most pages held from the allocator at any one moment
+    peak_pages: int = 0
+    #: frames the machine lacked for the restore to succeed (0 when it succeeded)
+    missing: int = 0
+    #: every image pfn holds exactly its page (None: --no-data, nothing was loaded)
+    verified: bool | None = False
+    #: counts only: the data pages were not loaded (``--no-data``)
+    no_data: bool = False
+    #: per zone (DMA, DMA32, Normal): image_pages, zero_pages, direct, copies, allocations
+    zones: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ResumeContext:
+    """Boot-time memory of ``machine``: a page allocator over its free frames and page flags.
+
+    ``page_nosave`` and ``page_nosave_free`` are the 2.6.17 page flags ``PG_nosave`` and
+    ``PG_nosave_free`` (modern kernels keep the same two facts in ``forbidden_pages_map`` and
+    ``free_pages_map``). Both arrays extend past the last frame to hold phantom frames.
+    """
+
+    def __init__(
+        self, machine: Machine, stats: RestoreStats, allocator: str = "ascending", seed: int = 0
+    ) -> None:
+        self.machine = machine
+        self.frames = machine.frames
+        self.stats = stats
+        state = machine.boot_state()
+        self.boot_state = state
+        self.allocator = make_allocator(allocator, state == FRAME_FREE, seed)
+        self.memory = FrameMemory(machine.frames)
+        limit = self.frames + self.frames // 64 + 64
+        self.page_nosave = np.zeros(limit, dtype=bool)
+        self.page_nosave_free = np.zeros(limit, dtype=bool)
+        self.held = 0
+        self._next_phantom = self.frames
+        #: every frame handed out, in chunks (for the per-zone counts)
+        self._allocated_chunks: list[np.ndarray] = []
+        self._allocated_singles: list[int] = []
+        self._phantoms_free: list[int] = []
+
+    def poison_boot_frames(self, pfns: np.ndarray) -> None:
+        """Fill the frames of ``pfns`` that the boot kernel uses with its (non-image) data.
+
+        Only those frames matter: verification reads image frames, and a free frame that no
+        restore writes is wrong only if its page is non-zero, which verification sees anyway.
+        """
+        self.memory.poison(pfns[self.boot_state[pfns] == FRAME_USED])
+
+    def get_zeroed_page(self) -> int:
+        """One frame from the allocator (a phantom frame above memory once it is dry)."""
+        pfn = self.allocator.alloc()
+        if pfn < 0:
+            pfn = self._phantom()
+        self._allocated(pfn)
+        return pfn
+
+    def get_zeroed_pages(self, nr_pages: int) -> np.ndarray:
+        """``nr_pages`` calls of :meth:`get_zeroed_page` at once (the allocator's alloc_many)."""
+        pfns = self.allocator.alloc_many(nr_pages)
+        if len(pfns) < nr_pages:
+            extra = [self._phantom() for _ in range(nr_pages - len(pfns))]
+            pfns = np.concatenate([pfns, np.array(extra, dtype=np.int64)])
+        self._allocated_chunks.append(pfns)
+        stats = self.stats
+        stats.allocations += nr_pages
+        self.held += nr_pages
+        stats.peak_pages = max(stats.peak_pages, self.held)
+        return pfns
+
+    def allocated_pfns(self) -> np.ndarray:
+        """Every frame handed out by this restore (each allocation once, any order)."""
+        singles = np.array(self._allocated_singles, dtype=np.int64)
+        return np.concatenate([*self._allocated_chunks, singles])
+
+    def claim_pages(self, pfns: np.ndarray) -> np.ndarray:
+        """Take the frames ``pfns`` (increasing) themselves where they are free (allocations,
+        kernel: ``take_page_off_buddy()``); returns which were taken."""
+        taken = self.allocator.take_pages(pfns)
+        claimed = pfns[taken]
+        self._allocated_chunks.append(claimed)
+        self.stats.allocations += len(claimed)
+        self.held += len(claimed)
+        self.stats.peak_pages = max(self.stats.peak_pages, self.held)
+        return taken
+
+    def _allocated(self, pfn: int) -> None:
+        self._allocated_singles.append(pfn)
+        stats = self.stats
+        stats.allocations += 1
+        self.held += 1
+        if self.held > stats.peak_pages:
+            stats.peak_pages = self.held
+
+    def free_page(self, pfn: int) -> None:
+        if pfn >= self.frames:
+            self._phantoms_free.append(pfn)
+        else:
+            self.allocator.free_page(pfn)
+        self.stats.frees += 1
+        self.held -= 1
+
+    def _phantom(self) -> int:
+        if self._phantoms_free:
+            return self._phantoms_free.pop()
+        self.stats.missing += 1
+        pfn = self._next_phantom
+        if pfn >= len(self.page_nosave):
+            grow = np.zeros(len(self.page_nosave), dtype=bool)
+            self.page_nosave = np.concatenate([self.page_nosave, grow])
+            self.page_nosave_free = np.concatenate([self.page_nosave_free, grow])
+        self._next_phantom += 1
+        return pfn

@@ -1,0 +1,50 @@
+"""``eat``: 2.6.17-rc1-mm2 before the patch: eat unsafe pages, then copy everything.
+
+``alloc_image_page(safe_needed=1)`` keeps every unsafe page it meets on the ``eaten_pages`` list
+so that the allocator cannot return it again, until ``create_image()`` holds one safe page per
+image page; then ``release_eaten_pages()`` frees them. Each data page is read into its pbe's
+safe page and all ``nr_copy_pages`` are copied at the end. Eating can need about twice the
+image in free memory: the image cannot exceed about half of the free memory at resume.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from swsim.resume.strategies.pages import get_image_pages
+from swsim.resume.strategies.swsusp2006 import Swsusp2006
+
+
+class Eat(Swsusp2006):
+    name = "eat"
+    summary = "2.6.17 before the patch: eat unsafe pages, copy every page at the end"
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.eaten_pages: list[int] = []
+
+    def unsafe_pages_met(self, pfns: np.ndarray) -> None:
+        self.eaten_pages.extend(pfns.tolist())
+        self.stats.eaten += len(pfns)
+
+    def release_eaten_pages(self) -> None:
+        """Free the eaten pages, head of the list (the last one eaten) first."""
+        ctx = self.ctx
+        for pfn in reversed(self.eaten_pages):
+            ctx.page_nosave[pfn] = False  # "We don't want swsusp_free() to free this page again"
+            ctx.free_page(pfn)
+        self.eaten_pages = []
+
+    def prepare_image(self, pfns: np.ndarray) -> None:
+        """``create_image()``: safe directory, ``alloc_data_pages()``, release the eaten pages."""
+        self.swap_pagedir(pfns)
+        # alloc_data_pages(): alloc_image_page(safe_needed=1) for each pbe, in pbe order
+        self.address[:] = get_image_pages(self.ctx, len(pfns), True, self.unsafe_pages_met)
+        self.release_eaten_pages()
+
+    def get_buffer(self, index: int, pfn: int) -> int:
+        """``handle->buffer = (void *)handle->pbe->address``: always the safe page."""
+        return int(self.address[index])
+
+    def get_buffers(self, start: int, stop: int, pfns: np.ndarray) -> np.ndarray:
+        return self.address[start:stop]

@@ -1,0 +1,70 @@
+"""Page helpers every generation of kernel/power/snapshot.c shares during resume.
+
+``alloc_image_page()`` (2.6.17) and ``get_image_page()`` (2.6.19 to 6.x) are one loop: take a
+page; with ``safe_needed``, an unsafe page (an image pfn: PG_nosave_free / ``free_pages_map``) is
+marked and handed to a per-version hook, and the loop takes another. The 2006 patch's and the
+modern ``prepare_image()`` both end with the same preallocation loop of plain
+``get_zeroed_page()`` calls. The flags are the two arrays of :class:`ResumeContext`:
+``page_nosave`` (``forbidden_pages_map``) and ``page_nosave_free`` (``free_pages_map``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from swsim.resume.context import ResumeContext
+
+#: Called with the unsafe pages an allocation loop met, in the order it met them.
+UnsafePagesMet = Callable[[np.ndarray], None]
+
+
+def get_image_pages(
+    ctx: ResumeContext, nr_pages: int, safe_needed: bool, unsafe_pages_met: UnsafePagesMet
+) -> np.ndarray:
+    """``nr_pages`` calls of ``get_image_page()`` / ``alloc_image_page()``, batched.
+
+    Each page returned is marked allocated by swsusp (both flags); with ``safe_needed`` each is
+    safe, and every unsafe page met on the way gets PG_nosave (forbidden) and goes, in order, to
+    ``unsafe_pages_met``. Nothing is freed inside the loop, so asking the allocator for all the
+    pages still needed at once meets exactly the pages the one-by-one loop would.
+    """
+    if not safe_needed:
+        pfns = ctx.get_zeroed_pages(nr_pages)
+    else:
+        found, need = [], nr_pages
+        while need:
+            chunk = ctx.get_zeroed_pages(need)
+            unsafe = ctx.page_nosave_free[chunk]
+            if unsafe.any():
+                met = chunk[unsafe]
+                ctx.page_nosave[met] = True  # "mark it for swsusp_free()"
+                unsafe_pages_met(met)
+                chunk = chunk[~unsafe]
+            found.append(chunk)
+            need -= len(chunk)
+        pfns = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+    ctx.page_nosave[pfns] = True
+    ctx.page_nosave_free[pfns] = True
+    return pfns
+
+
+def get_image_page(ctx: ResumeContext, safe_needed: bool, unsafe_pages_met: UnsafePagesMet) -> int:
+    """One page: :func:`get_image_pages` of 1."""
+    return int(get_image_pages(ctx, 1, safe_needed, unsafe_pages_met)[0])
+
+
+def preallocate_pages(ctx: ResumeContext, nr_pages: int, safe_pages: list[int]) -> int:
+    """``prepare_image()``'s loop: ``nr_pages`` plain ``get_zeroed_page()`` calls.
+
+    Safe pages are pushed on ``safe_pages`` (a stack: the kernel's singly linked list); unsafe
+    ones are kept, their own image page will be loaded into them. Every page is marked allocated.
+    Returns the number of unsafe pages kept.
+    """
+    pfns = ctx.get_zeroed_pages(max(nr_pages, 0))
+    unsafe = ctx.page_nosave_free[pfns]
+    safe_pages.extend(pfns[~unsafe].tolist())
+    ctx.page_nosave[pfns] = True  # "Mark the page as allocated"
+    ctx.page_nosave_free[pfns] = True
+    return int(unsafe.sum())
