@@ -1,10 +1,13 @@
 """Errors a user can cause, each with its documented exit code.
 
 The CLI turns every :class:`SwsimError` into one line on stderr and its exit code; anything
-else escaping the library is a bug in swsim (exit 1).
+else escaping the library is a bug in swsim (exit 1). Library messages name parameters, never
+command-line options: the CLI adds the option names (:class:`InvalidValue`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
@@ -14,6 +17,7 @@ EXIT_NOMEM = 4
 EXIT_MACHINE_MISMATCH = 5
 EXIT_AUTH = 6
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 
 #: The exit-code table shown by ``--help`` and README.md.
 EXIT_CODES: dict[int, str] = {
@@ -31,6 +35,7 @@ EXIT_CODES: dict[int, str] = {
         "or any changed or bad byte"
     ),
     EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+    EXIT_BROKEN_PIPE: "output pipe closed early (quietly)",
 }
 
 
@@ -41,7 +46,31 @@ class SwsimError(Exception):
 
 
 class UsageError(SwsimError):
+    """A bad parameter value, an unreadable input file or an unwritable output."""
+
     exit_code = EXIT_USAGE
+
+
+class InvalidValue(UsageError):
+    """A parameter's value is out of range; ``param`` names the parameter.
+
+    The message reads ``"<param> <detail>"`` (``level must be between 1 and 22``); the CLI
+    words it for the option that set the parameter (``--level must be between 1 and 22``).
+    """
+
+    def __init__(self, param: str, detail: str) -> None:
+        super().__init__(f"{param.replace('_', ' ')} {detail}")
+        self.param = param
+        self.detail = detail
+
+
+class UnknownChoice(InvalidValue):
+    """A name that is not one of a registry's (strategy, allocator, preset, codec...)."""
+
+    def __init__(self, param: str, value: object, choices: Iterable[str]) -> None:
+        names = ", ".join(choices)
+        super().__init__(param, f"{value!r} is unknown (choose from: {names})")
+        self.args = (f"unknown {param.replace('_', ' ')} {value!r} (choose from: {names})",)
 
 
 class MachineError(UsageError):
@@ -61,6 +90,8 @@ class MachineMismatch(SwsimError):
 
 
 class AuthError(SwsimError):
+    """With a key: an unsigned image, a wrong key, or any changed or bad byte."""
+
     exit_code = EXIT_AUTH
 
 

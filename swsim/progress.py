@@ -1,4 +1,5 @@
-"""How the library reports progress without knowing how it is shown (see :mod:`swsim.cli.progress`).
+"""How the library reports progress without knowing how it is shown (:mod:`swsim.cli.progress`
+shows it).
 
 A :data:`ProgressFactory` is called as ``progress(description, total_pages)`` and gives a
 context manager yielding ``advance(nr_pages)``, or None when nothing is shown.

@@ -1,12 +1,10 @@
-"""The ``swsim`` command line: a thin layer over the library.
+"""The ``swsim`` commands: a thin layer over the library.
 
-Each command parses options, calls the library and formats the result. Errors a user can
-cause are :class:`swsim.errors.SwsimError` subclasses: one line on stderr and their exit code.
-
-swsim starts thousands of times in sweeps and pipelines, so this module imports at load time
-only what declaring the options needs; each command imports its implementation and its
-output formatting when it runs (and rich is loaded only to draw a table or a progress bar).
-tests/test_startup.py checks which modules a run loads.
+Each command parses options, calls the library and formats the result; errors go to the
+funnel in :mod:`swsim.cli.main`. swsim starts thousands of times in sweeps and pipelines, so
+this module imports at load time only what declaring the options needs; each command imports
+its implementation and its output formatting when it runs (and rich is loaded only to draw a
+table or a progress bar). tests/cli/test_startup.py checks which modules a run loads.
 """
 
 from __future__ import annotations
@@ -15,20 +13,12 @@ import contextlib
 import json
 import sys
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from swsim import __version__
-from swsim.errors import (
-    EXIT_CODES,
-    EXIT_INTERRUPTED,
-    EXIT_UNEXPECTED,
-    EXIT_USAGE,
-    SwsimError,
-    UsageError,
-)
-from swsim.cli.fileio import atomic_output, open_input, quiet_stdout
+from swsim.cli.fileio import atomic_output, open_input
 from swsim.cli.options import (
     compress_options,
     digest_option,
@@ -36,25 +26,20 @@ from swsim.cli.options import (
     machine_options,
     restore_options,
 )
-from swsim.machine.presets import PRESETS, get_preset
 from swsim.cli.progress import page_progress
-from swsim.suspend.handle import ZERO_PAGES_MODES
+from swsim.errors import EXIT_CODES, UsageError
+from swsim.machine.presets import PRESETS, get_preset
 from swsim.resume.strategies import STRATEGIES
+from swsim.suspend.snapshot import ZERO_PAGES_MODES
 
 if TYPE_CHECKING:
     from swsim.image.checks import ImageChecks
     from swsim.machine.model import Machine
-
-_NO_ARGS_IS_HELP: tuple[type[Exception], ...] = tuple(
-    getattr(click.exceptions, name)
-    for name in ("NoArgsIsHelpError",)
-    if hasattr(click.exceptions, name)
-)
-EXIT_BROKEN_PIPE = 141
+    from swsim.resume.restore import RestoreOptions
 
 EPILOG = "\b\nExit codes:\n" + "\n".join(
     f"  {code:>3}  {text}" for code, text in sorted(EXIT_CODES.items())
-) + f"\n  {EXIT_BROKEN_PIPE:>3}  output pipe closed early (quietly)"
+)
 STRATEGY_HELP = "; ".join(f"{n}: {c.summary}" for n, c in STRATEGIES.items())
 
 
@@ -101,8 +86,7 @@ def snapshot(
 
     The image carries a CRC32 per 32 data pages and a digest (--digest, XXH3-128 by default);
     --key-file signs it (HMAC-SHA256); --compress=zstd writes it as a standard zstd stream."""
-    from swsim.image.codecs import compressed_output
-    from swsim.suspend.handle import write_image
+    from swsim.image.writer import WriteOptions, write_image
 
     machine = machine or get_preset("default")
     if seed is not None:
@@ -111,10 +95,12 @@ def snapshot(
         raise UsageError("the machine has no saveable pages: there is nothing to snapshot")
     if output == "-" and sys.stdout.isatty():
         raise UsageError("refusing to write a binary image to a terminal: use -o FILE or a pipe")
-    with atomic_output(output) as stream, compressed_output(
-        stream, compress, level, threads
-    ) as out:
-        write_image(machine, out, zero_pages, key, no_data, page_progress, digest=digest)
+    options = WriteOptions(
+        zero_pages=zero_pages, no_data=no_data, key=key, digest=digest, compress=compress,
+        level=level, threads=threads, progress=page_progress,
+    )
+    with atomic_output(output) as stream:
+        write_image(machine, stream, options)
 
 
 @cli.command(epilog=EPILOG)
@@ -131,34 +117,39 @@ def snapshot(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def restore(
-    image: str, strategy: str, trace_file: str | None, as_json: bool, **restore_kw: Any
+    image: str,
+    strategy: str,
+    trace_file: str | None,
+    as_json: bool,
+    restore_options: RestoreOptions,
+    key: bytes | None,
 ) -> None:
     """Restore IMAGE ('-': standard input; raw or zstd) and report what the strategy cost.
 
     By default the image is restored on the machine it was made on; --preset/--machine choose
     another boot-time state (same number of frames). Every check (header, pfns, block CRCs,
     digest, and the HMAC with --key-file) passes before the final copies."""
-    from swsim.image.checks import ImageChecks
     from swsim.cli.output import print_table, restore_json, restore_table
-    from swsim.resume.restore import restore_image
+    from swsim.image.source import open_image
+    from swsim.resume.restore import restore as restore_image
 
-    checks = ImageChecks()
     if trace_file == "-":
         raise UsageError("--trace needs a file (standard output carries the report)")
     with contextlib.ExitStack() as stack:
         stream = stack.enter_context(open_input(image))
         trace = stack.enter_context(atomic_output(trace_file)) if trace_file else None
-        stats = restore_image(
-            stream, strategy, checks=checks, progress=page_progress, trace=trace, **restore_kw
-        )
-    note_unauthenticated(checks)
+        source = open_image(stream, key)
+        options = replace(restore_options, strategy=strategy, progress=page_progress, trace=trace)
+        stats = restore_image(source, options)
+    note_unauthenticated(source.checks)
     if as_json:
-        click.echo(restore_json(stats, checks.to_json()))
+        click.echo(restore_json(stats, source.checks.to_json()))
     else:
         print_table(restore_table(stats, f"swsim restore {image}"))
 
 
 def note_unauthenticated(checks: ImageChecks) -> None:
+    """A signed image restored without its key: say so on stderr."""
     if checks.signed and not checks.authenticated:
         click.echo("swsim: note: the image is signed but was not authenticated "
                    "(no --key-file)", err=True)
@@ -172,18 +163,24 @@ def note_unauthenticated(checks: ImageChecks) -> None:
 )
 @restore_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def compare(image: str, strategies: tuple[str, ...], as_json: bool, **restore_kw: Any) -> None:
+def compare(
+    image: str,
+    strategies: tuple[str, ...],
+    as_json: bool,
+    restore_options: RestoreOptions,
+    key: bytes | None,
+) -> None:
     """Restore IMAGE ('-': standard input; raw or zstd) once per strategy, side by side.
 
     The input is read once; 'excess copies' is each strategy's copies beyond claim's, the
     fewest any in-memory restore can make on that machine."""
-    from swsim.runs.compare import compare_image
     from swsim.cli.output import compare_json, compare_table, print_table
+    from swsim.image.source import open_image
+    from swsim.runs.compare import compare as compare_image
 
     with open_input(image) as stream:
-        data = stream.read()
-    rows = compare_image(data, list(strategies), **restore_kw)
-    asked = restore_kw["allocator"]
+        rows = compare_image(open_image(stream, key), restore_options, strategies)
+    asked = restore_options.allocator
     used = next((r.stats.allocator for r in rows if r.stats is not None), asked) or "default"
     if as_json:
         click.echo(compare_json(rows, {"image": image, "allocator": used}))
@@ -203,11 +200,12 @@ def inspect(image: str, verify: bool, key: bytes | None, as_json: bool) -> None:
     """Show IMAGE's header, a metadata summary (pages per zone, zero pages, pfn ranges) and
     check its block CRCs, digest and (with --key-file) HMAC. Exits 3 (6 with a key) when a
     check fails."""
-    from swsim.runs.summary import inspect_image
     from swsim.cli.output import inspect_table, print_table
+    from swsim.image.source import open_image
+    from swsim.runs.summary import summarize_image
 
     with open_input(image) as stream:
-        summary = inspect_image(stream, key, strict=verify)
+        summary = summarize_image(open_image(stream, key), strict=verify)
     if as_json:
         click.echo(json.dumps(summary.to_json()))
     else:
@@ -278,44 +276,3 @@ def machine_cmd(
     text = json.dumps(machine.to_json(), indent=1) + "\n"
     with atomic_output(output) as stream:
         stream.write(text.encode())
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI, turning every error into one line and an exit code."""
-    args = sys.argv[1:] if argv is None else argv
-    try:
-        # Not cli.main(): it prints a blank line on Ctrl-C and exits 1 on a closed pipe.
-        with cli.make_context("swsim", list(args)) as ctx:
-            cli.invoke(ctx)
-    except click.exceptions.Abort:
-        click.echo("swsim: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except click.ClickException as exc:
-        if isinstance(exc, _NO_ARGS_IS_HELP):  # bare `swsim`: the help, on stderr
-            exc.show()
-            sys.exit(EXIT_USAGE)
-        # One line, like every other error; click's own usage block would take three.
-        hint = ""
-        failed = getattr(exc, "ctx", None)
-        if failed is not None:
-            hint = f" (try '{failed.command_path} --help')"
-        click.echo(f"swsim: error: {exc.format_message()}{hint}", err=True)
-        sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except SwsimError as exc:
-        click.echo(f"swsim: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("swsim: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except BrokenPipeError:
-        # The reader went away (`swsim snapshot | head -c 100`): end quietly.
-        quiet_stdout()
-        sys.exit(EXIT_BROKEN_PIPE)
-    except MemoryError:
-        click.echo("swsim: error: out of host memory", err=True)
-        sys.exit(EXIT_UNEXPECTED)
-    except OSError as exc:
-        click.echo(f"swsim: error: {exc.strerror or exc}", err=True)
-        sys.exit(EXIT_UNEXPECTED)

@@ -1,20 +1,26 @@
-"""Option sets shared by several commands: small decorators, not copied option lists."""
+"""Option sets shared by several commands: small decorators, not copied option lists.
+
+Each decorator declares its options and hands the command what the library takes: a machine,
+a key, checked codec options, or a :class:`~swsim.resume.restore.RestoreOptions`.
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
-from swsim.resume.allocators import ALLOCATORS
-from swsim.image.auth import load_key
-from swsim.image.codecs import COMPRESSORS, MAX_LEVEL, MIN_LEVEL, check_compress_options
-from swsim.image.digest import DEFAULT_DIGEST, DIGESTS
 from swsim.errors import UsageError
+from swsim.image.auth import load_key
+from swsim.image.codecs import CODECS, check_compress_options
+from swsim.image.codecs.zstd import ZSTD
+from swsim.image.digest import DEFAULT_DIGEST, DIGESTS
 from swsim.machine.model import Machine
 from swsim.machine.presets import DEFAULT_ALLOCATOR, PRESET_ALLOCATORS, PRESETS, get_preset
+from swsim.resume.allocators import ALLOCATORS
+from swsim.resume.restore import RestoreOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,19 +37,19 @@ def key_file_option(func: F) -> F:
     def wrapper(*args: Any, key_file: str | None, **kw: Any) -> Any:
         return func(*args, key=load_key(key_file) if key_file else None, **kw)
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)
 
 
 def compress_options(func: F) -> F:
     """``--compress none|zstd``, ``--level N``, ``--threads N`` (checked together)."""
 
     @click.option(
-        "--compress", type=click.Choice(COMPRESSORS), default="none", show_default=True,
+        "--compress", type=click.Choice(list(CODECS)), default="none", show_default=True,
         help="Compress the image: a standard zstd stream of the raw image.",
     )
     @click.option(
         "--level", type=int, default=3, show_default=True,
-        help=f"zstd compression level ({MIN_LEVEL}-{MAX_LEVEL}).",
+        help=f"zstd compression level ({ZSTD.levels.start}-{ZSTD.levels.stop - 1}).",
     )
     @click.option(
         "--threads", type=int, default=0, show_default=True,
@@ -54,7 +60,7 @@ def compress_options(func: F) -> F:
         check_compress_options(compress, level, threads)
         return func(*args, compress=compress, level=level, threads=threads, **kw)
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)
 
 
 def digest_option(func: F) -> F:
@@ -89,11 +95,16 @@ def machine_options(func: F) -> F:
             machine = get_preset(preset)
         return func(*args, machine=machine, **kw)
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)
 
 
-def allocator_options(func: F) -> F:
-    """``--allocator NAME`` and ``--seed N``: the boot-time page allocator."""
+def restore_options(func: F) -> F:
+    """What every restoring command takes: the boot machine, the allocator and its seed, the
+    data path, and the key.
+
+    The command receives ``restore_options``, a :class:`RestoreOptions` (its strategy, progress
+    and trace are the command's to set), and ``key``, for opening the image.
+    """
 
     @click.option(
         "--allocator", type=click.Choice(list(ALLOCATORS)), default=None,
@@ -104,16 +115,8 @@ def allocator_options(func: F) -> F:
     @click.option(
         "--seed", type=int, default=0, show_default=True, help="Seed of --allocator=random."
     )
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kw: Any) -> Any:
-        return func(*args, **kw)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def restore_path_options(func: F) -> F:
-    """``--no-data`` and ``--page-by-page``: how a restore goes through the data pages."""
-
+    @machine_options
+    @key_file_option
     @click.option(
         "--no-data", is_flag=True,
         help="Counts only: run the strategy on the metadata, load no data (implied by an image "
@@ -125,18 +128,19 @@ def restore_path_options(func: F) -> F:
         "(slow; the default batched path gives the same counts and memory).",
     )
     @functools.wraps(func)
-    def wrapper(*args: Any, **kw: Any) -> Any:
-        return func(*args, **kw)
+    def wrapper(
+        *args: Any,
+        allocator: str | None,
+        seed: int,
+        machine: Machine | None,
+        no_data: bool,
+        page_by_page: bool,
+        **kw: Any,
+    ) -> Any:
+        options = RestoreOptions(
+            machine=machine, allocator=allocator, seed=seed, page_by_page=page_by_page,
+            no_data=no_data,
+        )
+        return func(*args, restore_options=options, **kw)
 
-    return wrapper  # type: ignore[return-value]
-
-
-def restore_options(func: F) -> F:
-    """What every restoring command takes: allocator, machine, key and data-path options.
-
-    They reach the command as the keyword arguments ``allocator``, ``seed``, ``machine``,
-    ``key``, ``no_data`` and ``page_by_page``, named as :func:`swsim.resume.restore.restore_image`'s.
-    """
-    for decorator in (restore_path_options, key_file_option, machine_options, allocator_options):
-        func = decorator(func)
-    return func
+    return cast(F, wrapper)

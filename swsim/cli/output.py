@@ -1,4 +1,4 @@
-"""Rendering restore results: a rich table for people, one JSON object for programs.
+"""Rendering results: a rich table for people, one JSON object for programs.
 
 rich is imported only when a table is built (:func:`_table`) or printed (:func:`print_table`):
 ``--json`` and pipelines, run thousands of times in sweeps, never pay for loading it.
@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from swsim.resume.stats import RestoreStats
     from swsim.runs.compare import CompareRow
     from swsim.runs.summary import ImageSummary
-    from swsim.resume.context import RestoreStats
 
 from swsim.image.digest import DIGESTS
 
@@ -121,12 +121,11 @@ def inspect_table(summary: ImageSummary, title: str) -> Table:
     table = _table(title, show_header=False)
     table.add_column("field")
     table.add_column("value")
-    data = summary.to_json()
-    for key in ("version", "flags", "release", "machine", "identity", "num_physpages", "cpus",
-                "image_pages", "nr_meta_pages", "nr_data_pages", "nr_zero_pages", "pages",
-                "size"):
-        table.add_row(key, _cell(data[key]))
-    table.add_row("digest algorithm", DIGESTS[summary.digest_algorithm].title)
+    for key, value in summary.header.items():
+        if key == "digest_algorithm":
+            table.add_row("digest algorithm", DIGESTS[value].title)
+        elif key != "zero_page_encoding":  # the flags say it
+            table.add_row(key, _cell(value))
     for zone, count in summary.pages_per_zone.items():
         zero = summary.zero_pages_per_zone.get(zone, 0)
         table.add_row(f"pages in {zone}", f"{count:,} ({zero:,} zero)")

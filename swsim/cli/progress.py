@@ -2,9 +2,8 @@
 
 Shown only when stderr is a terminal (or ``SWSIM_PROGRESS=1`` forces them, ``0`` hides them)
 and the image is large enough to take a while; stdout is never touched, so pipelines stay
-clean. The library reports progress through a plain callback (``advance(nr_pages)``), so it
-knows nothing of rich; this module decides whether a bar is shown and loads rich
-(:mod:`swsim.cli.progress_bar`) only when one is.
+clean. The library reports progress through a plain callback (:mod:`swsim.progress`), so it
+knows nothing of rich; rich is loaded here only when a bar is shown.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ import os
 import sys
 from collections.abc import Iterator
 
+from swsim.kernel.constants import PAGE_SIZE
 from swsim.progress import Advance
 
 #: Images of fewer pages (256 MiB) finish too fast for a bar to help.
@@ -21,6 +21,7 @@ MIN_PAGES = 65536
 
 
 def wanted() -> bool:
+    """Whether bars are shown: ``SWSIM_PROGRESS`` if set, else whether stderr is a terminal."""
     forced = os.environ.get("SWSIM_PROGRESS")
     if forced is not None:
         return forced not in ("", "0")
@@ -29,11 +30,44 @@ def wanted() -> bool:
 
 @contextlib.contextmanager
 def page_progress(description: str, total_pages: int) -> Iterator[Advance | None]:
-    """A callback advancing a bar of ``total_pages`` pages on stderr, or None (no bar)."""
+    """A callback advancing a bar of ``total_pages`` pages on stderr, or None (no bar): a
+    :data:`swsim.progress.ProgressFactory`."""
     if total_pages < MIN_PAGES or not wanted():
         yield None
         return
-    from swsim.cli.progress_bar import page_bar
-
-    with page_bar(description, total_pages) as advance:
+    with _page_bar(description, total_pages) as advance:
         yield advance
+
+
+@contextlib.contextmanager
+def _page_bar(description: str, total_pages: int) -> Iterator[Advance]:
+    """The bar itself, drawn with rich (loaded only now, so quiet runs never load it)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class MegabytesPerSecond(ProgressColumn):
+        """The rate of pages as MB/s of image data."""
+
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            if speed is None:
+                return Text("     - MB/s", style="progress.data.speed")
+            return Text(f"{speed * PAGE_SIZE / 1e6:6.0f} MB/s", style="progress.data.speed")
+
+    console = Console(stderr=True, force_terminal=os.environ.get("SWSIM_PROGRESS") == "1")
+    columns = (
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("pages"), MegabytesPerSecond(), TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(description, total=total_pages)
+        yield lambda nr_pages: bar.advance(task, nr_pages)

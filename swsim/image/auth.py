@@ -2,26 +2,24 @@
 
 The kernel authenticates nothing (that is why lockdown disables hibernation; the 2021-2022
 proposals by Matthew Garrett and Evan Green sealed a key in the TPM and were not merged).
-swsim models the simplest sound scheme: ``snapshot --key-file F`` sets header flag
-:data:`FLAG_SIGNED` and stores ``HMAC-SHA256(key, header .. last page before the trailer)`` in
-the trailer at :data:`TRAILER_MAC_OFFSET`. With ``--key-file``, restore, compare and inspect
-refuse an unsigned image, a wrong key, or any changed byte (exit 6); without it a signed image
-still restores and is reported as not authenticated. An unsigned image must have an all-zero
+swsim models the simplest sound scheme: a signed image sets header flag ``FLAG_SIGNED`` and
+stores ``HMAC-SHA256(key, header .. last page before the trailer)`` in the trailer at
+``TRAILER_MAC_OFFSET`` (:mod:`swsim.image.format`). With a key, reading refuses an unsigned
+image, a wrong key, or any changed byte (exit 6); without one a signed image still restores and is reported as not authenticated. An unsigned image must have an all-zero
 MAC field, so no byte of any image goes unchecked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+from collections.abc import Iterator
 from pathlib import Path
 
-from swsim.kernel.constants import FLAG_SIGNED
 from swsim.errors import AuthError, ImageError, UsageError
+from swsim.image.format import FLAG_SIGNED
 
-#: The trailer page: magic, version, digest algorithm, pages, digest (56 bytes), then the MAC.
-TRAILER_MAC_OFFSET = 56
-MAC_SIZE = 32
 #: A key file holds raw bytes; fewer than this many is refused as too weak.
 MIN_KEY_BYTES = 16
 MAX_KEY_BYTES = 1 << 16
@@ -48,6 +46,7 @@ def new_mac(key: bytes) -> hmac.HMAC:
 
 
 def is_signed(flags: int) -> bool:
+    """Whether a header's flags say the trailer carries an HMAC."""
     return bool(flags & FLAG_SIGNED)
 
 
@@ -77,6 +76,12 @@ def check_mac(flags: int, stored: bytes, mac: hmac.HMAC | None) -> bool:
     return True
 
 
-def as_auth_failure(exc: ImageError) -> AuthError:
-    """With a key, an image that is not intact cannot be authentic: exit 6, same detail."""
-    return AuthError(f"authentication failed: {exc}")
+@contextlib.contextmanager
+def auth_failures(keyed: bool) -> Iterator[None]:
+    """With a key, an image that is not intact is not authentic: ImageError becomes exit 6."""
+    try:
+        yield
+    except ImageError as exc:
+        if not keyed:
+            raise
+        raise AuthError(f"authentication failed: {exc}") from None

@@ -1,12 +1,14 @@
-"""Checks on an image beyond its digest: header sanity, pfns, and CRC32 per block of pages.
+"""Checks on an image beyond its header and digest: pfns, and a CRC32 per block of pages.
 
 Block checksums model the kernel's ``SF_CRC32_MODE`` (kernel/power/swap.c: a CRC32 thread over
 the uncompressed data, "Invalid image CRC32!"), but one CRC32 per block of
-:data:`CRC_BLOCK_PAGES` = 32 data pages (``UNC_PAGES``) instead of one for the whole image, so
-an error names the first bad block and its first page. They live in *checksum pages* after the
-data pages and before the trailer (docs/image-format.md), present when header flag
-:data:`FLAG_BLOCK_CRC32` is set; like the trailer they are not counted in the header's
-``pages``, and like everything before the trailer they are covered by its digest and MAC.
+:data:`~swsim.image.format.CRC_BLOCK_PAGES` = 32 data pages (``UNC_PAGES``) instead of one for
+the whole image, so an error names the first bad block and its first page. They live in
+*checksum pages* after the data pages and before the trailer, present when header flag
+``FLAG_BLOCK_CRC32`` is set; like the trailer they are not counted in the header's ``pages``,
+and like everything before the trailer they are covered by its digest and MAC.
+
+:class:`ImageChecks` records which checks a reading ran and passed.
 """
 
 from __future__ import annotations
@@ -17,60 +19,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from swsim.kernel.constants import (
-    FLAG_BLOCK_CRC32,
-    FLAG_DIGEST_XXH3,
-    FLAG_NO_DATA,
-    FLAG_SIGNED,
-    FLAG_ZERO_PAGES,
-    PAGE_SIZE,
-    div_round_up,
-)
 from swsim.errors import ImageError
+from swsim.image.format import CRC_BLOCK_PAGES, CRCS_PER_PAGE, nr_crc_pages
+from swsim.kernel.constants import PAGE_SIZE
+from swsim.kernel.types import PageArray, PfnArray
 
-#: kernel/power/swap.c UNC_PAGES: pages per compression (and here checksum) block.
-CRC_BLOCK_PAGES = 32
-#: Little-endian u32 CRCs per checksum page.
-CRCS_PER_PAGE = PAGE_SIZE // 4
-#: Flags this swsim understands; any other bit set is refused.
-KNOWN_FLAGS = (
-    FLAG_ZERO_PAGES | FLAG_NO_DATA | FLAG_SIGNED | FLAG_BLOCK_CRC32 | FLAG_DIGEST_XXH3
-)
-#: The largest simulated machine an image may describe (1 TiB of 4 KiB frames): a header is
-#: trusted with allocations only up to this.
-MAX_FRAMES = 1 << 28
+#: ``ImageChecks.codec`` of an image read as it is.
+NO_CODEC = "none"
 
 
-def nr_crc_blocks(nr_data_pages: int) -> int:
-    return div_round_up(nr_data_pages, CRC_BLOCK_PAGES)
-
-
-def nr_crc_pages(nr_data_pages: int) -> int:
-    """Checksum pages for ``nr_data_pages`` data pages (1024 CRCs of 32 pages per page)."""
-    return div_round_up(nr_crc_blocks(nr_data_pages), CRCS_PER_PAGE)
-
-
-def tail_pages(flags: int, nr_data_pages: int) -> int:
-    """Pages after the header's ``pages``: the checksum pages (if any) and the trailer."""
-    crc = nr_crc_pages(nr_data_pages) if flags & FLAG_BLOCK_CRC32 else 0
-    return crc + 1
-
-
-def validate_header_fields(flags: int, num_physpages: int, image_pages: int) -> None:
-    """Up-front checks before anything is allocated from the header's numbers."""
-    unknown = flags & ~KNOWN_FLAGS
-    if unknown:
-        raise ImageError(f"unsupported image: unknown header flags 0x{unknown:x}")
-    if num_physpages > MAX_FRAMES:
-        raise ImageError(
-            f"corrupted image: {num_physpages} page frames is beyond the largest machine "
-            f"swsim simulates ({MAX_FRAMES})"
-        )
-    if image_pages == 0:
-        raise ImageError("corrupted image: it holds no pages")
-
-
-def check_pfns(pfns: np.ndarray, previous: int, frames: int) -> None:
+def check_pfns(pfns: PfnArray, previous: int, frames: int) -> None:
     """Metadata pfns: in range and strictly increasing after ``previous`` (-1 at the start)."""
     if not len(pfns):
         return
@@ -96,7 +54,7 @@ class BlockCrc32:
         self._crc = 0
         self._in_block = 0  # pages of the current block already fed
 
-    def update(self, pages: np.ndarray | bytes) -> None:
+    def update(self, pages: PageArray | bytes) -> None:
         """Feed data pages (a ``(n, PAGE_SIZE)`` array or whole pages as bytes), in order."""
         data = pages.reshape(-1).data if isinstance(pages, np.ndarray) else memoryview(pages)
         nr_pages = len(data) // PAGE_SIZE
@@ -115,6 +73,7 @@ class BlockCrc32:
         self._in_block = 0
 
     def finish(self) -> list[int]:
+        """Close the last, shorter block; the CRCs of every block."""
         if self._in_block:
             self._close_block()
         return self.crcs
@@ -153,12 +112,17 @@ def check_crc_padding(stored: bytes, nr_blocks: int) -> None:
 
 @dataclass
 class ImageChecks:
-    """What was checked while reading an image (filled by restore and inspect)."""
+    """What was checked while reading an image (filled as the checks pass)."""
 
-    compressed: bool = False
+    #: the codec the image was stored with (``none``, ``zstd``)
+    codec: str = NO_CODEC
     signed: bool = False
     block_checksums: bool = False
     authenticated: bool = False
+
+    @property
+    def compressed(self) -> bool:
+        return self.codec != NO_CODEC
 
     def to_json(self) -> dict[str, bool]:
         return {

@@ -8,10 +8,10 @@ on the digest. So swsim writes XXH3-128 by default (it runs at memory speed, man
 faster than SHA-256) and still reads and writes SHA-256 images.
 
 The reader must know the algorithm before the first byte after the header, and the trailer
-comes last, so the header says it: flag :data:`~swsim.kernel.constants.FLAG_DIGEST_XXH3` set means
+comes last, so the header says it: flag :data:`~swsim.image.format.FLAG_DIGEST_XXH3` set means
 XXH3-128, clear means SHA-256 (every image written before XXH3-128 existed). The trailer's
 algorithm field repeats it and must agree. The trailer's digest field is
-:data:`DIGEST_FIELD_SIZE` bytes whatever the algorithm: a shorter digest fills its start and
+:data:`~swsim.image.format.DIGEST_FIELD_SIZE` bytes whatever the algorithm: a shorter digest fills its start and
 the rest must be zero (docs/image-format.md).
 """
 
@@ -24,15 +24,11 @@ from typing import TYPE_CHECKING, Protocol
 
 import xxhash
 
-from swsim.kernel.constants import FLAG_DIGEST_XXH3
-from swsim.errors import UsageError
+from swsim.errors import UnknownChoice
+from swsim.image.format import DIGEST_FIELD_SIZE, FLAG_DIGEST_XXH3
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
-
-#: Bytes of the trailer's digest field (a SHA-256 digest; shorter digests are zero-padded).
-DIGEST_FIELD_SIZE = 32
-
 
 class Hasher(Protocol):
     """What a digest needs of a hash object (``hashlib`` and ``xxhash`` objects have it)."""
@@ -81,7 +77,7 @@ def digest_by_name(name: str) -> DigestAlgorithm:
     try:
         return DIGESTS[name]
     except KeyError:
-        raise UsageError(f"--digest must be one of {', '.join(DIGESTS)}") from None
+        raise UnknownChoice("digest", name, DIGESTS) from None
 
 
 def digest_for_flags(flags: int) -> DigestAlgorithm:

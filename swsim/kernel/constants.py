@@ -1,7 +1,6 @@
 """Numbers with the kernel's names, defined once (64-bit kernel, 4 KiB pages)."""
 
 PAGE_SIZE = 4096
-PAGE_SHIFT = 12
 #: sizeof(unsigned long) on x86-64: metadata pages pack pfns as little-endian u64.
 SIZEOF_LONG = 8
 PFNS_PER_META_PAGE = PAGE_SIZE // SIZEOF_LONG  # 512
@@ -11,17 +10,8 @@ SIZEOF_PBE = 24
 PBES_PER_PAGE = PAGE_SIZE // SIZEOF_PBE  # 170
 #: Modern kernels (v6.6+): bit 63 of a metadata pfn marks an all-zero page.
 ENCODED_PFN_ZERO_FLAG = 1 << 63
-# Header flags of the swsim image (docs/image-format.md), defined together so bits never clash.
-#: Bit 0: all-zero pages are metadata entries with ENCODED_PFN_ZERO_FLAG and no data page.
-FLAG_ZERO_PAGES = 1 << 0
-#: Bit 1: metadata only, no data pages (``snapshot --no-data``), for counting.
-FLAG_NO_DATA = 1 << 1
-#: Bit 2: the trailer carries an HMAC-SHA256 of everything before it.
-FLAG_SIGNED = 1 << 2
-#: Bit 3: checksum pages (CRC32 per 32 data pages) precede the trailer.
-FLAG_BLOCK_CRC32 = 1 << 3
-#: Bit 4: the trailer digest is XXH3-128, not SHA-256 (:mod:`swsim.image.digest`).
-FLAG_DIGEST_XXH3 = 1 << 4
+#: kernel/power/snapshot.c ENCODED_PFN_MASK (~ENCODED_PFN_ZERO_FLAG): the pfn part of an entry.
+ENCODED_PFN_MASK = ENCODED_PFN_ZERO_FLAG - 1
 
 
 def div_round_up(n: int, d: int) -> int:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from swsim.kernel.constants import PAGE_SIZE
+from swsim.kernel.types import BoolArray, PfnArray
 
 #: MAX_DMA_PFN: 16 MiB.
 MAX_DMA_PFN = (16 << 20) // PAGE_SIZE
@@ -23,6 +24,8 @@ MAX_DMA32_PFN = (4 << 30) // PAGE_SIZE
 
 @dataclass(frozen=True)
 class Zone:
+    """A zone's name and the pfns it spans, ``[start_pfn, end_pfn)``."""
+
     name: str
     start_pfn: int
     end_pfn: int
@@ -41,11 +44,7 @@ def machine_zones(frames: int) -> tuple[Zone, ...]:
     )
 
 
-def zone_names(frames: int) -> tuple[str, ...]:
-    return tuple(zone.name for zone in machine_zones(frames))
-
-
-def pages_per_zone(pfns: np.ndarray, frames: int) -> dict[str, int]:
+def pages_per_zone(pfns: PfnArray, frames: int) -> dict[str, int]:
     """How many of ``pfns`` fall in each populated zone (every zone listed, even at 0)."""
     pfns = np.asarray(pfns, dtype=np.int64)
     return {
@@ -56,10 +55,10 @@ def pages_per_zone(pfns: np.ndarray, frames: int) -> dict[str, int]:
 
 def zone_stats(
     frames: int,
-    pfns: np.ndarray,
-    zero: np.ndarray,
-    copied: np.ndarray,
-    allocated: np.ndarray,
+    pfns: PfnArray,
+    zero: BoolArray,
+    copied: PfnArray,
+    allocated: PfnArray,
 ) -> dict[str, dict[str, int]]:
     """Per zone: image pages, zero pages, pages loaded directly, pages copied (by original
     frame) and page allocations (by the frame handed out; phantom frames are in no zone)."""

@@ -18,7 +18,7 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from swsim.errors import UsageError
+from swsim.errors import UnknownChoice, UsageError
 from swsim.machine.model import ContentSpec, Machine
 from swsim.machine.ranges import Range, Ranges
 
@@ -139,9 +139,8 @@ PRESETS: dict[str, Callable[[], Machine]] = {
 
 
 def get_preset(name: str) -> Machine:
+    """The built-in machine called ``name``."""
     try:
         return PRESETS[name]()
     except KeyError:
-        raise UsageError(
-            f"unknown preset {name!r} (choose from: {', '.join(sorted(PRESETS))})"
-        ) from None
+        raise UnknownChoice("preset", name, sorted(PRESETS)) from None

@@ -10,51 +10,13 @@ machine lacked for this strategy, with this allocator, to succeed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
-
 import numpy as np
 
-from swsim.resume.allocators import make_allocator
+from swsim.kernel.types import BoolArray, PfnArray, StateArray
 from swsim.machine.model import FRAME_FREE, FRAME_USED, Machine
+from swsim.resume.allocators import make_allocator
 from swsim.resume.memory import FrameMemory
-
-
-@dataclass
-class RestoreStats:
-    """What a restore cost. Strategies fill it; the report renders it; nothing here prints."""
-
-    strategy: str
-    allocator: str
-    image_pages: int = 0
-    meta_pages: int = 0
-    data_pages: int = 0
-    #: image pages stored as flagged metadata only (ENCODED_PFN_ZERO_FLAG), memset at restore
-    zero_pages: int = 0
-    #: every page obtained from the allocator (eaten and later-freed pages included)
-    allocations: int = 0
-    frees: int = 0
-    #: unsafe pages allocated, held so the allocator would not return them, then freed
-    eaten: int = 0
-    #: unsafe pages allocated and kept: their own image page is loaded straight into them
-    unsafe_kept: int = 0
-    #: data pages read straight into their original frame
-    direct: int = 0
-    #: the restore list's length: pages copied to their original frame at the end
-    copies: int = 0
-    #: the most pages held from the allocator at any one moment
-    peak_pages: int = 0
-    #: frames the machine lacked for the restore to succeed (0 when it succeeded)
-    missing: int = 0
-    #: every image pfn holds exactly its page (None: --no-data, nothing was loaded)
-    verified: bool | None = False
-    #: counts only: the data pages were not loaded (``--no-data``)
-    no_data: bool = False
-    #: per zone (DMA, DMA32, Normal): image_pages, zero_pages, direct, copies, allocations
-    zones: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+from swsim.resume.stats import RestoreStats
 
 
 class ResumeContext:
@@ -63,29 +25,35 @@ class ResumeContext:
     ``page_nosave`` and ``page_nosave_free`` are the 2.6.17 page flags ``PG_nosave`` and
     ``PG_nosave_free`` (modern kernels keep the same two facts in ``forbidden_pages_map`` and
     ``free_pages_map``). Both arrays extend past the last frame to hold phantom frames.
+    ``memory`` is the frames' contents (by default a new :class:`FrameMemory`).
     """
 
     def __init__(
-        self, machine: Machine, stats: RestoreStats, allocator: str = "ascending", seed: int = 0
+        self,
+        machine: Machine,
+        stats: RestoreStats,
+        allocator: str = "ascending",
+        seed: int = 0,
+        memory: FrameMemory | None = None,
     ) -> None:
         self.machine = machine
         self.frames = machine.frames
         self.stats = stats
-        state = machine.boot_state()
+        state: StateArray = machine.boot_state()
         self.boot_state = state
         self.allocator = make_allocator(allocator, state == FRAME_FREE, seed)
-        self.memory = FrameMemory(machine.frames)
+        self.memory = memory if memory is not None else FrameMemory(machine.frames)
         limit = self.frames + self.frames // 64 + 64
-        self.page_nosave = np.zeros(limit, dtype=bool)
-        self.page_nosave_free = np.zeros(limit, dtype=bool)
+        self.page_nosave: BoolArray = np.zeros(limit, dtype=bool)
+        self.page_nosave_free: BoolArray = np.zeros(limit, dtype=bool)
         self.held = 0
         self._next_phantom = self.frames
         #: every frame handed out, in chunks (for the per-zone counts)
-        self._allocated_chunks: list[np.ndarray] = []
+        self._allocated_chunks: list[PfnArray] = []
         self._allocated_singles: list[int] = []
         self._phantoms_free: list[int] = []
 
-    def poison_boot_frames(self, pfns: np.ndarray) -> None:
+    def poison_boot_frames(self, pfns: PfnArray) -> None:
         """Fill the frames of ``pfns`` that the boot kernel uses with its (non-image) data.
 
         Only those frames matter: verification reads image frames, and a free frame that no
@@ -101,7 +69,7 @@ class ResumeContext:
         self._allocated(pfn)
         return pfn
 
-    def get_zeroed_pages(self, nr_pages: int) -> np.ndarray:
+    def get_zeroed_pages(self, nr_pages: int) -> PfnArray:
         """``nr_pages`` calls of :meth:`get_zeroed_page` at once (the allocator's alloc_many)."""
         pfns = self.allocator.alloc_many(nr_pages)
         if len(pfns) < nr_pages:
@@ -114,12 +82,12 @@ class ResumeContext:
         stats.peak_pages = max(stats.peak_pages, self.held)
         return pfns
 
-    def allocated_pfns(self) -> np.ndarray:
+    def allocated_pfns(self) -> PfnArray:
         """Every frame handed out by this restore (each allocation once, any order)."""
         singles = np.array(self._allocated_singles, dtype=np.int64)
         return np.concatenate([*self._allocated_chunks, singles])
 
-    def claim_pages(self, pfns: np.ndarray) -> np.ndarray:
+    def claim_pages(self, pfns: PfnArray) -> BoolArray:
         """Take the frames ``pfns`` (increasing) themselves where they are free (allocations,
         kernel: ``take_page_off_buddy()``); returns which were taken."""
         taken = self.allocator.take_pages(pfns)
@@ -139,6 +107,7 @@ class ResumeContext:
             stats.peak_pages = self.held
 
     def free_page(self, pfn: int) -> None:
+        """Give frame ``pfn`` back to the allocator (a phantom frame back to the phantoms)."""
         if pfn >= self.frames:
             self._phantoms_free.append(pfn)
         else:

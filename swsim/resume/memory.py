@@ -2,7 +2,7 @@
 
 Every frame maps to a *slot*, a 4096-byte page in a pool, or to one of two shared pages: the
 zero page (a frame nothing wrote, or one that was zeroed) and the boot kernel's poison (a frame
-the boot kernel uses, whose words are tagged with its pfn, :func:`swsim.machine.content.poison_pages`).
+the boot kernel uses, whose words are tagged with its pfn: :func:`~swsim.machine.content.poison_pages`).
 
 Slots are written once, when a page is loaded into a frame, and never change afterwards: writing
 a frame again takes a new slot. That makes the restore's memory work exact and cheap:
@@ -11,8 +11,10 @@ a frame again takes a new slot. That makes the restore's memory work exact and c
   slot, as copy-on-write would: both frames read exactly the bytes a 4096-byte copy would give;
 * zeroing a frame maps it to the zero page;
 * the pool is filled in load order, so an image reader can read a batch of data pages straight
-  into the slots they will occupy (:meth:`FrameMemory.reserve`) and the handle maps them to their
+  into the slots they will occupy (:meth:`SlotPool.reserve`) and the handle maps them to their
   frames without moving a byte (:meth:`FrameMemory.load`);
+* restores of the same image can share one pool (:class:`SlotPool`): each data page is read
+  once, and each restore's page table maps its frames to that page's slot;
 * "frame ``pfn`` holds image page ``i``" is exactly "frame ``pfn`` maps to the slot page ``i``
   was loaded into", which is how a restore is verified.
 
@@ -27,10 +29,12 @@ import mmap
 import sys
 import threading
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 
 from swsim.kernel.constants import PAGE_SIZE
+from swsim.kernel.types import PageArray, PfnArray
 from swsim.machine.content import poison_pages
 
 #: Slot number of a frame that reads as zeros.
@@ -39,7 +43,7 @@ ZERO_SLOT = -1
 POISON_SLOT = -2
 #: ``madvise(MADV_POPULATE_WRITE)`` (Linux 5.14+): fault a range in without touching it.
 MADV_POPULATE_WRITE = 23
-#: Pages faulted in per ``madvise`` call by :meth:`FrameMemory.prefault` (8 MiB).
+#: Pages faulted in per ``madvise`` call by :meth:`SlotPool.prefault` (8 MiB).
 PREFAULT_STEP = 2048
 
 
@@ -53,107 +57,55 @@ def _libc_madvise() -> Callable[[int, int, int], int] | None:
         return None
     func.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
     func.restype = ctypes.c_int
-    return func  # type: ignore[no-any-return]
+    return cast(Callable[[int, int, int], int], func)
 
 
-class FrameMemory:
-    """``frames`` page frames over a pool of at most ``capacity`` write-once page slots.
+class SlotPool:
+    """At most ``capacity`` write-once page slots, handed out from slot 0 up.
 
-    The default capacity holds every write of one restore: the header page, the metadata pages
-    (each a new write of the same buffer frame) and every data page, at most one per frame.
+    Several :class:`FrameMemory` page tables may share one pool: the restores of one pass over
+    an image (``swsim compare``) read each data page once, into one slot, and every restore maps
+    its frames to that slot.
     """
 
-    def __init__(self, frames: int, capacity: int | None = None) -> None:
-        self.frames = frames
-        #: the page table: the slot of every frame, or ZERO_SLOT / POISON_SLOT
-        self.slot = np.full(frames, ZERO_SLOT, dtype=np.int64)
-        self.capacity = capacity if capacity is not None else frames + frames // 256 + 64
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
         flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
         # Python < 3.13 lacks the constant; 0x4000 is MAP_NORESERVE on Linux.
         flags |= getattr(mmap, "MAP_NORESERVE", 0x4000 if sys.platform == "linux" else 0)
-        self._map = mmap.mmap(-1, self.capacity * PAGE_SIZE, flags=flags)
-        self.pool = np.frombuffer(self._map, dtype=np.uint8).reshape(self.capacity, PAGE_SIZE)
-        #: slots handed out so far (the pool is filled from slot 0 up)
+        self._map = mmap.mmap(-1, capacity * PAGE_SIZE, flags=flags)
+        #: the slots' bytes, one row per slot
+        self.pages: PageArray = np.frombuffer(self._map, dtype=np.uint8).reshape(
+            capacity, PAGE_SIZE
+        )
+        #: slots handed out so far
         self.used = 0
+        self._lock = threading.Lock()
         self._prefaulter: threading.Thread | None = None
 
-    # -- writing -----------------------------------------------------------------------------
-    def reserve(self, nr_pages: int) -> np.ndarray:
+    def reserve(self, nr_pages: int) -> PageArray:
         """The next ``nr_pages`` unwritten slots, as a ``(nr_pages, PAGE_SIZE)`` array to fill
-        (then map them with :meth:`load`)."""
-        first = self.used
-        if first + nr_pages > self.capacity:
-            raise MemoryError(f"page pool exhausted ({self.capacity} slots)")
-        self.used += nr_pages
-        return self.pool[first : first + nr_pages]
+        (then map them with :meth:`FrameMemory.load`)."""
+        return self.take(nr_pages)[0]
 
-    def slots_of(self, pages: np.ndarray) -> np.ndarray | None:
+    def take(self, nr_pages: int) -> tuple[PageArray, int]:
+        """:meth:`reserve`, with the number of the first slot."""
+        with self._lock:  # the read-ahead thread and the handles reserve slots side by side
+            first = self.used
+            if first + nr_pages > self.capacity:
+                raise MemoryError(f"page pool exhausted ({self.capacity} slots)")
+            self.used += nr_pages
+        return self.pages[first : first + nr_pages], first
+
+    def slots_of(self, pages: PageArray) -> PfnArray | None:
         """The slot numbers of ``pages`` if it is a run of whole slots of the pool, else None."""
-        base = self.pool.ctypes.data
+        base = self.pages.ctypes.data
         offset = pages.ctypes.data - base if pages.ndim == 2 else -1
-        if not 0 <= offset < self.capacity * PAGE_SIZE or pages.strides != self.pool.strides:
+        if not 0 <= offset < self.capacity * PAGE_SIZE or pages.strides != self.pages.strides:
             return None
         first = offset // PAGE_SIZE
         return np.arange(first, first + len(pages), dtype=np.int64)
 
-    def load(self, pfns: np.ndarray, pages: np.ndarray) -> np.ndarray:
-        """Write page ``pages[i]`` into frame ``pfns[i]``; returns the slots now holding them.
-
-        Pages already in reserved slots (:meth:`reserve`) are mapped where they are; any other
-        array is copied into new slots first.
-        """
-        slots = self.slots_of(pages)
-        if slots is None:
-            fresh = self.reserve(len(pages))
-            fresh[:] = pages
-            slots = self.slots_of(fresh)
-            assert slots is not None
-        self.slot[pfns] = slots
-        return slots
-
-    def write_frame(self, pfn: int) -> tuple[np.ndarray, int]:
-        """A new slot for frame ``pfn`` to be written through: ``(its 4096 bytes, its slot)``."""
-        page = self.reserve(1)
-        slot = self.used - 1
-        self.slot[pfn] = slot
-        return page[0], slot
-
-    def copy_pages(self, dst: np.ndarray, src: np.ndarray) -> None:
-        """Copy frame ``src[i]`` to frame ``dst[i]`` for all i (sources and targets disjoint).
-
-        The copy shares the source's write-once slot: both frames read the same bytes.
-        """
-        self.slot[dst] = self.slot[src]
-
-    def zero(self, pfns: np.ndarray) -> None:
-        """memset() the frames ``pfns`` to zero."""
-        self.slot[pfns] = ZERO_SLOT
-
-    def poison(self, pfns: np.ndarray) -> None:
-        """The boot kernel's data in frames ``pfns`` (see :func:`swsim.machine.content.poison_pages`)."""
-        self.slot[pfns] = POISON_SLOT
-
-    # -- reading -----------------------------------------------------------------------------
-    def read(self, pfns: np.ndarray) -> np.ndarray:
-        """The bytes of frames ``pfns``, gathered into a new ``(len(pfns), PAGE_SIZE)`` array."""
-        pfns = np.asarray(pfns, dtype=np.int64)
-        slots = self.slot[pfns]
-        out = np.zeros((len(pfns), PAGE_SIZE), dtype=np.uint8)
-        held = slots >= 0
-        out[held] = self.pool[slots[held]]
-        poisoned = slots == POISON_SLOT
-        if poisoned.any():
-            out[poisoned] = poison_pages(pfns[poisoned])
-        return out
-
-    def read_frame(self, pfn: int) -> bytes:
-        """The 4096 bytes of frame ``pfn``."""
-        slot = int(self.slot[pfn])
-        if slot >= 0:
-            return self.pool[slot].tobytes()
-        return self.read(np.array([pfn])).tobytes()
-
-    # -- resident memory -----------------------------------------------------------------------
     def prefault(self, nr_pages: int) -> None:
         """Fault in the next ``nr_pages`` unwritten slots on a background thread.
 
@@ -166,7 +118,7 @@ class FrameMemory:
         last = min(first + nr_pages, self.capacity)
         if madvise is None or last <= first:
             return
-        base = self.pool.ctypes.data
+        base = self.pages.ctypes.data
 
         def run() -> None:
             for start in range(first, last, PREFAULT_STEP):
@@ -183,3 +135,101 @@ class FrameMemory:
         if self._prefaulter is not None:
             self._prefaulter.join()
             self._prefaulter = None
+
+
+def pool_capacity(frames: int) -> int:
+    """Slots for every write of one restore on ``frames`` frames: the header page, the metadata
+    pages (each a new write of the same buffer frame) and every data page, one per frame."""
+    return frames + frames // 256 + 64
+
+
+class FrameMemory:
+    """``frames`` page frames: a page table over write-once slots of a :class:`SlotPool`.
+
+    By default the pool is its own, of :func:`pool_capacity` slots (or ``capacity``).
+    """
+
+    def __init__(
+        self, frames: int, capacity: int | None = None, pool: SlotPool | None = None
+    ) -> None:
+        self.frames = frames
+        #: the page table: the slot of every frame, or ZERO_SLOT / POISON_SLOT
+        self.slot: PfnArray = np.full(frames, ZERO_SLOT, dtype=np.int64)
+        if pool is None:
+            pool = SlotPool(capacity if capacity is not None else pool_capacity(frames))
+        self.pool = pool
+
+    # -- writing -----------------------------------------------------------------------------
+    def reserve(self, nr_pages: int) -> PageArray:
+        """The pool's next ``nr_pages`` unwritten slots (:meth:`SlotPool.reserve`)."""
+        return self.pool.reserve(nr_pages)
+
+    @property
+    def used(self) -> int:
+        """Slots of the pool handed out so far."""
+        return self.pool.used
+
+    def load(self, pfns: PfnArray, pages: PageArray) -> PfnArray:
+        """Write page ``pages[i]`` into frame ``pfns[i]``; returns the slots now holding them.
+
+        Pages already in reserved slots (:meth:`reserve`) are mapped where they are; any other
+        array is copied into new slots first.
+        """
+        slots = self.pool.slots_of(pages)
+        if slots is None:
+            fresh = self.reserve(len(pages))
+            fresh[:] = pages
+            slots = self.pool.slots_of(fresh)
+            assert slots is not None
+        self.slot[pfns] = slots
+        return slots
+
+    def write_frame(self, pfn: int) -> tuple[PageArray, int]:
+        """A new slot for frame ``pfn`` to be written through: ``(its 4096 bytes, its slot)``."""
+        page, slot = self.pool.take(1)
+        self.slot[pfn] = slot
+        return page[0], slot
+
+    def copy_pages(self, dst: PfnArray, src: PfnArray) -> None:
+        """Copy frame ``src[i]`` to frame ``dst[i]`` for all i (sources and targets disjoint).
+
+        The copy shares the source's write-once slot: both frames read the same bytes.
+        """
+        self.slot[dst] = self.slot[src]
+
+    def zero(self, pfns: PfnArray) -> None:
+        """memset() the frames ``pfns`` to zero."""
+        self.slot[pfns] = ZERO_SLOT
+
+    def poison(self, pfns: PfnArray) -> None:
+        """The boot kernel's data in frames ``pfns`` (:func:`swsim.machine.content.poison_pages`)."""
+        self.slot[pfns] = POISON_SLOT
+
+    # -- reading -----------------------------------------------------------------------------
+    def read(self, pfns: PfnArray) -> PageArray:
+        """The bytes of frames ``pfns``, gathered into a new ``(len(pfns), PAGE_SIZE)`` array."""
+        pfns = np.asarray(pfns, dtype=np.int64)
+        slots = self.slot[pfns]
+        out = np.zeros((len(pfns), PAGE_SIZE), dtype=np.uint8)
+        held = slots >= 0
+        out[held] = self.pool.pages[slots[held]]
+        poisoned = slots == POISON_SLOT
+        if poisoned.any():
+            out[poisoned] = poison_pages(pfns[poisoned])
+        return out
+
+    def read_frame(self, pfn: int) -> bytes:
+        """The 4096 bytes of frame ``pfn``."""
+        slot = int(self.slot[pfn])
+        if slot >= 0:
+            return self.pool.pages[slot].tobytes()
+        return self.read(np.array([pfn])).tobytes()
+
+    # -- resident memory -----------------------------------------------------------------------
+    def prefault(self, nr_pages: int) -> None:
+        """:meth:`SlotPool.prefault` of the pool."""
+        self.pool.prefault(nr_pages)
+
+    def wait(self) -> None:
+        """:meth:`SlotPool.wait` of the pool."""
+        self.pool.wait()

@@ -1,0 +1,1 @@
+"""Many restores, or none: comparing strategies on one image, and summarising an image."""

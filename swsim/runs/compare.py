@@ -1,22 +1,23 @@
-"""``swsim compare``: one image restored once per strategy, side by side.
+"""Every strategy on one image, side by side (``swsim compare``).
 
-The input is read once into memory, so it can come from a pipe; every strategy restores the
-same bytes on a fresh boot-time machine. ``claim`` gives the lower bound on copies; each row
-carries its excess over it. A strategy that runs out of memory is a row with its error, not
-the end of the comparison; an image that is bad is an error for all, raised as such.
+The image is read once (so it can come from a pipe, and it is never held in memory whole):
+:func:`swsim.resume.restore.restore_each` feeds each page to every strategy, each on a fresh
+boot-time machine. ``claim`` gives the lower bound on copies; each row carries its excess over
+it. A strategy that runs out of memory is a row with its error, not the end of the comparison;
+an image that is bad is an error for all, raised as such.
 """
 
 from __future__ import annotations
 
-import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from swsim.errors import RestoreNoMemory, UsageError
-from swsim.machine.model import Machine
-from swsim.resume.restore import restore_image
-from swsim.resume.context import RestoreStats
-from swsim.resume.strategies import STRATEGIES
+from swsim.errors import RestoreNoMemory
+from swsim.image.source import ImageSource
+from swsim.resume.restore import RestoreOptions, restore_each
+from swsim.resume.stats import RestoreStats
+from swsim.resume.strategies import STRATEGIES, strategy_class
 
 #: The strategy whose copies are the lower bound.
 BOUND_STRATEGY = "claim"
@@ -24,6 +25,8 @@ BOUND_STRATEGY = "claim"
 
 @dataclass
 class CompareRow:
+    """One strategy's counts (None when it ran out of memory, then ``error`` says so)."""
+
     strategy: str
     stats: RestoreStats | None
     #: copies beyond claim's (None when either restore failed)
@@ -39,48 +42,28 @@ class CompareRow:
         return data
 
 
-def _restore_one(
-    image: bytes,
-    strategy: str,
-    machine: Machine | None,
-    allocator: str | None,
-    seed: int,
-    key: bytes | None,
-    page_by_page: bool,
-    no_data: bool,
-) -> CompareRow:
-    try:
-        stats = restore_image(
-            io.BytesIO(image), strategy, machine, allocator, seed, key,
-            page_by_page=page_by_page, no_data=no_data,
-        )
-    except RestoreNoMemory as exc:
-        return CompareRow(strategy, None, error=f"ENOMEM: {exc.missing} page(s) missing")
-    return CompareRow(strategy, stats)
-
-
-def compare_image(
-    image: bytes,
-    strategies: list[str] | None = None,
-    machine: Machine | None = None,
-    allocator: str | None = None,
-    seed: int = 0,
-    key: bytes | None = None,
-    page_by_page: bool = False,
-    no_data: bool = False,
+def compare(
+    source: ImageSource,
+    options: RestoreOptions = RestoreOptions(),
+    strategies: Sequence[str] = (),
 ) -> list[CompareRow]:
-    """Restore ``image`` with each strategy (all by default, in registry order)."""
-    names = list(strategies) if strategies else list(STRATEGIES)
+    """Restore the image of ``source`` with each of ``strategies`` (all by default, in registry
+    order), in one pass; ``options.strategy`` is not used. ``claim`` runs as well when it is not
+    asked for, to measure the excess copies against."""
+    names = list(dict.fromkeys(strategies or STRATEGIES))
     for name in names:
-        if name not in STRATEGIES:
-            raise UsageError(f"unknown strategy {name!r} (choose from: {', '.join(STRATEGIES)})")
-    names = list(dict.fromkeys(names))
-    mode = (key, page_by_page, no_data)
-    rows = [_restore_one(image, name, machine, allocator, seed, *mode) for name in names]
-    bound = next((r for r in rows if r.strategy == BOUND_STRATEGY), None)
-    if bound is None:
-        bound = _restore_one(image, BOUND_STRATEGY, machine, allocator, seed, *mode)
-    if bound.stats is not None:
+        strategy_class(name)
+    run = names if BOUND_STRATEGY in names else [*names, BOUND_STRATEGY]
+    results = dict(zip(run, restore_each(source, options, run), strict=True))
+    rows = []
+    for name in names:
+        result = results[name]
+        if isinstance(result, RestoreNoMemory):
+            rows.append(CompareRow(name, None, error=f"ENOMEM: {result.missing} page(s) missing"))
+        else:
+            rows.append(CompareRow(name, result.stats))
+    bound = results[BOUND_STRATEGY]
+    if not isinstance(bound, RestoreNoMemory):
         for row in rows:
             if row.stats is not None:
                 row.excess_copies = row.stats.copies - bound.stats.copies

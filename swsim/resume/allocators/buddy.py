@@ -2,9 +2,9 @@
 
 Free blocks of 2^order frames, orders 0 to ``MAX_PAGE_ORDER`` = 10 (the old ``MAX_ORDER`` = 11
 lists), one free list per order per zone (``struct free_area``). An allocation takes the head of
-the smallest non-empty list (``__rmqueue_smallest()``) and splits it: the lower half is handed
+the smallest non-empty list (``_rmqueue_smallest()``) and splits it: the lower half is handed
 out, the upper halves go back at the head of their lists (``expand()``). A free merges the block
-with its buddy as long as the buddy is a free block of the same order (``__free_one_page()``)
+with its buddy as long as the buddy is a free block of the same order (``_free_one_page()``)
 and puts the result at the head of its list. ``take_page_off_buddy()`` takes one given free frame
 out of its block (``break_down_buddy_pages()``), for the ``claim`` strategy.
 
@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from swsim.resume.allocators import PageAllocator
-from swsim.machine.ranges import mask_ranges
+from swsim.kernel.types import BoolArray, PfnArray
 from swsim.kernel.zones import machine_zones
+from swsim.machine.ranges import mask_ranges
+from swsim.resume.allocators.base import PageAllocator
 
 #: MAX_PAGE_ORDER (v6.8+; MAX_ORDER - 1 before): the largest block is 2^10 frames (4 MiB).
 MAX_PAGE_ORDER = 10
@@ -36,7 +37,7 @@ _NONE = -1
 class BuddyAllocator(PageAllocator):
     name = "buddy"
 
-    def __init__(self, free: np.ndarray, seed: int = 0) -> None:
+    def __init__(self, free: BoolArray, seed: int = 0) -> None:
         super().__init__(free, seed)
         frames = len(free)
         self.zones = machine_zones(frames)
@@ -99,11 +100,11 @@ class BuddyAllocator(PageAllocator):
                 order = min(order, (start & -start).bit_length() - 1)
             while start + (1 << order) > end:
                 order -= 1
-            self.__free_one_page(start, order, to_tail=True)
+            self._free_one_page(start, order, to_tail=True)
             start += 1 << order
 
-    def __free_one_page(self, pfn: int, order: int, to_tail: bool) -> None:
-        """``__free_one_page()``: merge with the buddy while it is a free block of this order."""
+    def _free_one_page(self, pfn: int, order: int, to_tail: bool) -> None:
+        """``_free_one_page()``: merge with the buddy while it is a free block of this order."""
         zone_end = self._zone_ends[self.zone_idx(pfn)]
         while order < MAX_PAGE_ORDER:
             buddy = pfn ^ (1 << order)
@@ -114,8 +115,8 @@ class BuddyAllocator(PageAllocator):
             order += 1
         self._add_to_free_list(pfn, order, to_tail)
 
-    def __rmqueue_smallest(self, zone: int) -> int:
-        """``__rmqueue_smallest()`` + ``expand()`` for one order-0 page, or -1."""
+    def _rmqueue_smallest(self, zone: int) -> int:
+        """``_rmqueue_smallest()`` + ``expand()`` for one order-0 page, or -1."""
         head = self._head[zone]
         for order in range(NR_PAGE_ORDERS):
             pfn = head[order]
@@ -130,12 +131,12 @@ class BuddyAllocator(PageAllocator):
 
     def alloc(self) -> int:
         for zone in reversed(range(len(self.zones))):
-            pfn = self.__rmqueue_smallest(zone)
+            pfn = self._rmqueue_smallest(zone)
             if pfn != _NONE:
                 return self._take(pfn)
         return _NONE
 
-    def alloc_many(self, nr_pages: int) -> np.ndarray:
+    def alloc_many(self, nr_pages: int) -> PfnArray:
         """``nr_pages`` order-0 allocations, a whole block at a time where that is the same.
 
         When the smallest free block of the first zone with any is of order k and at least 2^k
@@ -143,7 +144,7 @@ class BuddyAllocator(PageAllocator):
         frames in pfn order (the lower half first, then each buddy ``expand()`` put back),
         leaving the lists as they were without it: so the block is handed out whole.
         """
-        out: list[np.ndarray] = []
+        out: list[PfnArray] = []
         singles: list[int] = []
         need = nr_pages
         while need:
@@ -165,7 +166,7 @@ class BuddyAllocator(PageAllocator):
             out.append(np.array(singles, dtype=np.int64))
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
-    def take_pages(self, pfns: np.ndarray) -> np.ndarray:
+    def take_pages(self, pfns: PfnArray) -> BoolArray:
         """:meth:`take_page` for each of ``pfns`` (increasing), a whole free block at a time.
 
         Taking every frame of a free block one by one splits it and removes every piece, which
@@ -196,7 +197,7 @@ class BuddyAllocator(PageAllocator):
         return None
 
     def _freed(self, pfn: int) -> None:
-        self.__free_one_page(pfn, 0, to_tail=False)
+        self._free_one_page(pfn, 0, to_tail=False)
 
     def _taken(self, pfn: int) -> None:
         """``take_page_off_buddy()``: split the block holding ``pfn`` down to ``pfn`` alone."""

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from swsim.errors import UnknownChoice
 from swsim.resume.strategies.base import Strategy
 from swsim.resume.strategies.bitmap import Bitmap
 from swsim.resume.strategies.claim import Claim
 from swsim.resume.strategies.eat import Eat
 from swsim.resume.strategies.safe_list import SafeList
 
+#: Every strategy by name, in the order reports list them.
 STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (Eat, SafeList, Bitmap, Claim)}
 
-__all__ = ["STRATEGIES", "Strategy"]
+
+def strategy_class(name: str) -> type[Strategy]:
+    """The strategy called ``name`` (an :class:`~swsim.errors.UnknownChoice` if none is)."""
+    try:
+        return STRATEGIES[name]
+    except KeyError:
+        raise UnknownChoice("strategy", name, STRATEGIES) from None

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from swsim.image.info import ImageInfo
+
 from swsim.kernel.constants import SIZEOF_PBE, div_round_up
-from swsim.image.header import ImageHeader
 from swsim.kernel.memory_bitmap import (
     LINKED_PAGE_DATA_SIZE,
     ChainAllocator,
@@ -33,6 +34,8 @@ from swsim.kernel.memory_bitmap import (
     memory_bm_pages,
 )
 from swsim.machine.ranges import ranges_pfns
+from swsim.kernel.types import PfnArray
+from swsim.resume.context import ResumeContext
 from swsim.resume.strategies.base import Strategy
 from swsim.resume.strategies.pages import get_image_page, get_image_pages, preallocate_pages
 from swsim.kernel.zones import machine_zones
@@ -49,8 +52,8 @@ class Bitmap(Strategy):
     name = "bitmap"
     summary = "v6.x: memory bitmaps, chain allocator, pbe reserve; zero pages memset"
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, ctx: ResumeContext) -> None:
+        super().__init__(ctx)
         self.zones = machine_zones(self.ctx.frames)
         #: forbidden_pages_map / free_pages_map exist (the helpers are no-ops before)
         self.basic_maps = False
@@ -63,11 +66,9 @@ class Bitmap(Strategy):
         self.zero_bm: MemoryBitmap | None = None
         self.orig_bm: MemoryBitmap | None = None
         self.ca: ChainAllocator | None = None
-        self.orig = np.zeros(0, dtype=np.int64)
-        self.address = np.zeros(0, dtype=np.int64)
 
     # -- snapshot.c page helpers (the memory_bitmap PageSource) ---------------------------
-    def _unsafe_pages_met(self, pfns: np.ndarray) -> None:
+    def _unsafe_pages_met(self, pfns: PfnArray) -> None:
         self.allocated_unsafe_pages += len(pfns)
 
     def get_image_page(self, safe_needed: bool) -> int:
@@ -103,7 +104,7 @@ class Bitmap(Strategy):
         nosave = ranges_pfns(self.ctx.machine.nosave)
         self.ctx.page_nosave[nosave] = True
 
-    def mark_unsafe_pages(self, pfns: np.ndarray) -> None:
+    def mark_unsafe_pages(self, pfns: PfnArray) -> None:
         """Clear ``free_pages_map``, set the image pfns in it; ``allocated_unsafe_pages`` = 0."""
         self.ctx.page_nosave_free[:] = False
         self.ctx.page_nosave_free[pfns] = True
@@ -116,14 +117,14 @@ class Bitmap(Strategy):
         self.buffer = self.get_image_page(PG_ANY)
         return self.buffer
 
-    def load_header(self, header: ImageHeader) -> None:
+    def load_header(self, info: ImageInfo) -> None:
         """cur == 1: ``load_header()``, then ``copy_bm`` and ``zero_bm`` (PG_ANY)."""
-        self.nr_image_pages = header.image_pages  # nr_copy_pages + nr_zero_pages
+        self.nr_image_pages = info.image_pages  # nr_copy_pages + nr_zero_pages
         self.safe_pages_list = []
         self.copy_bm = self.memory_bm_create(PG_ANY)
         self.zero_bm = self.memory_bm_create(PG_ANY)
 
-    def prepare_image(self, pfns: np.ndarray) -> None:
+    def prepare_image(self, pfns: PfnArray) -> None:
         """``prepare_image()`` in the kernel's order (b21f18ef964b: ``tmp`` is PG_SAFE)."""
         assert self.copy_bm is not None and self.zero_bm is not None
         self.free_image_page(self.buffer, PG_UNSAFE_CLEAR)
@@ -161,7 +162,7 @@ class Bitmap(Strategy):
         self.address[index] = address
         return address
 
-    def get_buffers(self, start: int, stop: int, pfns: np.ndarray) -> np.ndarray:
+    def get_buffers(self, start: int, stop: int, pfns: PfnArray) -> PfnArray:
         """:meth:`get_buffer` for image pages ``start`` to ``stop``, batched.
 
         Each copied page costs a ``chain_alloc()`` of one pbe (a new chain page from
@@ -202,6 +203,3 @@ class Bitmap(Strategy):
             self.safe_pages_list.extend(memory_bm_pages(self.orig_bm))
             self.orig_bm = None
 
-    def restore_pblist(self) -> tuple[np.ndarray, np.ndarray]:
-        linked = self.address >= 0
-        return self.orig[linked], self.address[linked]

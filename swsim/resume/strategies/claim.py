@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from swsim.image.info import ImageInfo
+
 from swsim.kernel.constants import pagedir_pages
-from swsim.image.header import ImageHeader
+from swsim.kernel.types import PfnArray
+from swsim.resume.context import ResumeContext
 from swsim.resume.strategies.base import Strategy
 
 
@@ -27,21 +30,19 @@ class Claim(Strategy):
     name = "claim"
     summary = "lower bound: claim every free original frame, copy only boot-kernel frames"
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, ctx: ResumeContext) -> None:
+        super().__init__(ctx)
         self.buffer = -1
-        self.orig = np.zeros(0, dtype=np.int64)
-        self.address = np.zeros(0, dtype=np.int64)
         self.pbe_pages: list[int] = []
 
     def alloc_buffer(self) -> int:
         self.buffer = self.ctx.get_zeroed_page()
         return self.buffer
 
-    def load_header(self, header: ImageHeader) -> None:
+    def load_header(self, info: ImageInfo) -> None:
         """Nothing to allocate: the pfns are unpacked by the handle."""
 
-    def prepare_image(self, pfns: np.ndarray) -> None:
+    def prepare_image(self, pfns: PfnArray) -> None:
         """Free the buffer, claim every free original frame, then the safe pages for the rest.
 
         Once all free original frames are claimed, the allocator has only safe frames left.
@@ -64,11 +65,8 @@ class Claim(Strategy):
             return pfn
         return address
 
-    def restore_pblist(self) -> tuple[np.ndarray, np.ndarray]:
-        linked = self.address >= 0
-        return self.orig[linked], self.address[linked]
 
-    def get_buffers(self, start: int, stop: int, pfns: np.ndarray) -> np.ndarray:
+    def get_buffers(self, start: int, stop: int, pfns: PfnArray) -> PfnArray:
         address = self.address[start:stop]
         direct = address < 0
         self.stats.direct += int(direct.sum())

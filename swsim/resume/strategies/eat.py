@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from swsim.kernel.types import PfnArray
+from swsim.resume.context import ResumeContext
 from swsim.resume.strategies.pages import get_image_pages
 from swsim.resume.strategies.swsusp2006 import Swsusp2006
 
@@ -19,11 +21,11 @@ class Eat(Swsusp2006):
     name = "eat"
     summary = "2.6.17 before the patch: eat unsafe pages, copy every page at the end"
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, ctx: ResumeContext) -> None:
+        super().__init__(ctx)
         self.eaten_pages: list[int] = []
 
-    def unsafe_pages_met(self, pfns: np.ndarray) -> None:
+    def unsafe_pages_met(self, pfns: PfnArray) -> None:
         self.eaten_pages.extend(pfns.tolist())
         self.stats.eaten += len(pfns)
 
@@ -35,7 +37,7 @@ class Eat(Swsusp2006):
             ctx.free_page(pfn)
         self.eaten_pages = []
 
-    def prepare_image(self, pfns: np.ndarray) -> None:
+    def prepare_image(self, pfns: PfnArray) -> None:
         """``create_image()``: safe directory, ``alloc_data_pages()``, release the eaten pages."""
         self.swap_pagedir(pfns)
         # alloc_data_pages(): alloc_image_page(safe_needed=1) for each pbe, in pbe order
@@ -46,5 +48,5 @@ class Eat(Swsusp2006):
         """``handle->buffer = (void *)handle->pbe->address``: always the safe page."""
         return int(self.address[index])
 
-    def get_buffers(self, start: int, stop: int, pfns: np.ndarray) -> np.ndarray:
+    def get_buffers(self, start: int, stop: int, pfns: PfnArray) -> PfnArray:
         return self.address[start:stop]

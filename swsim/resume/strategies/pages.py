@@ -14,15 +14,16 @@ from collections.abc import Callable
 
 import numpy as np
 
+from swsim.kernel.types import PfnArray
 from swsim.resume.context import ResumeContext
 
 #: Called with the unsafe pages an allocation loop met, in the order it met them.
-UnsafePagesMet = Callable[[np.ndarray], None]
+UnsafePagesMet = Callable[[PfnArray], None]
 
 
 def get_image_pages(
     ctx: ResumeContext, nr_pages: int, safe_needed: bool, unsafe_pages_met: UnsafePagesMet
-) -> np.ndarray:
+) -> PfnArray:
     """``nr_pages`` calls of ``get_image_page()`` / ``alloc_image_page()``, batched.
 
     Each page returned is marked allocated by swsusp (both flags); with ``safe_needed`` each is

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from swsim.kernel.types import PfnArray
+from swsim.resume.context import ResumeContext
 from swsim.resume.strategies.pages import preallocate_pages
 from swsim.resume.strategies.swsusp2006 import Swsusp2006
 
@@ -20,17 +22,17 @@ class SafeList(Swsusp2006):
     name = "safe-list"
     summary = "2.6.17 with the patch: keep unsafe pages, load each into its own frame"
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, ctx: ResumeContext) -> None:
+        super().__init__(ctx)
         self.unsafe_pages = 0
         #: the safe_pages list: a stack, like the kernel's singly linked list
         self.safe_pages: list[int] = []
 
-    def unsafe_pages_met(self, pfns: np.ndarray) -> None:
+    def unsafe_pages_met(self, pfns: PfnArray) -> None:
         self.unsafe_pages += len(pfns)
         self.stats.unsafe_kept += len(pfns)
 
-    def prepare_image(self, pfns: np.ndarray) -> None:
+    def prepare_image(self, pfns: PfnArray) -> None:
         """``prepare_image()`` of the patch."""
         self.unsafe_pages = 0  # set by mark_unsafe_pages() in the patch
         self.swap_pagedir(pfns)
@@ -49,7 +51,7 @@ class SafeList(Swsusp2006):
         self.address[index] = address
         return address
 
-    def get_buffers(self, start: int, stop: int, pfns: np.ndarray) -> np.ndarray:
+    def get_buffers(self, start: int, stop: int, pfns: PfnArray) -> PfnArray:
         """:meth:`get_buffer` for image pages ``start`` to ``stop``: the flags do not change
         while the data is read, and the safe pages come off the list top first."""
         ctx = self.ctx

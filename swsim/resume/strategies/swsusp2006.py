@@ -4,7 +4,7 @@ The resume half of that file, before and after Rafael Wysocki's patch "swsusp: u
 during resume" (April 2006), shares the buffer page, ``load_header()``'s first page directory
 (``alloc_pagedir(nr_copy_pages, GFP_ATOMIC, 0)``), ``mark_unsafe_pages()``, the safe page
 directory and ``free_pagedir()``. The two differ in what ``alloc_image_page()`` does with an
-unsafe page it meets (:meth:`Swsusp2006.unsafe_page_met`), in ``create_image()`` versus
+unsafe page it meets (:meth:`Swsusp2006.unsafe_pages_met`), in ``create_image()`` versus
 ``prepare_image()``, and in ``get_buffer()``.
 
 Departures from the kernel: the pbes themselves live in numpy arrays (``orig``/``address``), not
@@ -19,25 +19,25 @@ from abc import abstractmethod
 
 import numpy as np
 
+from swsim.image.info import ImageInfo
+
 from swsim.kernel.constants import pagedir_pages
-from swsim.image.header import ImageHeader
+from swsim.kernel.types import PfnArray
+from swsim.resume.context import ResumeContext
 from swsim.resume.strategies.base import Strategy
 from swsim.resume.strategies.pages import get_image_page, get_image_pages
 
 
 class Swsusp2006(Strategy):
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, ctx: ResumeContext) -> None:
+        super().__init__(ctx)
         self.buffer = -1
         self.nr_copy_pages = 0
         #: the page directory that load_header() unpacks the metadata into (pagedir_nosave)
         self.pagedir: list[int] = []
-        #: pbe->orig_address and pbe->address (-1: none) per image page, in image order
-        self.orig = np.zeros(0, dtype=np.int64)
-        self.address = np.zeros(0, dtype=np.int64)
 
     @abstractmethod
-    def unsafe_pages_met(self, pfns: np.ndarray) -> None:
+    def unsafe_pages_met(self, pfns: PfnArray) -> None:
         """``alloc_image_page(safe_needed)`` got these unsafe frames (already PG_nosave)."""
 
     def alloc_image_page(self, safe_needed: bool) -> int:
@@ -61,7 +61,7 @@ class Swsusp2006(Strategy):
                 ctx.page_nosave_free[pfn] = False
             ctx.free_page(pfn)
 
-    def mark_unsafe_pages(self, pfns: np.ndarray) -> None:
+    def mark_unsafe_pages(self, pfns: PfnArray) -> None:
         """Clear PG_nosave_free on every frame, then set it on every original frame."""
         flags = self.ctx.page_nosave_free
         flags[: self.ctx.frames] = False
@@ -73,12 +73,12 @@ class Swsusp2006(Strategy):
         self.buffer = self.alloc_image_page(False)
         return self.buffer
 
-    def load_header(self, header: ImageHeader) -> None:
+    def load_header(self, info: ImageInfo) -> None:
         """``load_header()``: check_header() passed; allocate the first page directory."""
-        self.nr_copy_pages = header.image_pages
+        self.nr_copy_pages = info.image_pages
         self.pagedir = self.alloc_pagedir(self.nr_copy_pages, False)
 
-    def swap_pagedir(self, pfns: np.ndarray) -> None:
+    def swap_pagedir(self, pfns: PfnArray) -> None:
         """The step both versions open with: mark the unsafe pages, build the safe directory.
 
         ``alloc_pagedir(nr_copy_pages, GFP_ATOMIC, 1)``, ``copy_page_backup_list()``, then
@@ -91,6 +91,3 @@ class Swsusp2006(Strategy):
         self.free_pagedir(self.pagedir, False)
         self.pagedir = safe_pagedir
 
-    def restore_pblist(self) -> tuple[np.ndarray, np.ndarray]:
-        linked = self.address >= 0
-        return self.orig[linked], self.address[linked]

@@ -1,0 +1,144 @@
+"""zstd compression of whole images: a checked decompressing reader and a writer.
+
+A compressed image is a standard zstd stream (one or more frames) of the raw image, so
+``zstd -d`` turns it into a raw image and ``zstd`` turns a raw image into a compressed one.
+The kernel compresses differently (kernel/power/swap.c: LZO or LZ4 blocks of ``UNC_PAGES`` =
+32 pages, each with a length header); swsim compresses the whole stream so that standard tools
+interoperate.
+
+:class:`ZstdImageReader` pulls from python-zstandard's ``stream_reader``, so what it
+decompresses is bounded by what its caller asks for; the compressed bytes pass through a
+:class:`~swsim.image.codecs.zstd_frames.FrameWalker` on their way in (that module says why).
+The window a frame may ask for is capped at :data:`MAX_WINDOW_SIZE`, and once the image header
+is known, :meth:`ZstdImageReader.set_limit` caps the total output at the size the header
+declares: a frame header declaring more, or a single byte beyond it, is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from functools import partial
+from typing import BinaryIO, cast
+
+import zstandard
+
+from swsim.errors import ImageError
+from swsim.image.codecs.base import Codec, WritableBuffer, byte_view, fill_buffer
+from swsim.image.codecs.zstd_frames import ZSTD_MAGIC, FrameWalker, too_long
+
+#: Compressed bytes the decompressor asks its source for at a time (two zstd blocks: large
+#: enough that the Python calls cost nothing, small enough to stay in cache).
+READ_SIZE = 1 << 18
+#: Bytes per step of ``read()`` without a size.
+READ_ALL_CHUNK = 1 << 20
+#: Largest window a frame may require (zstd's own default limit for decompression, 128 MiB).
+MAX_WINDOW_SIZE = 1 << 27
+#: zstd's compression levels.
+ZSTD_LEVELS = range(1, 23)
+
+
+class _WalkedSource:
+    """The compressed input as the decompressor pulls it: the sniffed head first, then the
+    stream, every byte through a :class:`FrameWalker`."""
+
+    def __init__(self, head: bytes, stream: BinaryIO, walker: FrameWalker) -> None:
+        self._head = head
+        self._stream = stream
+        self._walker = walker
+
+    def read(self, size: int) -> bytes:
+        data = self._head or self._stream.read(size)
+        self._head = b""
+        if data:
+            self._walker.feed(data)
+        else:
+            self._walker.finish()
+        return data
+
+
+class ZstdImageReader:
+    """Decompress a zstd stream on the fly, refusing truncation, garbage and oversized output."""
+
+    codec = "zstd"
+
+    def __init__(self, head: bytes, stream: BinaryIO) -> None:
+        self._walker = FrameWalker()
+        dctx = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW_SIZE)
+        self._reader = dctx.stream_reader(
+            cast(BinaryIO, _WalkedSource(head, stream, self._walker)),
+            read_size=READ_SIZE,
+            read_across_frames=True,
+            closefd=False,
+        )
+        self._produced = 0
+        self._limit: int | None = None
+        self._ended = False  # the stream is known to end at the limit
+
+    def set_limit(self, nbytes: int) -> None:
+        """Refuse to decompress more than ``nbytes`` in total (the header's declared size)."""
+        if self._produced > nbytes:
+            raise too_long(nbytes)
+        self._limit = nbytes
+        self._walker.set_limit(nbytes)
+
+    def readinto(self, buffer: WritableBuffer) -> int:
+        """Fill ``buffer`` with decompressed bytes; 0 only at the end of the stream."""
+        view = byte_view(buffer)
+        with _zstd_errors():
+            got = fill_buffer(self._reader.readinto, view[: self._room(len(view))])
+        self._count(got)
+        return got
+
+    def read(self, size: int = -1) -> bytes:
+        """``size`` decompressed bytes (fewer only at the end of the stream; -1: all)."""
+        if size < 0:
+            return b"".join(iter(partial(self.read, READ_ALL_CHUNK), b""))
+        room = self._room(size)
+        with _zstd_errors():
+            data: bytes = self._reader.read(room) if room else b""
+        self._count(len(data))
+        if 0 < len(data) < room:  # the input has ended; the decompressor may hold more
+            data += self.read(room - len(data))
+        return data
+
+    def _room(self, size: int) -> int:
+        """How many of ``size`` bytes asked for may be produced: up to the limit."""
+        return size if self._limit is None else min(size, self._limit - self._produced)
+
+    def _count(self, nbytes: int) -> None:
+        """``nbytes`` more were handed out; at the limit the stream must end (one more byte
+        is refused, and reading on to the end of the input lets the walker check the last
+        frame)."""
+        self._produced += nbytes
+        if self._produced == self._limit and not self._ended:
+            with _zstd_errors():
+                if self._reader.read(1):
+                    raise too_long(self._produced)
+            self._ended = True
+
+
+@contextlib.contextmanager
+def _zstd_errors() -> Iterator[None]:
+    """python-zstandard's errors as :class:`ImageError`."""
+    try:
+        yield
+    except zstandard.ZstdError as exc:
+        raise ImageError(f"corrupted compressed image ({exc})") from None
+
+
+@contextlib.contextmanager
+def zstd_output(out: BinaryIO, level: int, threads: int) -> Iterator[BinaryIO]:
+    """A stream whose bytes reach ``out`` zstd-compressed (with a content checksum).
+
+    The frame is finished only when the block completes, so an interrupted write never leaves
+    a complete-looking frame.
+    """
+    cctx = zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True)
+    writer = cctx.stream_writer(out, closefd=False)
+    yield cast(BinaryIO, writer)
+    writer.flush(zstandard.FLUSH_FRAME)
+    writer.close()
+
+
+ZSTD = Codec("zstd", ZSTD_MAGIC, ZSTD_LEVELS, ZstdImageReader, zstd_output)

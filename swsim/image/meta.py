@@ -1,0 +1,41 @@
+"""Metadata pages: each image page's pfn as a little-endian u64, 512 per page.
+
+The kernel's ``pack_pfns()`` / ``unpack_orig_pfns()`` encoding, which the swsim image shares with
+the kernel's own: since v6.6 (commit 005e8dddd497) an entry with ``ENCODED_PFN_ZERO_FLAG`` (bit
+63) set is an all-zero page with no data page. The last page is zero-padded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from swsim.kernel.constants import (
+    ENCODED_PFN_MASK,
+    ENCODED_PFN_ZERO_FLAG,
+    PFNS_PER_META_PAGE,
+    nr_meta_pages,
+)
+from swsim.kernel.types import BoolArray, PfnArray, WordArray
+
+
+def encode_meta_pfns(pfns: PfnArray, zero: BoolArray | None) -> WordArray:
+    """Metadata entries: each pfn, with ENCODED_PFN_ZERO_FLAG set where ``zero`` is True."""
+    encoded = np.asarray(pfns, dtype=np.uint64).copy()
+    if zero is not None:
+        encoded[zero] |= np.uint64(ENCODED_PFN_ZERO_FLAG)
+    return encoded
+
+
+def pack_meta_pages(entries: WordArray | PfnArray) -> bytes:
+    """Metadata pages holding ``entries``: little-endian u64, the last page zero-padded."""
+    out = np.zeros(nr_meta_pages(len(entries)) * PFNS_PER_META_PAGE, dtype="<u8")
+    out[: len(entries)] = entries
+    return out.tobytes()
+
+
+def decode_meta_page(page: bytes | memoryview, count: int) -> tuple[PfnArray, BoolArray]:
+    """``unpack_orig_pfns()`` of v6.6+: the first ``count`` pfns (int64) of ``page`` (one or
+    more metadata pages) and which of them are zero pages."""
+    raw = np.frombuffer(page, dtype="<u8", count=count)
+    zero = (raw & np.uint64(ENCODED_PFN_ZERO_FLAG)) != 0
+    return (raw & np.uint64(ENCODED_PFN_MASK)).astype(np.int64), zero

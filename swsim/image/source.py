@@ -1,0 +1,119 @@
+"""The seam between an image and the resume side: :class:`ImageSource` and :func:`open_image`.
+
+An image source is an image being read once, front to back: its :class:`ImageInfo`, its header
+page as stored, its metadata pages, its data pages (read into buffers the caller may supply),
+and the checks that ran. The resume side, the strategies and the runs read images only through
+it, so a second format plugs in here without touching them.
+
+:func:`open_image` recognises the codec by its magic (:mod:`swsim.image.codecs`), then the
+format by the magic of its first page (:data:`FORMATS`). Nothing is allocated from an image's
+numbers before its header has been validated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Protocol
+
+from swsim.errors import ImageError
+from swsim.image.auth import auth_failures
+from swsim.image.checks import ImageChecks
+from swsim.image.codecs import open_image_stream
+from swsim.image.format import IMAGE_MAGIC
+from swsim.image.info import ImageInfo
+from swsim.image.reader import CountingInput, SwsimImage
+from swsim.kernel.constants import PAGE_SIZE
+from swsim.kernel.types import PageArray
+
+
+class ImageSource(Protocol):
+    """An image being read front to back (see the module docstring)."""
+
+    #: the image's page counts and encoding, from its validated header
+    info: ImageInfo
+    #: what has been checked so far (codec, signature, block CRCs, authentication)
+    checks: ImageChecks
+    #: whether a key was given: then every image error is an authentication failure
+    keyed: bool
+    #: page 0 as stored, for the handle's buffer
+    header_page: bytes
+
+    def describe(self) -> dict[str, Any]:
+        """The format's header fields, in the order ``swsim inspect`` shows them."""
+
+    def iter_meta_pages(self) -> Iterator[bytes]:
+        """The ``info.nr_meta_pages`` metadata pages, in order (after the header page)."""
+
+    def iter_data(self, into: Callable[[int], PageArray] | None = None) -> Iterator[PageArray]:
+        """The data pages in ``(n, PAGE_SIZE)`` batches, read into ``into(n)`` if given."""
+
+    def finish(self, pfn_of: Callable[[int], int]) -> ImageChecks:
+        """After the data: every remaining check (``pfn_of(i)``: data page ``i``'s pfn)."""
+
+    def authenticate_rest(self) -> None:
+        """Read the rest unprocessed and check it is authentic (with a key)."""
+
+
+#: ``open(input, first_page, key, checks)``: the source of an image in one format.
+FormatOpener = Callable[[CountingInput, bytes, "bytes | None", "ImageChecks | None"], ImageSource]
+
+
+@dataclass(frozen=True)
+class ImageFormat:
+    """An image format: the magic its first page holds, where, and how to read it."""
+
+    name: str
+    magic: bytes
+    offset: int
+    open: FormatOpener
+
+    def recognises(self, first_page: bytes) -> bool:
+        return len(first_page) == PAGE_SIZE and (
+            first_page[self.offset : self.offset + len(self.magic)] == self.magic
+        )
+
+
+#: Every image format swsim reads, tried in order on the first page.
+FORMATS: tuple[ImageFormat, ...] = (ImageFormat("swsim", IMAGE_MAGIC, 0, SwsimImage),)
+
+
+def open_image(
+    stream: BinaryIO, key: bytes | None = None, checks: ImageChecks | None = None
+) -> ImageSource:
+    """Start reading the image in ``stream`` (any codec, any format): its header is read and
+    validated. With ``key`` the image must be signed with it, and every error is an
+    :class:`~swsim.errors.AuthError`. ``checks``, if given, is the record filled as the checks
+    pass (else ``source.checks`` is a new one)."""
+    with auth_failures(key is not None):
+        data = CountingInput(open_image_stream(stream))
+        first_page = _read_first_page(data)
+        for image_format in FORMATS:
+            if image_format.recognises(first_page):
+                return image_format.open(data, first_page, key, checks)
+        raise _not_an_image(first_page)
+
+
+def _read_first_page(data: CountingInput) -> bytes:
+    """Up to a page: fewer bytes only when the stream ends first."""
+    chunks: list[bytes] = []
+    got = 0
+    while got < PAGE_SIZE:
+        chunk = data.read(PAGE_SIZE - got)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _not_an_image(first_page: bytes) -> ImageError:
+    """Why no format recognises ``first_page``: a bad magic, or a stream too short to tell."""
+    if len(first_page) == PAGE_SIZE:
+        return ImageError("not an swsim image (bad magic in the header page)")
+    if first_page and not IMAGE_MAGIC.startswith(first_page[: len(IMAGE_MAGIC)]):
+        return ImageError("not an swsim image (too short, and no swsim magic)")
+    return ImageError(
+        f"truncated image: stream ended in the header page ({len(first_page)} of {PAGE_SIZE} "
+        "bytes read)"
+    )

@@ -1,0 +1,120 @@
+"""Writing a swsim image: a snapshot's pages, swsim's checksum pages and its trailer.
+
+:func:`write_image` takes a machine's snapshot (:mod:`swsim.suspend.snapshot`), hands its pages
+out through ``snapshot_read_next()`` (:mod:`swsim.suspend.handle`) laid out as a swsim image
+(:class:`SwsimLayout`), and appends a CRC32 per 32 data pages and the trailer: the digest of
+every byte before it (XXH3-128 by default, or SHA-256) and, with a key, its HMAC-SHA256. The
+digests run on a second core while the pages are made and written; with a codec the stream is
+compressed on its way out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from typing import BinaryIO
+
+import numpy as np
+
+from swsim.image.auth import new_mac
+from swsim.image.checks import BlockCrc32
+from swsim.image.codecs import compressed_output
+from swsim.image.digest import DEFAULT_DIGEST, digest_by_name
+from swsim.image.format import FLAG_BLOCK_CRC32, FLAG_NO_DATA, FLAG_SIGNED
+from swsim.image.header import ImageHeader
+from swsim.image.meta import encode_meta_pfns, pack_meta_pages
+from swsim.image.trailer import pack_trailer
+from swsim.image.worker import Worker
+from swsim.kernel.constants import PFNS_PER_META_PAGE
+from swsim.machine.model import Machine
+from swsim.progress import ProgressFactory, no_progress
+from swsim.suspend.handle import SnapshotReadHandle
+from swsim.suspend.snapshot import Snapshot, take_snapshot
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """How :func:`write_image` writes an image."""
+
+    #: ``skip``: all-zero pages are flagged metadata entries with no data page (v6.6+);
+    #: ``store``: they are data pages like any other
+    zero_pages: str = "skip"
+    #: header and metadata only (header flag ``FLAG_NO_DATA``): enough to count any restore
+    no_data: bool = False
+    #: sign the image with this key (HMAC-SHA256 in the trailer)
+    key: bytes | None = None
+    #: the trailer digest: ``xxh3`` (XXH3-128) or ``sha256``
+    digest: str = DEFAULT_DIGEST
+    #: the codec (``none``, ``zstd``), its level and worker threads
+    compress: str = "none"
+    level: int = 3
+    threads: int = 0
+    #: reports the data pages written (see :mod:`swsim.progress`)
+    progress: ProgressFactory = no_progress
+
+
+class SwsimLayout:
+    """The header and metadata pages of a snapshot in the swsim format (a ``PageLayout``)."""
+
+    def __init__(self, snapshot: Snapshot, flags: int) -> None:
+        self.header = ImageHeader.for_machine(
+            snapshot.machine, len(snapshot.pfns), flags=flags,
+            nr_zero_pages=snapshot.nr_zero_pages,
+        )
+        self.nr_meta_pages = self.header.nr_meta_pages
+        self._entries = encode_meta_pfns(snapshot.pfns, snapshot.zero)
+
+    def header_page(self) -> bytes:
+        return self.header.pack()
+
+    def meta_pages(self, first: int, count: int) -> bytes:
+        start = first * PFNS_PER_META_PAGE
+        return pack_meta_pages(self._entries[start : start + count * PFNS_PER_META_PAGE])
+
+
+def write_image(
+    machine: Machine, out: BinaryIO, options: WriteOptions = WriteOptions()
+) -> ImageHeader:
+    """Write the whole image of ``machine`` to a binary stream; return its header."""
+    algo = digest_by_name(options.digest)
+    snapshot = take_snapshot(machine, options.zero_pages)
+    flags = FLAG_BLOCK_CRC32 | algo.header_flags
+    flags |= FLAG_NO_DATA if options.no_data else 0
+    flags |= FLAG_SIGNED if options.key is not None else 0
+    layout = SwsimLayout(snapshot, flags)
+    header = layout.header
+    handle = SnapshotReadHandle(snapshot, layout, with_data=not options.no_data)
+    hasher = algo.new()
+    mac = new_mac(options.key) if options.key is not None else None
+    crc = BlockCrc32()
+    worker = Worker()  # the digests run on a second core while pages are made and written
+
+    with compressed_output(out, options.compress, options.level, options.threads) as stream:
+
+        def digests(data: bytes | memoryview) -> None:
+            hasher.update(data)
+            if mac is not None:
+                mac.update(data)
+
+        def emit(data: bytes | memoryview) -> None:
+            worker.submit(digests, data)
+            stream.write(data)
+
+        try:
+            with options.progress("snapshot", header.nr_stored_pages) as advance:
+                for chunk in handle.iter_chunks():
+                    if isinstance(chunk, np.ndarray):
+                        worker.submit(crc.update, chunk)
+                        emit(chunk.reshape(-1).data)
+                        if advance:
+                            advance(len(chunk))
+                    else:
+                        emit(chunk)
+            worker.wait()
+            emit(crc.pack())
+            worker.wait()
+        finally:
+            worker.close()
+        mac_bytes = mac.digest() if mac else b""
+        stream.write(pack_trailer(algo, hasher.digest(), header.stream_pages, mac_bytes))
+    return header

@@ -1,0 +1,83 @@
+"""The interface of a boot-time page allocator: where ``get_zeroed_page()`` finds a frame.
+
+Every allocation and free of a restore goes through one, so the counts depend on the
+allocator's order exactly as the kernel's depend on its page allocator.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from swsim.kernel.types import BoolArray, PfnArray
+
+#: Frames scanned per numpy step when looking for the next free frame.
+SCAN_FRAMES = 4096
+
+
+class PageAllocator(ABC):
+    """Hands out free frames one at a time; ``alloc()`` returns -1 when none is left."""
+
+    name: str
+
+    def __init__(self, free: BoolArray, seed: int = 0) -> None:
+        self.free = free.astype(bool, copy=True)
+        self.nr_free = int(self.free.sum())
+
+    @abstractmethod
+    def alloc(self) -> int: ...
+
+    def alloc_many(self, nr_pages: int) -> PfnArray:
+        """What ``nr_pages`` calls of :meth:`alloc` would return, in order (fewer when dry).
+
+        Subclasses override it with a vectorised equivalent; the result must be identical.
+        """
+        out = []
+        for _ in range(nr_pages):
+            pfn = self.alloc()
+            if pfn < 0:
+                break
+            out.append(pfn)
+        return np.array(out, dtype=np.int64)
+
+    def _take_many(self, pfns: PfnArray) -> PfnArray:
+        self.free[pfns] = False
+        self.nr_free -= len(pfns)
+        return pfns
+
+    def free_page(self, pfn: int) -> None:
+        if self.free[pfn]:
+            raise AssertionError(f"double free of pfn {pfn}")
+        self.free[pfn] = True
+        self.nr_free += 1
+        self._freed(pfn)
+
+    def _freed(self, pfn: int) -> None:  # noqa: B027 - optional hook
+        pass
+
+    def take_page(self, pfn: int) -> bool:
+        """Take the frame ``pfn`` itself if it is free (kernel: ``take_page_off_buddy()``)."""
+        if pfn >= len(self.free) or not self.free[pfn]:
+            return False
+        self._taken(pfn)
+        self._take(pfn)
+        return True
+
+    def take_pages(self, pfns: PfnArray) -> BoolArray:
+        """:meth:`take_page` for each of ``pfns`` in order; which of them were free."""
+        return np.fromiter((self.take_page(int(pfn)) for pfn in pfns), bool, len(pfns))
+
+    def _take_pages_flat(self, pfns: PfnArray) -> BoolArray:
+        """:meth:`take_pages` for allocators whose only state is the free map."""
+        free = self.free[pfns]
+        self._take_many(pfns[free])
+        return free
+
+    def _taken(self, pfn: int) -> None:  # noqa: B027 - optional hook
+        """A free frame is about to be taken out of order by :meth:`take_page`."""
+
+    def _take(self, pfn: int) -> int:
+        self.free[pfn] = False
+        self.nr_free -= 1
+        return pfn

@@ -1,0 +1,121 @@
+"""Allocators of one rule each: always the lowest, the highest, or a random free frame.
+
+* ``ascending``: always the lowest free pfn; a freed frame is free again at once and is returned
+  first when it is the lowest (a freshly booted buddy allocator behaves much like this).
+* ``descending``: always the highest free pfn.
+* ``random``: a uniformly random free frame, from a seeded generator.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from swsim.kernel.types import BoolArray, PfnArray
+from swsim.resume.allocators.base import SCAN_FRAMES, PageAllocator
+
+
+class AscendingAllocator(PageAllocator):
+    name = "ascending"
+    take_pages = PageAllocator._take_pages_flat  # taking frames keeps "none free below cursor"
+
+    def __init__(self, free: BoolArray, seed: int = 0) -> None:
+        super().__init__(free, seed)
+        self._cursor = 0  # no free frame below this pfn
+
+    def alloc(self) -> int:
+        free, pfn = self.free, self._cursor
+        while pfn < len(free):
+            window = free[pfn : pfn + SCAN_FRAMES]
+            hit = int(window.argmax())
+            if window[hit]:
+                self._cursor = pfn + hit + 1
+                return self._take(pfn + hit)
+            pfn += len(window)
+        self._cursor = len(free)
+        return -1
+
+    def _freed(self, pfn: int) -> None:
+        self._cursor = min(self._cursor, pfn)
+
+    def alloc_many(self, nr_pages: int) -> PfnArray:
+        free, pfn, found, need = self.free, self._cursor, [], nr_pages
+        window = max(SCAN_FRAMES, 2 * nr_pages)
+        while need and pfn < len(free):
+            hits = np.flatnonzero(free[pfn : pfn + window])[:need] + pfn
+            found.append(hits)
+            need -= len(hits)
+            pfn = int(hits[-1]) + 1 if need == 0 else pfn + window
+        self._cursor = min(pfn, len(free))
+        return self._take_many(np.concatenate(found) if found else np.zeros(0, np.int64))
+
+
+class DescendingAllocator(PageAllocator):
+    name = "descending"
+    take_pages = PageAllocator._take_pages_flat
+
+    def __init__(self, free: BoolArray, seed: int = 0) -> None:
+        super().__init__(free, seed)
+        self._cursor = len(free)  # no free frame at or above this pfn
+
+    def alloc(self) -> int:
+        free, end = self.free, self._cursor
+        while end > 0:
+            start = max(0, end - SCAN_FRAMES)
+            window = free[start:end][::-1]
+            hit = int(window.argmax())
+            if window[hit]:
+                pfn = end - 1 - hit
+                self._cursor = pfn
+                return self._take(pfn)
+            end = start
+        self._cursor = 0
+        return -1
+
+    def _freed(self, pfn: int) -> None:
+        self._cursor = max(self._cursor, pfn + 1)
+
+    def alloc_many(self, nr_pages: int) -> PfnArray:
+        free, end, found, need = self.free, self._cursor, [], nr_pages
+        window = max(SCAN_FRAMES, 2 * nr_pages)
+        while need and end > 0:
+            start = max(0, end - window)
+            hits = (np.flatnonzero(free[start:end]) + start)[::-1][:need]
+            found.append(hits)
+            need -= len(hits)
+            end = int(hits[-1]) if need == 0 else start
+        self._cursor = max(end, 0)
+        return self._take_many(np.concatenate(found) if found else np.zeros(0, np.int64))
+
+
+class RandomAllocator(PageAllocator):
+    name = "random"
+
+    def __init__(self, free: BoolArray, seed: int = 0) -> None:
+        super().__init__(free, seed)
+        self._rng = random.Random(seed)
+        self._pool = [int(p) for p in np.flatnonzero(self.free)]
+        self._where = {pfn: i for i, pfn in enumerate(self._pool)}
+
+    def alloc(self) -> int:
+        if not self._pool:
+            return -1
+        i = self._rng.randrange(len(self._pool))
+        pfn, last = self._pool[i], self._pool[-1]
+        self._pool[i] = last
+        self._where[last] = i
+        self._pool.pop()
+        del self._where[pfn]
+        return self._take(pfn)
+
+    def _freed(self, pfn: int) -> None:
+        self._where[pfn] = len(self._pool)
+        self._pool.append(pfn)
+
+    def _taken(self, pfn: int) -> None:
+        i = self._where.pop(pfn)
+        last = self._pool.pop()
+        if last != pfn:
+            self._pool[i] = last
+            self._where[last] = i
