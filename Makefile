@@ -31,8 +31,9 @@ bench: $(STAMP)
 	@command -v zstd >/dev/null || { echo "make bench needs the zstd CLI (apt-get install zstd)"; exit 2; }
 	$(BIN)/python bench/bench.py --runs $(BENCH_RUNS)
 
+# ruff, and mypy --strict (pyproject.toml) on the library.
 lint: $(STAMP)
-	$(BIN)/ruff check swsim tests
+	$(BIN)/ruff check swsim tests bench
 	$(BIN)/mypy swsim
 
 clean:

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from swsim.machine.model.presets import generate_machine  # noqa: E402
+from swsim.machine.presets import generate_machine  # noqa: E402
 
 GIB_PAGES = (1 << 30) // 4096
 

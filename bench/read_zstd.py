@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The decompressing reader alone against ``zstd -d``: ``python bench/read_zstd.py IMAGE.zst``.
 
-Reads a zstd image fully through :func:`swsim.image.header.codecs.open_image_stream`, once with ``readinto``
-into a reused 4 MiB numpy buffer and once with ``read(4 MiB)``, and times
+Reads a zstd image fully through :func:`swsim.image.codecs.open_image_stream`, once with
+``readinto`` into a reused 4 MiB numpy buffer and once with ``read(4 MiB)``, and times
 ``zstd -q -d -c IMAGE > /dev/null`` in the same rounds; prints the minimum and median wall
 time of each and the ratio of the minima.
 """
@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from swsim.image.header.codecs import open_image_stream  # noqa: E402
+from swsim.image.codecs import open_image_stream  # noqa: E402
 
 CHUNK = 4 << 20
 

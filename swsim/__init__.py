@@ -51,7 +51,22 @@ _API = {
     "summarize_image": "swsim.runs.summary",
 }
 
-__all__ = ["__version__", *_API]
+__all__ = [
+    "CompareRow",
+    "ImageSource",
+    "ImageSummary",
+    "Machine",
+    "RestoreOptions",
+    "RestoreStats",
+    "WriteOptions",
+    "__version__",
+    "compare",
+    "get_preset",
+    "open_image",
+    "restore",
+    "summarize_image",
+    "write_image",
+]
 
 if TYPE_CHECKING:
     from swsim.image.source import ImageSource, open_image

@@ -5,8 +5,9 @@ proposals by Matthew Garrett and Evan Green sealed a key in the TPM and were not
 swsim models the simplest sound scheme: a signed image sets header flag ``FLAG_SIGNED`` and
 stores ``HMAC-SHA256(key, header .. last page before the trailer)`` in the trailer at
 ``TRAILER_MAC_OFFSET`` (:mod:`swsim.image.format`). With a key, reading refuses an unsigned
-image, a wrong key, or any changed byte (exit 6); without one a signed image still restores and is reported as not authenticated. An unsigned image must have an all-zero
-MAC field, so no byte of any image goes unchecked.
+image, a wrong key, or any changed byte (exit 6); without one a signed image still restores and
+is reported as not authenticated. An unsigned image must have an all-zero MAC field, so no byte
+of any image goes unchecked.
 """
 
 from __future__ import annotations

@@ -3,16 +3,16 @@
 The digest is unkeyed: anyone who changes an image can recompute it, so it only detects
 accidental damage (a bad disk, a truncated copy, a flipped bit). For that a fast
 non-cryptographic 128-bit hash is as good as SHA-256 (zstd's own content checksum is XXH64);
-authenticity is the HMAC-SHA256 of a signed image (:mod:`swsim.image.auth`), which does not depend
-on the digest. So swsim writes XXH3-128 by default (it runs at memory speed, many times
+authenticity is the HMAC-SHA256 of a signed image (:mod:`swsim.image.auth`), which does not
+depend on the digest. So swsim writes XXH3-128 by default (it runs at memory speed, many times
 faster than SHA-256) and still reads and writes SHA-256 images.
 
 The reader must know the algorithm before the first byte after the header, and the trailer
-comes last, so the header says it: flag :data:`~swsim.image.format.FLAG_DIGEST_XXH3` set means
-XXH3-128, clear means SHA-256 (every image written before XXH3-128 existed). The trailer's
-algorithm field repeats it and must agree. The trailer's digest field is
-:data:`~swsim.image.format.DIGEST_FIELD_SIZE` bytes whatever the algorithm: a shorter digest fills its start and
-the rest must be zero (docs/image-format.md).
+comes last, so the header says it: flag ``FLAG_DIGEST_XXH3`` set means XXH3-128, clear means
+SHA-256 (every image written before XXH3-128 existed). The trailer's algorithm field repeats it
+and must agree. The trailer's digest field is ``DIGEST_FIELD_SIZE`` bytes whatever the
+algorithm: a shorter digest fills its start and the rest must be zero
+(:mod:`swsim.image.format`, docs/image-format.md).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 import xxhash
 
 from swsim.errors import UnknownChoice
-from swsim.image.format import DIGEST_FIELD_SIZE, FLAG_DIGEST_XXH3
+from swsim.image.format import FLAG_DIGEST_XXH3
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer

@@ -11,7 +11,6 @@ compressed on its way out.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from typing import BinaryIO
 
 import numpy as np

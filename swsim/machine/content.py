@@ -16,6 +16,7 @@ import functools
 import numpy as np
 
 from swsim.kernel.constants import PAGE_SIZE
+from swsim.kernel.types import PageArray, PfnArray, StateArray, WordArray
 from swsim.machine.model import ContentSpec
 
 WORDS_PER_PAGE = PAGE_SIZE // 8
@@ -30,28 +31,30 @@ BATCH_PAGES = 256
 KIND_ZERO, KIND_TEXT, KIND_RANDOM = 0, 1, 2
 
 
-def splitmix64(x: np.ndarray) -> np.ndarray:
+def splitmix64(x: WordArray) -> WordArray:
     """The splitmix64 finaliser over a uint64 array (wrapping arithmetic)."""
     with np.errstate(over="ignore"):
         z = x + _GOLDEN
         z = (z ^ (z >> np.uint64(30))) * _M1
         z = (z ^ (z >> np.uint64(27))) * _M2
-        return z ^ (z >> np.uint64(31))
+        out: WordArray = z ^ (z >> np.uint64(31))
+        return out
 
 
 RANDOM_POOL_WORDS = (8 << 20) // 8
 TEXT_POOL_WORDS = (1 << 20) // 8
 
 
-def _vocabulary(seed: int) -> np.ndarray:
+def _vocabulary(seed: int) -> WordArray:
     h = splitmix64(np.arange(256, dtype=np.uint64) ^ np.uint64(seed & 0xFFFFFFFF) << np.uint64(20))
     letters = np.frombuffer(b"etaoinshrdlucmfwyp    ", dtype=np.uint8)
     idx = h.view(np.uint8).reshape(256, 8) % np.uint8(len(letters))
-    return letters[idx].copy().view(np.uint64).reshape(256)
+    words: WordArray = letters[idx].copy().view(np.uint64).reshape(256)
+    return words
 
 
 @functools.lru_cache(maxsize=4)
-def _pools(seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _pools(seed: int) -> tuple[WordArray, WordArray]:
     """Windows of the random and text pools, one row per possible page start."""
     rng = np.random.default_rng(seed & (2**64 - 1))
     random_pool = rng.integers(0, 2**64, RANDOM_POOL_WORDS + WORDS_PER_PAGE, dtype=np.uint64)
@@ -61,7 +64,7 @@ def _pools(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return window(random_pool, WORDS_PER_PAGE), window(text_pool, WORDS_PER_PAGE)
 
 
-def page_kinds(spec: ContentSpec, pfns: np.ndarray) -> np.ndarray:
+def page_kinds(spec: ContentSpec, pfns: PfnArray | WordArray) -> StateArray:
     """KIND_ZERO, KIND_TEXT or KIND_RANDOM for each pfn."""
     key = splitmix64(pfns.astype(np.uint64) ^ np.uint64((spec.seed * 0x1F1F) & (2**64 - 1)))
     u = (key >> np.uint64(11)).astype(np.float64) / float(1 << 53)
@@ -71,7 +74,7 @@ def page_kinds(spec: ContentSpec, pfns: np.ndarray) -> np.ndarray:
     return kinds
 
 
-def page_contents(spec: ContentSpec, pfns: np.ndarray) -> np.ndarray:
+def page_contents(spec: ContentSpec, pfns: PfnArray | WordArray) -> PageArray:
     """The bytes of the pages at ``pfns`` as a ``(len(pfns), PAGE_SIZE)`` uint8 array."""
     pfns = np.asarray(pfns, dtype=np.uint64)
     out = np.zeros((len(pfns), WORDS_PER_PAGE), dtype=np.uint64)
@@ -93,7 +96,7 @@ def page_contents(spec: ContentSpec, pfns: np.ndarray) -> np.ndarray:
     return out.view(np.uint8)
 
 
-def poison_pages(pfns: np.ndarray) -> np.ndarray:
+def poison_pages(pfns: PfnArray) -> PageArray:
     """What the boot kernel keeps in the frames it uses: every word tagged with its pfn."""
     pfns = np.asarray(pfns, dtype=np.uint64)
     words = np.broadcast_to((pfns | np.uint64(POISON_TAG))[:, None], (len(pfns), WORDS_PER_PAGE))

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from swsim.kernel.constants import PAGE_SIZE, div_round_up
 from swsim.errors import UsageError
+from swsim.kernel.constants import PAGE_SIZE, div_round_up
 from swsim.machine.ranges import Range
 
 MIB = 1 << 20

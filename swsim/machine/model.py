@@ -16,9 +16,17 @@ from typing import Any
 
 import numpy as np
 
-from swsim.kernel.constants import PAGE_SIZE
 from swsim.errors import MachineError
-from swsim.machine.ranges import Ranges, check_disjoint, parse_ranges, ranges_len, ranges_mask, ranges_pfns
+from swsim.kernel.constants import PAGE_SIZE
+from swsim.kernel.types import PfnArray, StateArray
+from swsim.machine.ranges import (
+    Ranges,
+    check_disjoint,
+    parse_ranges,
+    ranges_len,
+    ranges_mask,
+    ranges_pfns,
+)
 
 MACHINE_FORMAT = "swsim-machine/1"
 
@@ -79,11 +87,11 @@ class Machine:
     def nr_saveable(self) -> int:
         return ranges_len(self.saveable)
 
-    def saveable_pfns(self) -> np.ndarray:
+    def saveable_pfns(self) -> PfnArray:
         """The pfns the suspend side saves, increasing (the order it walks the zones)."""
         return ranges_pfns(self.saveable)
 
-    def boot_state(self) -> np.ndarray:
+    def boot_state(self) -> StateArray:
         """One byte per frame: FRAME_FREE, FRAME_USED or FRAME_RESERVED at resume."""
         state = np.zeros(self.frames, dtype=np.uint8)
         state[ranges_mask(self.boot_used, self.frames)] = FRAME_USED

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from swsim.errors import MachineError
+from swsim.kernel.types import BoolArray, PfnArray
 
 Range = tuple[int, int]
 Ranges = tuple[Range, ...]
@@ -43,7 +44,7 @@ def check_disjoint(named: dict[str, Ranges], where: str) -> None:
             )
 
 
-def ranges_mask(ranges: Iterable[Range], frames: int) -> np.ndarray:
+def ranges_mask(ranges: Iterable[Range], frames: int) -> BoolArray:
     """A bool array of ``frames`` entries, True inside the ranges."""
     mask = np.zeros(frames, dtype=bool)
     for start, end in ranges:
@@ -51,14 +52,14 @@ def ranges_mask(ranges: Iterable[Range], frames: int) -> np.ndarray:
     return mask
 
 
-def ranges_pfns(ranges: Sequence[Range]) -> np.ndarray:
+def ranges_pfns(ranges: Sequence[Range]) -> PfnArray:
     """All pfns of sorted disjoint ranges, increasing, as int64."""
     if not ranges:
         return np.zeros(0, dtype=np.int64)
     return np.concatenate([np.arange(s, e, dtype=np.int64) for s, e in ranges])
 
 
-def mask_ranges(mask: np.ndarray) -> Ranges:
+def mask_ranges(mask: BoolArray) -> Ranges:
     """The inverse of :func:`ranges_mask`: maximal runs of True as ranges."""
     padded = np.concatenate(([False], mask.astype(bool), [False]))
     edges = np.flatnonzero(padded[1:] != padded[:-1])

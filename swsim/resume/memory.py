@@ -2,7 +2,8 @@
 
 Every frame maps to a *slot*, a 4096-byte page in a pool, or to one of two shared pages: the
 zero page (a frame nothing wrote, or one that was zeroed) and the boot kernel's poison (a frame
-the boot kernel uses, whose words are tagged with its pfn: :func:`~swsim.machine.content.poison_pages`).
+the boot kernel uses, whose words are tagged with its pfn:
+:func:`~swsim.machine.content.poison_pages`).
 
 Slots are written once, when a page is loaded into a frame, and never change afterwards: writing
 a frame again takes a new slot. That makes the restore's memory work exact and cheap:
@@ -202,7 +203,7 @@ class FrameMemory:
         self.slot[pfns] = ZERO_SLOT
 
     def poison(self, pfns: PfnArray) -> None:
-        """The boot kernel's data in frames ``pfns`` (:func:`swsim.machine.content.poison_pages`)."""
+        """The boot kernel's data in frames ``pfns`` (see ``poison_pages``)."""
         self.slot[pfns] = POISON_SLOT
 
     # -- reading -----------------------------------------------------------------------------
@@ -222,8 +223,10 @@ class FrameMemory:
         """The 4096 bytes of frame ``pfn``."""
         slot = int(self.slot[pfn])
         if slot >= 0:
-            return self.pool.pages[slot].tobytes()
-        return self.read(np.array([pfn])).tobytes()
+            data: bytes = self.pool.pages[slot].tobytes()
+        else:
+            data = self.read(np.array([pfn])).tobytes()
+        return data
 
     # -- resident memory -----------------------------------------------------------------------
     def prefault(self, nr_pages: int) -> None:

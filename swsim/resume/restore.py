@@ -33,7 +33,8 @@ from swsim.resume.context import ResumeContext
 from swsim.resume.handle import SnapshotWriteHandle, page_tracer
 from swsim.resume.memory import ZERO_SLOT, FrameMemory, SlotPool, pool_capacity
 from swsim.resume.stats import RestoreStats
-from swsim.resume.strategies import Strategy, strategy_class
+from swsim.resume.strategies import strategy_class
+from swsim.resume.strategies.base import Strategy
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,8 @@ class _Pass:
                 data_pages=info.nr_data_pages,
                 zero_pages=info.nr_zero_pages,
             )
-            ctx = ResumeContext(target, stats, allocator, options.seed, FrameMemory(frames, pool=self.pool))
+            memory = FrameMemory(frames, pool=self.pool)
+            ctx = ResumeContext(target, stats, allocator, options.seed, memory)
             self.restores.append(_Restore(SnapshotWriteHandle(cls(ctx), info)))
         if options.trace is not None:
             handle = self.restores[0].handle

@@ -44,12 +44,13 @@ class CompareRow:
 
 def compare(
     source: ImageSource,
-    options: RestoreOptions = RestoreOptions(),
+    options: RestoreOptions | None = None,
     strategies: Sequence[str] = (),
 ) -> list[CompareRow]:
     """Restore the image of ``source`` with each of ``strategies`` (all by default, in registry
     order), in one pass; ``options.strategy`` is not used. ``claim`` runs as well when it is not
     asked for, to measure the excess copies against."""
+    options = options if options is not None else RestoreOptions()
     names = list(dict.fromkeys(strategies or STRATEGIES))
     for name in names:
         strategy_class(name)

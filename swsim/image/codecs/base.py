@@ -13,12 +13,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol, TypeAlias, cast
 
-import numpy as np
-
 from swsim.errors import InvalidValue
+from swsim.kernel.types import PageArray
 
 #: What ``readinto`` fills: a writable, C-contiguous buffer.
-WritableBuffer: TypeAlias = bytearray | memoryview | np.ndarray
+WritableBuffer: TypeAlias = bytearray | memoryview | PageArray
 
 
 class ImageInput(Protocol):

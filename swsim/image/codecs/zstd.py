@@ -136,9 +136,10 @@ def zstd_output(out: BinaryIO, level: int, threads: int) -> Iterator[BinaryIO]:
     """
     cctx = zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True)
     writer = cctx.stream_writer(out, closefd=False)
-    yield cast(BinaryIO, writer)
+    stream = cast(BinaryIO, writer)
+    yield stream
     writer.flush(zstandard.FLUSH_FRAME)
-    writer.close()
+    stream.close()
 
 
 ZSTD = Codec("zstd", ZSTD_MAGIC, ZSTD_LEVELS, ZstdImageReader, zstd_output)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import numpy as np
 
 from swsim.image.info import ImageInfo
-
 from swsim.kernel.constants import SIZEOF_PBE, div_round_up
 from swsim.kernel.memory_bitmap import (
     LINKED_PAGE_DATA_SIZE,
@@ -33,12 +32,12 @@ from swsim.kernel.memory_bitmap import (
     memory_bm_free,
     memory_bm_pages,
 )
-from swsim.machine.ranges import ranges_pfns
 from swsim.kernel.types import PfnArray
+from swsim.kernel.zones import machine_zones
+from swsim.machine.ranges import ranges_pfns
 from swsim.resume.context import ResumeContext
 from swsim.resume.strategies.base import Strategy
 from swsim.resume.strategies.pages import get_image_page, get_image_pages, preallocate_pages
-from swsim.kernel.zones import machine_zones
 
 #: PBES_PER_LINKED_PAGE = LINKED_PAGE_DATA_SIZE / sizeof(struct pbe): 170.
 PBES_PER_LINKED_PAGE = LINKED_PAGE_DATA_SIZE // SIZEOF_PBE
@@ -173,7 +172,7 @@ class Bitmap(Strategy):
         ca = self.ca
         assert ca is not None
         ctx = self.ctx
-        dest = pfns[start:stop].copy()
+        dest: PfnArray = pfns[start:stop].copy()
         copied = ~(ctx.page_nosave[dest] & ctx.page_nosave_free[dest])
         nr_copied = int(copied.sum())
         room = (LINKED_PAGE_DATA_SIZE - ca.used_space) // SIZEOF_PBE

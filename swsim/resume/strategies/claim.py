@@ -19,7 +19,6 @@ from __future__ import annotations
 import numpy as np
 
 from swsim.image.info import ImageInfo
-
 from swsim.kernel.constants import pagedir_pages
 from swsim.kernel.types import PfnArray
 from swsim.resume.context import ResumeContext

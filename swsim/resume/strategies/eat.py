@@ -9,8 +9,6 @@ image in free memory: the image cannot exceed about half of the free memory at r
 
 from __future__ import annotations
 
-import numpy as np
-
 from swsim.kernel.types import PfnArray
 from swsim.resume.context import ResumeContext
 from swsim.resume.strategies.pages import get_image_pages

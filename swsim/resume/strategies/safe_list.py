@@ -10,8 +10,6 @@ and links the pbe into the restore list. Allocations: 1 + 2*ceil(P/170) + P.
 
 from __future__ import annotations
 
-import numpy as np
-
 from swsim.kernel.types import PfnArray
 from swsim.resume.context import ResumeContext
 from swsim.resume.strategies.pages import preallocate_pages
@@ -55,7 +53,7 @@ class SafeList(Swsusp2006):
         """:meth:`get_buffer` for image pages ``start`` to ``stop``: the flags do not change
         while the data is read, and the safe pages come off the list top first."""
         ctx = self.ctx
-        dest = pfns[start:stop].copy()
+        dest: PfnArray = pfns[start:stop].copy()
         copied = ~(ctx.page_nosave[dest] & ctx.page_nosave_free[dest])
         nr_copied = int(copied.sum())
         if nr_copied > len(self.safe_pages):

@@ -20,7 +20,6 @@ from abc import abstractmethod
 import numpy as np
 
 from swsim.image.info import ImageInfo
-
 from swsim.kernel.constants import pagedir_pages
 from swsim.kernel.types import PfnArray
 from swsim.resume.context import ResumeContext
@@ -50,7 +49,9 @@ class Swsusp2006(Strategy):
     def alloc_pagedir(self, nr_pages: int, safe_needed: bool) -> list[int]:
         """2.6.17 ``alloc_pagedir()``: ceil(nr_pages / PBES_PER_PAGE) pages, chained in order."""
         nr_dir_pages = pagedir_pages(nr_pages)
-        return get_image_pages(self.ctx, nr_dir_pages, safe_needed, self.unsafe_pages_met).tolist()
+        pages = get_image_pages(self.ctx, nr_dir_pages, safe_needed, self.unsafe_pages_met)
+        pfns: list[int] = pages.tolist()
+        return pfns
 
     def free_pagedir(self, pages: list[int], clear_nosave_free: bool) -> None:
         """``free_pagedir()``; during resume PG_nosave_free is kept (it means "unsafe")."""
