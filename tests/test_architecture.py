@@ -122,3 +122,27 @@ def test_the_resume_side_never_sees_a_format_s_header() -> None:
     for module in MODULES:
         if module.startswith(("swsim.resume", "swsim.runs")):
             assert not GRAPH[module] & format_modules, (module, GRAPH[module] & format_modules)
+
+
+def undocumented(module: str) -> list[str]:
+    """The public classes and functions of ``module`` (and the module) without a docstring."""
+    tree = ast.parse(MODULES[module].read_text())
+    missing = [] if ast.get_docstring(tree) or module == "swsim.__main__" else [module]
+
+    def walk(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                if child.name.startswith("_"):
+                    continue
+                if not ast.get_docstring(child):
+                    missing.append(f"{module}.{prefix}{child.name}")
+                if isinstance(child, ast.ClassDef):
+                    walk(child, f"{prefix}{child.name}.")
+
+    walk(tree, "")
+    return missing
+
+
+def test_every_public_module_class_and_function_has_a_docstring() -> None:
+    missing = [name for module in sorted(MODULES) for name in undocumented(module)]
+    assert missing == []

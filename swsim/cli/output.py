@@ -35,6 +35,7 @@ ROWS: tuple[tuple[str, str], ...] = (
 
 
 def restore_json(stats: RestoreStats, extra: dict[str, Any] | None = None) -> str:
+    """One restore's counts as a JSON object, with ``extra`` keys after them."""
     data = stats.to_json()
     if extra:
         data.update(extra)
@@ -66,6 +67,7 @@ def print_table(table: Table) -> None:
 
 
 def restore_table(stats: RestoreStats, title: str) -> Table:
+    """One restore's counts as a two-column table, per zone at the end."""
     table = _table(title)
     table.add_column("")
     table.add_column(stats.strategy, justify="right")
@@ -94,12 +96,14 @@ COMPARE_ROWS: tuple[tuple[str, str], ...] = (
 
 
 def compare_json(rows: list[CompareRow], extra: dict[str, Any] | None = None) -> str:
+    """The rows of a comparison as one JSON object, after the ``extra`` keys."""
     data: dict[str, Any] = dict(extra or {})
     data["strategies"] = [row.to_json() for row in rows]
     return json.dumps(data)
 
 
 def compare_table(rows: list[CompareRow], title: str) -> Table:
+    """The rows of a comparison side by side, a column per strategy."""
     table = _table(title)
     table.add_column("")
     for row in rows:
@@ -118,6 +122,7 @@ def compare_table(rows: list[CompareRow], title: str) -> Table:
 
 
 def inspect_table(summary: ImageSummary, title: str) -> Table:
+    """An image summary: the format's header fields, pages per zone, pfn ranges, checks."""
     table = _table(title, show_header=False)
     table.add_column("field")
     table.add_column("value")

@@ -122,9 +122,11 @@ class ImageChecks:
 
     @property
     def compressed(self) -> bool:
+        """Whether the image was stored compressed."""
         return self.codec != NO_CODEC
 
     def to_json(self) -> dict[str, bool]:
+        """The checks as the JSON reports give them (``compressed``, not the codec)."""
         return {
             "compressed": self.compressed,
             "signed": self.signed,

@@ -57,6 +57,7 @@ class ImageHeader:
 
     @property
     def size(self) -> int:
+        """``image_size`` of struct swsusp_info: ``pages`` in bytes."""
         return self.pages * PAGE_SIZE
 
     @property

@@ -45,16 +45,19 @@ class CountingInput:
         self.consumed = 0
 
     def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes, counted."""
         data = self.source.read(size)
         self.consumed += len(data)
         return data
 
     def readinto(self, buffer: WritableBuffer) -> int:
+        """Fill ``buffer``, counting the bytes."""
         count = self.source.readinto(buffer)
         self.consumed += count
         return count
 
     def set_limit(self, nbytes: int) -> None:
+        """Bound the underlying input (see ``ImageInput.set_limit``)."""
         self.source.set_limit(nbytes)
 
 
@@ -105,6 +108,7 @@ class ImageReader:
         return self._read_exact(nr_pages * PAGE_SIZE, what) if nr_pages else b""
 
     def iter_meta_pages(self) -> Iterator[bytes]:
+        """The metadata pages, in order, each hashed like the rest."""
         for index in range(self.header.nr_meta_pages):
             yield self._read_exact(PAGE_SIZE, f"metadata page {index}")
 

@@ -69,6 +69,7 @@ class ImageFormat:
     open: FormatOpener
 
     def recognises(self, first_page: bytes) -> bool:
+        """Whether ``first_page`` (a whole page) carries this format's magic."""
         return len(first_page) == PAGE_SIZE and (
             first_page[self.offset : self.offset + len(self.magic)] == self.magic
         )

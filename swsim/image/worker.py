@@ -21,6 +21,8 @@ MAX_PENDING = 4
 
 
 class Worker:
+    """A background thread running submitted calls in order (see the module docstring)."""
+
     def __init__(self) -> None:
         self._queue: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = (
             queue.Queue(MAX_PENDING)
@@ -57,6 +59,7 @@ class Worker:
             raise self._error
 
     def close(self) -> None:
+        """Stop the thread once everything submitted has run."""
         if self._thread is not None:
             self._queue.put(None)
             self._thread.join()

@@ -64,9 +64,11 @@ class SwsimLayout:
         self._entries = encode_meta_pfns(snapshot.pfns, snapshot.zero)
 
     def header_page(self) -> bytes:
+        """The swsim header page (``init_header()``)."""
         return self.header.pack()
 
     def meta_pages(self, first: int, count: int) -> bytes:
+        """Metadata pages ``first`` to ``first + count - 1`` (``pack_pfns()``)."""
         start = first * PFNS_PER_META_PAGE
         return pack_meta_pages(self._entries[start : start + count * PFNS_PER_META_PAGE])
 

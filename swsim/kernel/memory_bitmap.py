@@ -36,11 +36,14 @@ SIZEOF_MEM_ZONE_BM_RTREE = 80
 class PageSource(Protocol):
     """The snapshot.c page helpers a bitmap gets its pages from and gives them back to."""
 
-    def get_image_page(self, safe_needed: bool) -> int: ...
+    def get_image_page(self, safe_needed: bool) -> int:
+        """``get_image_page()``: a page, a safe one with ``safe_needed``."""
 
-    def get_safe_page(self) -> int: ...
+    def get_safe_page(self) -> int:
+        """``__get_safe_page()``: a safe page."""
 
-    def free_image_page(self, pfn: int, clear_nosave_free: bool) -> None: ...
+    def free_image_page(self, pfn: int, clear_nosave_free: bool) -> None:
+        """``free_image_page()``: give a page back."""
 
 
 class ChainAllocator:

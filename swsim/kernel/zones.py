@@ -32,6 +32,7 @@ class Zone:
 
     @property
     def spanned_pages(self) -> int:
+        """``spanned_pages``: frames the zone spans, holes included."""
         return self.end_pfn - self.start_pfn
 
 

@@ -46,6 +46,8 @@ class BootFootprint:
 
 @dataclass(frozen=True)
 class FootprintRanges:
+    """Where each part of the boot footprint lies, as pfn ranges."""
+
     low_reserved: Range
     kernel: Range
     early: Range

@@ -85,6 +85,7 @@ class Machine:
     # -- derived views -------------------------------------------------------------------
     @property
     def nr_saveable(self) -> int:
+        """Frames saved in the image."""
         return ranges_len(self.saveable)
 
     def saveable_pfns(self) -> PfnArray:
@@ -100,6 +101,7 @@ class Machine:
 
     @property
     def nr_boot_free(self) -> int:
+        """Frames free at resume (neither used by the boot kernel nor reserved)."""
         return self.frames - ranges_len(self.boot_used) - ranges_len(self.boot_reserved)
 
     def identity(self) -> bytes:
@@ -115,6 +117,7 @@ class Machine:
 
     # -- JSON ----------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
+        """The machine file (``swsim-machine/1``) as a JSON object."""
         def rl(rs: Ranges) -> list[list[int]]:
             return [[s, e] for s, e in rs]
 
@@ -133,10 +136,13 @@ class Machine:
         }
 
     def dumps(self) -> str:
+        """The machine file as compact JSON text."""
         return json.dumps(self.to_json(), separators=(",", ":"))
 
     @classmethod
     def from_json(cls, data: object, where: str = "machine") -> Machine:
+        """A machine from a parsed machine file; every problem is a :class:`MachineError`
+        naming ``where``."""
         if not isinstance(data, dict):
             raise MachineError(f"{where}: expected a JSON object")
         if data.get("format") != MACHINE_FORMAT:
@@ -179,6 +185,7 @@ class Machine:
 
     @classmethod
     def loads(cls, text: str | bytes, where: str = "machine") -> Machine:
+        """A machine from machine-file text."""
         try:
             data = json.loads(text)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -187,6 +194,7 @@ class Machine:
 
     @classmethod
     def load(cls, path: str | Path) -> Machine:
+        """A machine from the machine file at ``path``."""
         try:
             text = Path(path).read_bytes()
         except OSError as exc:

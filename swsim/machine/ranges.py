@@ -67,4 +67,5 @@ def mask_ranges(mask: BoolArray) -> Ranges:
 
 
 def ranges_len(ranges: Iterable[Range]) -> int:
+    """Frames the ranges cover."""
     return sum(e - s for s, e in ranges)

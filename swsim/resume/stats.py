@@ -40,4 +40,5 @@ class RestoreStats:
     zones: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
+        """The counts as a JSON object, in field order."""
         return asdict(self)

@@ -34,6 +34,7 @@ class CompareRow:
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The row as a JSON object: the strategy, its counts, its excess copies, its error."""
         data: dict[str, Any] = {"strategy": self.strategy}
         if self.stats is not None:
             data.update(self.stats.to_json())

@@ -51,6 +51,7 @@ class ImageSummary:
     failure: SwsimError | None = field(default=None, repr=False)
 
     def to_json(self) -> dict[str, Any]:
+        """The summary as one flat JSON object: header fields, metadata summary, checks."""
         return {
             **self.header,
             "pages_per_zone": self.pages_per_zone,

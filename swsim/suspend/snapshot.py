@@ -36,6 +36,7 @@ class Snapshot:
 
     @property
     def nr_zero_pages(self) -> int:
+        """Image pages saved as a flagged pfn only."""
         return int(self.zero.sum())
 
     @property

@@ -26,7 +26,8 @@ class PageAllocator(ABC):
         self.nr_free = int(self.free.sum())
 
     @abstractmethod
-    def alloc(self) -> int: ...
+    def alloc(self) -> int:
+        """One free frame, taken (-1 when none is left)."""
 
     def alloc_many(self, nr_pages: int) -> PfnArray:
         """What ``nr_pages`` calls of :meth:`alloc` would return, in order (fewer when dry).
@@ -47,6 +48,7 @@ class PageAllocator(ABC):
         return pfns
 
     def free_page(self, pfn: int) -> None:
+        """Give frame ``pfn`` back (refusing a double free)."""
         if self.free[pfn]:
             raise AssertionError(f"double free of pfn {pfn}")
         self.free[pfn] = True

@@ -35,6 +35,8 @@ _NONE = -1
 
 
 class BuddyAllocator(PageAllocator):
+    """The binary buddy allocator over ``free`` frames (see the module docstring)."""
+
     name = "buddy"
 
     def __init__(self, free: BoolArray, seed: int = 0) -> None:
@@ -55,6 +57,7 @@ class BuddyAllocator(PageAllocator):
 
     # -- free lists (struct free_area) ---------------------------------------------------
     def zone_idx(self, pfn: int) -> int:
+        """The index of the zone holding ``pfn``."""
         for idx, end in enumerate(self._zone_ends):
             if pfn < end:
                 return idx
@@ -130,6 +133,7 @@ class BuddyAllocator(PageAllocator):
         return _NONE
 
     def alloc(self) -> int:
+        """One order-0 page from the highest zone that has one (``__rmqueue_smallest()``)."""
         for zone in reversed(range(len(self.zones))):
             pfn = self._rmqueue_smallest(zone)
             if pfn != _NONE:

@@ -17,6 +17,8 @@ from swsim.resume.allocators.base import SCAN_FRAMES, PageAllocator
 
 
 class AscendingAllocator(PageAllocator):
+    """Always the lowest free frame."""
+
     name = "ascending"
     take_pages = PageAllocator._take_pages_flat  # taking frames keeps "none free below cursor"
 
@@ -25,6 +27,7 @@ class AscendingAllocator(PageAllocator):
         self._cursor = 0  # no free frame below this pfn
 
     def alloc(self) -> int:
+        """The lowest free frame (-1 when none is left)."""
         free, pfn = self.free, self._cursor
         while pfn < len(free):
             window = free[pfn : pfn + SCAN_FRAMES]
@@ -40,6 +43,7 @@ class AscendingAllocator(PageAllocator):
         self._cursor = min(self._cursor, pfn)
 
     def alloc_many(self, nr_pages: int) -> PfnArray:
+        """The lowest ``nr_pages`` free frames, in increasing order."""
         free, pfn, found, need = self.free, self._cursor, [], nr_pages
         window = max(SCAN_FRAMES, 2 * nr_pages)
         while need and pfn < len(free):
@@ -52,6 +56,8 @@ class AscendingAllocator(PageAllocator):
 
 
 class DescendingAllocator(PageAllocator):
+    """Always the highest free frame."""
+
     name = "descending"
     take_pages = PageAllocator._take_pages_flat
 
@@ -60,6 +66,7 @@ class DescendingAllocator(PageAllocator):
         self._cursor = len(free)  # no free frame at or above this pfn
 
     def alloc(self) -> int:
+        """The highest free frame (-1 when none is left)."""
         free, end = self.free, self._cursor
         while end > 0:
             start = max(0, end - SCAN_FRAMES)
@@ -77,6 +84,7 @@ class DescendingAllocator(PageAllocator):
         self._cursor = max(self._cursor, pfn + 1)
 
     def alloc_many(self, nr_pages: int) -> PfnArray:
+        """The highest ``nr_pages`` free frames, in decreasing order."""
         free, end, found, need = self.free, self._cursor, [], nr_pages
         window = max(SCAN_FRAMES, 2 * nr_pages)
         while need and end > 0:
@@ -90,6 +98,8 @@ class DescendingAllocator(PageAllocator):
 
 
 class RandomAllocator(PageAllocator):
+    """A uniformly random free frame, from a generator seeded with ``seed``."""
+
     name = "random"
 
     def __init__(self, free: BoolArray, seed: int = 0) -> None:
@@ -99,6 +109,7 @@ class RandomAllocator(PageAllocator):
         self._where = {pfn: i for i, pfn in enumerate(self._pool)}
 
     def alloc(self) -> int:
+        """A random free frame (-1 when none is left)."""
         if not self._pool:
             return -1
         i = self._rng.randrange(len(self._pool))

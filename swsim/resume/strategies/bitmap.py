@@ -48,6 +48,8 @@ PG_UNSAFE_KEEP = False
 
 
 class Bitmap(Strategy):
+    """The v6.x resume side (see the module docstring)."""
+
     name = "bitmap"
     summary = "v6.x: memory bitmaps, chain allocator, pbe reserve; zero pages memset"
 
@@ -92,6 +94,7 @@ class Bitmap(Strategy):
         ctx.free_page(pfn)
 
     def memory_bm_create(self, safe_needed: bool) -> MemoryBitmap:
+        """``memory_bm_create()`` over this machine's zones."""
         return memory_bm_create(self, safe_needed, self.zones)
 
     def create_basic_memory_bitmaps(self) -> None:

@@ -26,6 +26,8 @@ from swsim.resume.strategies.base import Strategy
 
 
 class Claim(Strategy):
+    """The lower bound (see the module docstring)."""
+
     name = "claim"
     summary = "lower bound: claim every free original frame, copy only boot-kernel frames"
 
@@ -35,6 +37,7 @@ class Claim(Strategy):
         self.pbe_pages: list[int] = []
 
     def alloc_buffer(self) -> int:
+        """Any page for the header and metadata."""
         self.buffer = self.ctx.get_zeroed_page()
         return self.buffer
 
@@ -58,6 +61,7 @@ class Claim(Strategy):
         self.address[need] = ctx.get_zeroed_pages(len(need))
 
     def get_buffer(self, index: int, pfn: int) -> int:
+        """The original frame when it was claimed, else its safe page."""
         address = int(self.address[index])
         if address < 0:
             self.stats.direct += 1
@@ -66,6 +70,7 @@ class Claim(Strategy):
 
 
     def get_buffers(self, start: int, stop: int, pfns: PfnArray) -> PfnArray:
+        """:meth:`get_buffer` for image pages ``start`` to ``stop``, at once."""
         address = self.address[start:stop]
         direct = address < 0
         self.stats.direct += int(direct.sum())

@@ -16,6 +16,8 @@ from swsim.resume.strategies.swsusp2006 import Swsusp2006
 
 
 class Eat(Swsusp2006):
+    """2.6.17 before the patch (see the module docstring)."""
+
     name = "eat"
     summary = "2.6.17 before the patch: eat unsafe pages, copy every page at the end"
 
@@ -24,6 +26,7 @@ class Eat(Swsusp2006):
         self.eaten_pages: list[int] = []
 
     def unsafe_pages_met(self, pfns: PfnArray) -> None:
+        """Keep the unsafe pages met on ``eaten_pages`` until the image is allocated."""
         self.eaten_pages.extend(pfns.tolist())
         self.stats.eaten += len(pfns)
 
@@ -47,4 +50,5 @@ class Eat(Swsusp2006):
         return int(self.address[index])
 
     def get_buffers(self, start: int, stop: int, pfns: PfnArray) -> PfnArray:
+        """Every page into its pbe's safe page."""
         return self.address[start:stop]

@@ -17,6 +17,8 @@ from swsim.resume.strategies.swsusp2006 import Swsusp2006
 
 
 class SafeList(Swsusp2006):
+    """2.6.17 with the patch (see the module docstring)."""
+
     name = "safe-list"
     summary = "2.6.17 with the patch: keep unsafe pages, load each into its own frame"
 
@@ -27,6 +29,7 @@ class SafeList(Swsusp2006):
         self.safe_pages: list[int] = []
 
     def unsafe_pages_met(self, pfns: PfnArray) -> None:
+        """Keep the unsafe pages met: their own image pages are loaded into them."""
         self.unsafe_pages += len(pfns)
         self.stats.unsafe_kept += len(pfns)
 
