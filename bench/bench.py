@@ -12,7 +12,9 @@ resident memory (the child's ru_maxrss) and each ratio with the target from issu
   threads, target <= 1.5x;
 * ``--no-data`` counts for a 16M-frame machine with a 4M-page image, target < 10 s;
 * pages per second of the page-by-page path;
-* peak resident memory of the raw restore vs 1.5x the image's data bytes + 64 B per frame.
+* peak resident memory of the raw restore vs 1.5x the image's data bytes + 64 B per frame;
+* ``compare`` of all four strategies (one pass over the image) vs one ``restore`` of it, in
+  wall time and peak memory (targets from issue 15: <= 1.5x and <= 1.2x).
 """
 
 from __future__ import annotations
@@ -125,6 +127,9 @@ def main() -> None:
     floor = Timing(t_cat.seconds + t_np, 0)
     row("floor: cat + numpy copy of the same bytes", floor, raw_bytes)
 
+    t_compare = median([*swsim, "compare", str(raw), "--json"], runs)
+    row("swsim compare (raw, 4 strategies)", t_compare, raw_bytes)
+
     t_zrestore = median([*swsim, "restore", str(zst), "--json"], runs)
     row("swsim restore (zstd, safe-list)", t_zrestore, raw_bytes)
     t_zd = median(f"zstd -q -d -c {zst} > /dev/null", runs)
@@ -165,6 +170,10 @@ def main() -> None:
     budget_kb = (1.5 * data_bytes + 64 * frames) / 1024
     verdict("raw restore peak RSS / (1.5 x data + 64 B per frame)",
             t_restore.max_rss_kb / budget_kb, 1.0)
+    verdict("compare (4 strategies) / restore, wall time",
+            t_compare.seconds / t_restore.seconds, 1.5)
+    verdict("compare (4 strategies) / restore, peak RSS",
+            t_compare.max_rss_kb / t_restore.max_rss_kb, 1.2)
     print(f"  page-by-page path: {pps:,.0f} pages/s")
     if not shutil.which("zstd"):
         print("note: the zstd CLI is missing; install it (Debian: apt-get install zstd)")

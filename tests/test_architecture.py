@@ -146,3 +146,36 @@ def undocumented(module: str) -> list[str]:
 def test_every_public_module_class_and_function_has_a_docstring() -> None:
     missing = [name for module in sorted(MODULES) for name in undocumented(module)]
     assert missing == []
+
+
+def defined_names(module: str) -> set[str]:
+    """The names ``module`` defines at its top level (not those it imports)."""
+    tree = ast.parse(MODULES[module].read_text())
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return names
+
+
+def test_each_name_is_imported_from_the_module_that_defines_it() -> None:
+    """No re-exports inside swsim: ``from swsim.x import name`` finds ``name`` defined in x
+    (or x.name is a module). The public facade ``swsim`` re-exports on purpose."""
+    wrong = []
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.ImportFrom) and node.module and node.level == 0):
+                continue
+            if node.module not in MODULES or node.module == FACADE and module != FACADE:
+                continue
+            for alias in node.names:
+                name = alias.name
+                if f"{node.module}.{name}" in MODULES or name in defined_names(node.module):
+                    continue
+                wrong.append(f"{module}: from {node.module} import {name}")
+    assert wrong == []
