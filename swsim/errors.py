@@ -7,7 +7,10 @@ command-line options: the CLI adds the option names (:class:`InvalidValue`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import TypeVar
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
@@ -71,6 +74,15 @@ class UnknownChoice(InvalidValue):
         names = ", ".join(choices)
         super().__init__(param, f"{value!r} is unknown (choose from: {names})")
         self.args = (f"unknown {param.replace('_', ' ')} {value!r} (choose from: {names})",)
+
+
+def choose(param: str, name: str, registry: Mapping[str, T], order: Iterable[str] = ()) -> T:
+    """``registry[name]``, or the :class:`UnknownChoice` listing ``order`` (default: the
+    registry's own order): the one lookup of every registry (strategies, allocators, codecs...)."""
+    try:
+        return registry[name]
+    except KeyError:
+        raise UnknownChoice(param, name, order or registry) from None
 
 
 class MachineError(UsageError):

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import xxhash
 
-from swsim.errors import UnknownChoice
+from swsim.errors import choose
 from swsim.image.format import FLAG_DIGEST_XXH3
 
 if TYPE_CHECKING:
@@ -74,10 +74,7 @@ DEFAULT_DIGEST = XXH3_128.name
 
 def digest_by_name(name: str) -> DigestAlgorithm:
     """The algorithm called ``name`` (a usage error if there is none)."""
-    try:
-        return DIGESTS[name]
-    except KeyError:
-        raise UnknownChoice("digest", name, DIGESTS) from None
+    return choose("digest", name, DIGESTS)
 
 
 def digest_for_flags(flags: int) -> DigestAlgorithm:

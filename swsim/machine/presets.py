@@ -18,7 +18,7 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from swsim.errors import UnknownChoice, UsageError
+from swsim.errors import UsageError, choose
 from swsim.machine.model import ContentSpec, Machine
 from swsim.machine.ranges import Range, Ranges
 
@@ -140,7 +140,4 @@ PRESETS: dict[str, Callable[[], Machine]] = {
 
 def get_preset(name: str) -> Machine:
     """The built-in machine called ``name``."""
-    try:
-        return PRESETS[name]()
-    except KeyError:
-        raise UnknownChoice("preset", name, sorted(PRESETS)) from None
+    return choose("preset", name, PRESETS, sorted(PRESETS))()

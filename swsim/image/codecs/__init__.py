@@ -11,7 +11,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import BinaryIO
 
-from swsim.errors import UnknownChoice
+from swsim.errors import choose
 from swsim.image.codecs.base import Codec, ImageInput, read_head
 from swsim.image.codecs.raw import RAW
 from swsim.image.codecs.zstd import ZSTD
@@ -24,10 +24,7 @@ _SNIFF = max(len(codec.magic) for codec in CODECS.values())
 
 def codec_by_name(name: str) -> Codec:
     """The codec called ``name`` (an :class:`~swsim.errors.UnknownChoice` if none is)."""
-    try:
-        return CODECS[name]
-    except KeyError:
-        raise UnknownChoice("compressor", name, CODECS) from None
+    return choose("compressor", name, CODECS)
 
 
 def open_image_stream(stream: BinaryIO) -> ImageInput:

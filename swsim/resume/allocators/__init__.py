@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from swsim.errors import UnknownChoice
+from swsim.errors import choose
 from swsim.kernel.types import BoolArray
 from swsim.resume.allocators.base import PageAllocator
 from swsim.resume.allocators.buddy import BuddyAllocator
@@ -32,8 +32,4 @@ ALLOCATORS: dict[str, Callable[[BoolArray, int], PageAllocator]] = {
 
 def make_allocator(name: str, free: BoolArray, seed: int = 0) -> PageAllocator:
     """The allocator called ``name`` over the frames ``free`` marks free."""
-    try:
-        factory = ALLOCATORS[name]
-    except KeyError:
-        raise UnknownChoice("allocator", name, ALLOCATORS) from None
-    return factory(free, seed)
+    return choose("allocator", name, ALLOCATORS)(free, seed)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from swsim.errors import UnknownChoice
+from swsim.errors import choose
 from swsim.resume.strategies.base import Strategy
 from swsim.resume.strategies.bitmap import Bitmap
 from swsim.resume.strategies.claim import Claim
@@ -15,7 +15,4 @@ STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (Eat, SafeList
 
 def strategy_class(name: str) -> type[Strategy]:
     """The strategy called ``name`` (an :class:`~swsim.errors.UnknownChoice` if none is)."""
-    try:
-        return STRATEGIES[name]
-    except KeyError:
-        raise UnknownChoice("strategy", name, STRATEGIES) from None
+    return choose("strategy", name, STRATEGIES)
