@@ -20,20 +20,22 @@ import click
 from swsim import __version__
 from swsim.cli.fileio import atomic_output, open_input
 from swsim.cli.options import (
-    compress_options,
-    digest_option,
+    generate_options,
     key_file_option,
     machine_options,
     restore_options,
+    write_options,
 )
 from swsim.cli.progress import page_progress
 from swsim.errors import EXIT_CODES, UsageError
 from swsim.machine.presets import PRESETS, get_preset
 from swsim.resume.strategies import STRATEGIES
-from swsim.suspend.snapshot import ZERO_PAGES_MODES
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from swsim.image.checks import ImageChecks
+    from swsim.image.writer import WriteOptions
     from swsim.machine.model import Machine
     from swsim.resume.restore import RestoreOptions
 
@@ -57,36 +59,15 @@ def cli() -> None:
     help="Image file to write ('-': standard output). Written atomically.",
 )
 @click.option("--seed", type=int, help="Override the machine's page-content seed.")
-@click.option(
-    "--zero-pages", type=click.Choice(list(ZERO_PAGES_MODES)), default="skip", show_default=True,
-    help="skip: all-zero pages get a flagged metadata entry and no data page (v6.6+); "
-    "store: they are stored as data pages.",
-)
-@click.option(
-    "--no-data", is_flag=True,
-    help="Header and metadata only (no data pages): for counting with 'restore --no-data' "
-    "on huge machines.",
-)
-@compress_options
-@key_file_option
-@digest_option
+@write_options
 def snapshot(
-    machine: Machine | None,
-    output: str,
-    seed: int | None,
-    zero_pages: str,
-    no_data: bool,
-    compress: str,
-    level: int,
-    threads: int,
-    key: bytes | None,
-    digest: str,
+    machine: Machine | None, output: str, seed: int | None, write_options: WriteOptions
 ) -> None:
     """Write the image of a machine (default: the built-in 'default' machine).
 
     The image carries a CRC32 per 32 data pages and a digest (--digest, XXH3-128 by default);
     --key-file signs it (HMAC-SHA256); --compress=zstd writes it as a standard zstd stream."""
-    from swsim.image.writer import WriteOptions, write_image
+    from swsim.image.writer import write_image
 
     machine = machine or get_preset("default")
     if seed is not None:
@@ -95,12 +76,8 @@ def snapshot(
         raise UsageError("the machine has no saveable pages: there is nothing to snapshot")
     if output == "-" and sys.stdout.isatty():
         raise UsageError("refusing to write a binary image to a terminal: use -o FILE or a pipe")
-    options = WriteOptions(
-        zero_pages=zero_pages, no_data=no_data, key=key, digest=digest, compress=compress,
-        level=level, threads=threads, progress=page_progress,
-    )
     with atomic_output(output) as stream:
-        write_image(machine, stream, options)
+        write_image(machine, stream, replace(write_options, progress=page_progress))
 
 
 @cli.command(epilog=EPILOG)
@@ -221,49 +198,18 @@ def inspect(image: str, verify: bool, key: bytes | None, as_json: bool) -> None:
     help="Machine file to write ('-': standard output).",
 )
 @click.option("--list", "list_presets", is_flag=True, help="List the presets and exit.")
-@click.option(
-    "--generate", is_flag=True,
-    help="Generate a machine with the boot footprint options below (docs/footprint.md).",
-)
-@click.option("--frames", type=click.IntRange(min=1024), default=262144, show_default=True,
-              help="--generate: page frames.")
-@click.option("--saved-fraction", type=float, default=0.40, show_default=True,
-              help="--generate: fraction of memory saved in the image.")
-@click.option("--load-address-mib", type=click.IntRange(min=1), default=2, show_default=True,
-              help="--generate: kernel load address (CONFIG_PHYSICAL_START).")
-@click.option("--kernel-mib", type=click.IntRange(min=0), default=32, show_default=True,
-              help="--generate: kernel image size.")
-@click.option("--early-mib", type=click.IntRange(min=0), default=8, show_default=True,
-              help="--generate: early boot allocations above the kernel image.")
-@click.option("--struct-page-bytes", type=click.IntRange(min=0), default=64, show_default=True,
-              help="--generate: bytes of mem_map per frame.")
-@click.option("--seed", "gen_seed", type=int, default=1, show_default=True,
-              help="--generate: layout and content seed.")
+@generate_options
 def machine_cmd(
     machine: Machine | None,
     output: str,
     list_presets: bool,
-    generate: bool,
-    frames: int,
-    saved_fraction: float,
-    load_address_mib: int,
-    kernel_mib: int,
-    early_mib: int,
-    struct_page_bytes: int,
-    gen_seed: int,
+    generate: Callable[[], Machine] | None,
 ) -> None:
     """Write a preset (or a checked machine file, or a generated machine) as a machine file."""
-    if generate:
-        from swsim.machine.footprint import MIB, BootFootprint
-        from swsim.machine.presets import generate_machine
-
+    if generate is not None:
         if machine is not None:
             raise UsageError("--generate cannot be combined with --preset or --machine")
-        footprint = BootFootprint(
-            load_address=load_address_mib * MIB, kernel_size=kernel_mib * MIB,
-            early_size=early_mib * MIB, struct_page_bytes=struct_page_bytes,
-        )
-        machine = generate_machine(frames, saved_fraction, footprint, gen_seed)
+        machine = generate()
     if list_presets:
         for name in sorted(PRESETS):
             m = get_preset(name)

@@ -1,14 +1,15 @@
 """Option sets shared by several commands: small decorators, not copied option lists.
 
 Each decorator declares its options and hands the command what the library takes: a machine,
-a key, checked codec options, or a :class:`~swsim.resume.restore.RestoreOptions`.
+a key, a :class:`~swsim.image.writer.WriteOptions`, a
+:class:`~swsim.resume.restore.RestoreOptions`, or a generated machine.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
@@ -20,7 +21,10 @@ from swsim.image.digest import DEFAULT_DIGEST, DIGESTS
 from swsim.machine.model import Machine
 from swsim.machine.presets import DEFAULT_ALLOCATOR, PRESET_ALLOCATORS, PRESETS, get_preset
 from swsim.resume.allocators import ALLOCATORS
-from swsim.resume.restore import RestoreOptions
+from swsim.suspend.snapshot import ZERO_PAGES_MODES
+
+if TYPE_CHECKING:  # loaded by the wrappers when a command runs, not to declare the options
+    pass
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -98,6 +102,50 @@ def machine_options(func: F) -> F:
     return cast(F, wrapper)
 
 
+def write_options(func: F) -> F:
+    """How ``swsim snapshot`` writes: zero pages, data, codec, key and digest.
+
+    The command receives ``write_options``, a :class:`WriteOptions` (its progress is the
+    command's to set); the codec options are checked first, then the key file is read.
+    """
+
+    @click.option(
+        "--zero-pages", type=click.Choice(list(ZERO_PAGES_MODES)), default="skip",
+        show_default=True,
+        help="skip: all-zero pages get a flagged metadata entry and no data page (v6.6+); "
+        "store: they are stored as data pages.",
+    )
+    @click.option(
+        "--no-data", is_flag=True,
+        help="Header and metadata only (no data pages): for counting with 'restore --no-data' "
+        "on huge machines.",
+    )
+    @compress_options
+    @key_file_option
+    @digest_option
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        zero_pages: str,
+        no_data: bool,
+        compress: str,
+        level: int,
+        threads: int,
+        key: bytes | None,
+        digest: str,
+        **kw: Any,
+    ) -> Any:
+        from swsim.image.writer import WriteOptions
+
+        options = WriteOptions(
+            zero_pages=zero_pages, no_data=no_data, key=key, digest=digest, compress=compress,
+            level=level, threads=threads,
+        )
+        return func(*args, write_options=options, **kw)
+
+    return cast(F, wrapper)
+
+
 def restore_options(func: F) -> F:
     """What every restoring command takes: the boot machine, the allocator and its seed, the
     data path, and the key.
@@ -137,10 +185,66 @@ def restore_options(func: F) -> F:
         page_by_page: bool,
         **kw: Any,
     ) -> Any:
+        from swsim.resume.restore import RestoreOptions
+
         options = RestoreOptions(
             machine=machine, allocator=allocator, seed=seed, page_by_page=page_by_page,
             no_data=no_data,
         )
         return func(*args, restore_options=options, **kw)
+
+    return cast(F, wrapper)
+
+
+def generate_options(func: F) -> F:
+    """``--generate`` and the boot footprint of the machine it generates (docs/footprint.md).
+
+    The command receives ``generate``: None without ``--generate``, else a function that
+    generates the machine (so that the command checks its other options first).
+    """
+
+    @click.option(
+        "--generate", is_flag=True,
+        help="Generate a machine with the boot footprint options below (docs/footprint.md).",
+    )
+    @click.option("--frames", type=click.IntRange(min=1024), default=262144, show_default=True,
+                  help="--generate: page frames.")
+    @click.option("--saved-fraction", type=float, default=0.40, show_default=True,
+                  help="--generate: fraction of memory saved in the image.")
+    @click.option("--load-address-mib", type=click.IntRange(min=1), default=2,
+                  show_default=True,
+                  help="--generate: kernel load address (CONFIG_PHYSICAL_START).")
+    @click.option("--kernel-mib", type=click.IntRange(min=0), default=32, show_default=True,
+                  help="--generate: kernel image size.")
+    @click.option("--early-mib", type=click.IntRange(min=0), default=8, show_default=True,
+                  help="--generate: early boot allocations above the kernel image.")
+    @click.option("--struct-page-bytes", type=click.IntRange(min=0), default=64,
+                  show_default=True, help="--generate: bytes of mem_map per frame.")
+    @click.option("--seed", "gen_seed", type=int, default=1, show_default=True,
+                  help="--generate: layout and content seed.")
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        generate: bool,
+        frames: int,
+        saved_fraction: float,
+        load_address_mib: int,
+        kernel_mib: int,
+        early_mib: int,
+        struct_page_bytes: int,
+        gen_seed: int,
+        **kw: Any,
+    ) -> Any:
+        def generated() -> Machine:
+            from swsim.machine.footprint import MIB, BootFootprint
+            from swsim.machine.presets import generate_machine
+
+            footprint = BootFootprint(
+                load_address=load_address_mib * MIB, kernel_size=kernel_mib * MIB,
+                early_size=early_mib * MIB, struct_page_bytes=struct_page_bytes,
+            )
+            return generate_machine(frames, saved_fraction, footprint, gen_seed)
+
+        return func(*args, generate=generated if generate else None, **kw)
 
     return cast(F, wrapper)
