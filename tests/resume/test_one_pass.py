@@ -1,0 +1,148 @@
+"""One pass over an image, many strategies: each restore as if it had the image to itself.
+
+``restore_each`` (what ``swsim compare`` runs) reads and checks the image once and feeds every
+page to every strategy's handle; the data pages are read once into a pool of write-once slots
+that every strategy's page table maps. These tests hold it to that: the same counts and the
+same memory as separate restores, verification that still catches a misplaced page beside
+correct strategies, a strategy out of memory that leaves the pass alone, and the data read
+and held once.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import pytest
+
+from swsim.errors import RestoreNoMemory, UsageError
+from swsim.image.source import open_image
+from swsim.machine.presets import get_preset
+from swsim.resume.restore import RestoreOptions, RestoreRun, restore_each, restore_run
+from swsim.resume.strategies import STRATEGIES
+from swsim.resume.strategies.safe_list import SafeList
+from tests.helpers import image_bytes, tiny_machine
+
+MACHINE = tiny_machine(
+    4096, ((256, 900), (1300, 1800), (3000, 3100)), used=((600, 700), (3050, 3300)),
+    reserved=((0, 256),), seed=11,
+)
+ALL = list(STRATEGIES)
+
+
+class CountingStream(io.BytesIO):
+    """A stream that counts the bytes read from it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.nbytes = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.nbytes += len(data)
+        return data
+
+    def readinto(self, buffer: Any) -> int:
+        count = super().readinto(buffer)
+        self.nbytes += count
+        return count
+
+
+@pytest.fixture(scope="module")
+def image() -> bytes:
+    return image_bytes(MACHINE)
+
+
+def runs_of(results: list[RestoreRun | RestoreNoMemory]) -> list[RestoreRun]:
+    assert all(isinstance(r, RestoreRun) for r in results), results
+    return [r for r in results if isinstance(r, RestoreRun)]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        RestoreOptions(allocator="ascending"),
+        RestoreOptions(allocator="buddy"),
+        RestoreOptions(allocator="random", seed=5),
+        RestoreOptions(allocator="descending", page_by_page=True),
+        RestoreOptions(allocator="buddy", no_data=True),
+    ],
+    ids=["ascending", "buddy", "random", "page-by-page", "no-data"],
+)
+def test_each_strategy_gets_the_counts_and_memory_of_its_own_restore(
+    image: bytes, options: RestoreOptions
+) -> None:
+    together = runs_of(restore_each(open_image(io.BytesIO(image)), options, ALL))
+    for name, shared in zip(ALL, together, strict=True):
+        alone = restore_run(open_image(io.BytesIO(image)), RestoreOptions(
+            strategy=name, allocator=options.allocator, seed=options.seed,
+            page_by_page=options.page_by_page, no_data=options.no_data,
+        ))
+        assert shared.stats.to_json() == alone.stats.to_json(), name
+        assert shared.stats.verified is (None if options.no_data else True)
+        frames = np.arange(MACHINE.frames)
+        assert np.array_equal(shared.ctx.memory.read(frames), alone.ctx.memory.read(frames))
+
+
+class MisplacingSafeList(SafeList):
+    """A broken strategy: the last page goes into a safe page that is never linked."""
+
+    name = "misplacing"
+
+    def get_buffer(self, index: int, pfn: int) -> int:
+        if index == self.nr_copy_pages - 1:
+            return self.ctx.get_zeroed_page()
+        return super().get_buffer(index, pfn)
+
+    def get_buffers(self, start: int, stop: int, pfns: np.ndarray) -> np.ndarray:
+        return np.array([self.get_buffer(i, int(pfns[i])) for i in range(start, stop)])
+
+
+def test_a_misplaced_page_fails_verification_beside_strategies_that_pass(
+    image: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pages are shared, the verification is not: each page table is checked alone."""
+    monkeypatch.setitem(STRATEGIES, "misplacing", MisplacingSafeList)
+    results = runs_of(
+        restore_each(open_image(io.BytesIO(image)), RestoreOptions(), ["safe-list", "misplacing",
+                                                                       "claim"])
+    )
+    assert [r.stats.verified for r in results] == [True, False, True]
+
+
+def test_a_strategy_out_of_memory_leaves_the_pass_and_the_others_finish() -> None:
+    # The seed's case: an image of 60% of the free memory; eat runs dry, safe-list loads it.
+    free = 16384 - 256
+    machine = tiny_machine(16384, ((256, 256 + int(0.6 * free)),), used=((1024, 2024),),
+                           reserved=((0, 256),))
+    source = open_image(io.BytesIO(image_bytes(machine)))
+    eat, safe = restore_each(source, RestoreOptions(allocator="ascending"), ["eat", "safe-list"])
+    assert isinstance(eat, RestoreNoMemory) and eat.strategy == "eat" and eat.missing > 0
+    assert isinstance(safe, RestoreRun) and safe.stats.verified and safe.stats.copies == 1000
+
+
+def test_the_image_is_read_once_and_its_data_held_once(image: bytes) -> None:
+    stream = CountingStream(image)
+    results = runs_of(restore_each(open_image(stream), RestoreOptions(), ALL))
+    assert stream.nbytes == len(image)  # one pass, to the end of the trailer
+    pool = results[0].ctx.memory.pool
+    assert all(r.ctx.memory.pool is pool for r in results)
+    nr_data = results[0].stats.data_pages
+    # every data page in one slot, plus each strategy's header and last metadata buffer
+    assert pool.used == nr_data + 2 * len(ALL)
+
+
+def test_a_trace_follows_one_strategy(image: bytes) -> None:
+    with pytest.raises(UsageError, match="single strategy"):
+        restore_each(open_image(io.BytesIO(image)), RestoreOptions(trace=io.BytesIO()), ALL)
+
+
+def test_rafael_2006_in_one_pass_keeps_the_seed_figures() -> None:
+    image = image_bytes(get_preset("rafael-2006"))
+    eat, safe = runs_of(
+        restore_each(open_image(io.BytesIO(image)), RestoreOptions(allocator="ascending"),
+                     ["eat", "safe-list"])
+    )
+    assert (eat.stats.allocations, eat.stats.copies) == (191_178, 100_000)
+    assert (safe.stats.allocations, safe.stats.copies) == (101_179, 10_000)
