@@ -1,4 +1,5 @@
-"""Test helpers that build, edit and re-seal images, the way a forger or a bad disk would."""
+"""Test helpers that build, edit and re-seal images, the way a forger or a bad disk would, and
+the mutations the fuzz tests (tests/image/test_fuzz.py, tests/cli/test_fuzz.py) apply."""
 
 from __future__ import annotations
 
@@ -7,21 +8,31 @@ import hmac
 import io
 import struct
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
+import zstandard
+from hypothesis import strategies as st
 
-from swsim.image.auth import MAC_SIZE, TRAILER_MAC_OFFSET
+from swsim.image.checks import BlockCrc32
+from swsim.image.digest import DEFAULT_DIGEST, digest_for_flags
+from swsim.image.format import (
+    DIGEST_FIELD_SIZE,
+    FLAG_BLOCK_CRC32,
+    HEADER_CRC_OFFSET,
+    MAC_SIZE,
+    TRAILER_MAC_OFFSET,
+    nr_crc_pages,
+)
+from swsim.image.writer import WriteOptions, write_image
 from swsim.kernel.constants import PAGE_SIZE
-from swsim.image.digest import DEFAULT_DIGEST, DIGEST_FIELD_SIZE, digest_for_flags
-from swsim.image.header import _HEADER_CRC_OFFSET
-from swsim.image.checks import FLAG_BLOCK_CRC32, BlockCrc32, nr_crc_pages
 from swsim.machine.model import Machine
-from swsim.suspend.handle import write_image
-from tests.conftest import tiny_machine
+from tests.helpers import tiny_machine
 
 #: A 128-frame machine: 92 saveable pages (3 blocks of 32), 4 reserved frames at boot.
 SMALL = tiny_machine(128, ((8, 100),), used=((10, 12),), reserved=((0, 4),))
-#: Offsets of header fields (struct swsusp_info, swsim edition; see swsim/image.py _HEADER).
+#: Offsets of header fields (struct swsusp_info, swsim edition; see swsim/image/format.py
+#: HEADER).
 NUM_PHYSPAGES_OFFSET = 16
 IMAGE_PAGES_OFFSET = 24
 PAGES_OFFSET = 32
@@ -29,7 +40,7 @@ SIZE_OFFSET = 40
 META_OFFSET = 48
 DATA_OFFSET = 56
 FLAGS_OFFSET = 64
-#: Offsets of trailer fields (see swsim/image.py _TRAILER; the MAC's is in swsim/auth.py).
+#: Offsets of trailer fields (see swsim/image/format.py TRAILER, TRAILER_MAC_OFFSET).
 TRAILER_ALGO_OFFSET = 12
 TRAILER_DIGEST_OFFSET = 24
 KEY = b"swsim test key, 32 bytes long!!!"
@@ -44,7 +55,7 @@ def make_image(
 ) -> bytes:
     """An image whose layout the tests know: by default every page is a data page."""
     out = io.BytesIO()
-    write_image(machine, out, zero_pages, key, digest=digest)
+    write_image(machine, out, WriteOptions(zero_pages=zero_pages, key=key, digest=digest))
     return out.getvalue()
 
 
@@ -70,8 +81,8 @@ def set_header_field(image: bytes, fmt: str, offset: int, value: int) -> bytes:
 def seal_header(image: bytes) -> bytes:
     """Recompute the header page's CRC only (after editing a header field)."""
     data = bytearray(image)
-    struct.pack_into("<I", data, _HEADER_CRC_OFFSET, 0)
-    struct.pack_into("<I", data, _HEADER_CRC_OFFSET, zlib.crc32(bytes(data[:PAGE_SIZE])))
+    struct.pack_into("<I", data, HEADER_CRC_OFFSET, 0)
+    struct.pack_into("<I", data, HEADER_CRC_OFFSET, zlib.crc32(bytes(data[:PAGE_SIZE])))
     return bytes(data)
 
 
@@ -136,3 +147,96 @@ def swap_pages(image: bytes, first: int, second: int) -> bytes:
     data[a : a + PAGE_SIZE] = image[b : b + PAGE_SIZE]
     data[b : b + PAGE_SIZE] = image[a : a + PAGE_SIZE]
     return bytes(data)
+
+
+# -- fuzzing: mutations of an image, and what zstd -d makes of a stream --------------------------
+#: An unsigned image of SMALL (zero pages stored): what the fuzz tests mutate.
+RAW = make_image()
+#: The same, signed with KEY.
+SIGNED = make_image(key=KEY)
+
+HEADER_FIELDS = [
+    ("<Q", NUM_PHYSPAGES_OFFSET),
+    ("<Q", IMAGE_PAGES_OFFSET),
+    ("<Q", PAGES_OFFSET),
+    ("<Q", SIZE_OFFSET),
+    ("<Q", META_OFFSET),
+    ("<Q", DATA_OFFSET),
+    ("<I", FLAGS_OFFSET),
+]
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """One edit of an image; ``sealed`` edits recompute every unkeyed checksum afterwards."""
+
+    kind: str
+    args: tuple[int, ...]
+    sealed: bool = False
+
+    def apply(self, image: bytes, key: bytes | None = None) -> bytes:
+        data = bytearray(image)
+        a = self.args
+        if self.kind == "flip":
+            data[a[0] % len(data)] ^= a[1]
+        elif self.kind == "truncate":
+            del data[a[0] % len(data) :]
+        elif self.kind == "insert":
+            offset = a[0] % len(data)
+            data[offset:offset] = bytes([a[1]]) * a[2]
+        elif self.kind == "delete":
+            offset = a[0] % len(data)
+            del data[offset : offset + a[1]]
+        elif self.kind == "swap":
+            nr_pages = max(1, len(data) // PAGE_SIZE)
+            first, second = (x % nr_pages * PAGE_SIZE for x in a)
+            page = data[first : first + PAGE_SIZE]
+            data[first : first + PAGE_SIZE] = data[second : second + PAGE_SIZE]
+            data[second : second + PAGE_SIZE] = page
+        elif self.kind == "header":
+            fmt, offset = HEADER_FIELDS[a[0] % len(HEADER_FIELDS)]
+            limit = 1 << (32 if fmt == "<I" else 64)
+            data = bytearray(set_header_field(bytes(data), fmt, offset, a[1] % limit))
+        elif self.kind == "pfn":
+            at = (PAGE_SIZE + 8 * (a[0] % 96)) % max(1, len(data) - 8)
+            data[at : at + 8] = (a[1] % (1 << 64)).to_bytes(8, "little")
+        elif self.kind == "data":
+            data[((2 + a[0] % 92) * PAGE_SIZE + a[1] % PAGE_SIZE) % len(data)] ^= 1 + a[2] % 255
+        out = bytes(data)
+        # A forger re-seals; with a key they cannot recompute the HMAC, so they keep the old one.
+        return reseal(out) if self.sealed else out
+
+
+offsets = st.integers(min_value=0, max_value=len(RAW) + 100)
+#: Every kind of edit of RAW or SIGNED (hypothesis strategy of :class:`Mutation`).
+mutations = st.one_of(
+    st.builds(lambda o, m: Mutation("flip", (o, m)), offsets, st.integers(1, 255)),
+    st.builds(lambda o: Mutation("truncate", (o,)), offsets),
+    st.builds(lambda o, b, n: Mutation("insert", (o, b, n)), offsets, st.integers(0, 255),
+              st.sampled_from([1, 8, PAGE_SIZE])),
+    st.builds(lambda o, n: Mutation("delete", (o, n)), offsets, st.sampled_from([1, 8, PAGE_SIZE])),
+    st.builds(lambda a, b: Mutation("swap", (a, b)), st.integers(0, 200), st.integers(0, 200)),
+    st.builds(lambda f, v, s: Mutation("header", (f, v), s), st.integers(0, 6),
+              st.one_of(st.integers(0, 300), st.integers(0, 1 << 64)), st.booleans()),
+    st.builds(lambda i, v, s: Mutation("pfn", (i, v), s), st.integers(0, 95),
+              st.one_of(st.integers(0, 140), st.integers(0, 1 << 64)), st.booleans()),
+    st.builds(lambda p, o, x: Mutation("data", (p, o, x), True), st.integers(0, 91),
+              st.integers(0, 4095), st.integers(0, 254)),
+)
+
+
+def decompresses_to(packed: bytes) -> bytes | None:
+    """What ``zstd -d`` would make of ``packed`` (None: it would refuse it)."""
+    dctx = zstandard.ZstdDecompressor()
+    try:
+        out = b""
+        rest = packed
+        while rest:
+            dobj = dctx.decompressobj()
+            out += dobj.decompress(rest)
+            if not dobj.eof:
+                return None
+            rest = dobj.unused_data
+        return out
+    except zstandard.ZstdError:
+        return None

@@ -1,4 +1,4 @@
-"""Compressed, signed and bad images through the real CLI, with the real ``zstd`` tool."""
+"""Compressed, signed and bad images through the CLI (in-process), with the real ``zstd`` tool."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from swsim.kernel.constants import PAGE_SIZE
 from swsim.errors import EXIT_AUTH, EXIT_BAD_IMAGE, EXIT_CODES, EXIT_USAGE
-from tests.conftest import run_swsim
+from swsim.kernel.constants import PAGE_SIZE
+from tests.helpers import CliResult, run_cli
 from tests.imagetools import KEY, OTHER_KEY, SMALL
 
 ZSTD = shutil.which("zstd") or "/usr/bin/zstd"
@@ -29,7 +29,7 @@ def workdir(tmp_path: Path) -> Path:
 
 
 def snapshot(workdir: Path, name: str, *options: str) -> Path:
-    proc = run_swsim("snapshot", "--machine", "small.json", "-o", name, *options, cwd=workdir)
+    proc = run_cli("snapshot", "--machine", "small.json", "-o", name, *options, cwd=workdir)
     assert proc.returncode == 0, proc.stderr
     return workdir / name
 
@@ -39,12 +39,12 @@ def zstd(*args: str, input: bytes | None = None) -> bytes:
 
 
 def restore_json(workdir: Path, *args: str, input: bytes | None = None) -> dict[str, object]:
-    proc = run_swsim("restore", *args, "--json", input=input, cwd=workdir)
+    proc = run_cli("restore", *args, "--json", input=input, cwd=workdir)
     assert proc.returncode == 0, proc.stderr
     return dict(json.loads(proc.stdout))
 
 
-def one_error_line(proc: subprocess.CompletedProcess[bytes]) -> str:
+def one_error_line(proc: CliResult) -> str:
     """The single stderr line of a failed run (and no traceback)."""
     lines = proc.stderr.decode().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -74,7 +74,7 @@ def test_zstd_turns_a_raw_image_into_one_swsim_restores_from_a_pipe(workdir: Pat
 def test_a_compressed_image_restores_from_a_file_and_inspect_detects_it(workdir: Path) -> None:
     snapshot(workdir, "img.zst", "--compress=zstd")
     assert restore_json(workdir, "img.zst")["compressed"] is True
-    proc = run_swsim("inspect", "--verify", "--json", "img.zst", cwd=workdir)
+    proc = run_cli("inspect", "--verify", "--json", "img.zst", cwd=workdir)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["verified"] is True
 
@@ -95,7 +95,7 @@ def test_a_truncated_compressed_image_is_refused_like_zstd_refuses_it(
 ) -> None:
     packed = snapshot(workdir, "img.zst", "--compress=zstd").read_bytes()[:-cut]
     assert subprocess.run([ZSTD, "-t", "-q"], input=packed, capture_output=True).returncode != 0
-    proc = run_swsim("restore", "-", input=packed, cwd=workdir)
+    proc = run_cli("restore", "-", input=packed, cwd=workdir)
     assert proc.returncode == EXIT_BAD_IMAGE
     assert "truncated" in one_error_line(proc)
 
@@ -104,7 +104,7 @@ def test_a_small_zstd_bomb_is_refused_by_the_header_size_bound(workdir: Path) ->
     header = snapshot(workdir, "raw.img").read_bytes()[:PAGE_SIZE]
     bomb = zstandard.ZstdCompressor(level=1).compress(header + bytes(1 << 28))
     assert len(bomb) < 100_000
-    proc = run_swsim("restore", "-", input=bomb, cwd=workdir)
+    proc = run_cli("restore", "-", input=bomb, cwd=workdir)
     assert proc.returncode == EXIT_BAD_IMAGE
     assert "decompresses to more than" in one_error_line(proc)
 
@@ -113,7 +113,7 @@ def test_a_signed_image_restores_without_a_key_and_says_it_was_not_authenticated
     workdir: Path,
 ) -> None:
     snapshot(workdir, "signed.img", "--key-file", "key")
-    proc = run_swsim("restore", "signed.img", "--json", cwd=workdir)
+    proc = run_cli("restore", "signed.img", "--json", cwd=workdir)
     assert proc.returncode == 0, proc.stderr
     assert b"not authenticated" in proc.stderr
     assert json.loads(proc.stdout)["authenticated"] is False
@@ -139,7 +139,7 @@ def test_restore_and_inspect_with_a_key_refuse_with_exit_6(
 ) -> None:
     snapshot(workdir, "img", *made_with)
     for command in (["restore", "img"], ["inspect", "img"]):
-        proc = run_swsim(*command, "--key-file", given, cwd=workdir)
+        proc = run_cli(*command, "--key-file", given, cwd=workdir)
         assert proc.returncode == EXIT_AUTH
         assert message in one_error_line(proc)
 
@@ -147,7 +147,7 @@ def test_restore_and_inspect_with_a_key_refuse_with_exit_6(
 @pytest.mark.parametrize("key_bytes", [b"", b"short"])
 def test_a_too_short_key_file_is_a_usage_error(workdir: Path, key_bytes: bytes) -> None:
     (workdir / "weak").write_bytes(key_bytes)
-    proc = run_swsim("snapshot", "--machine", "small.json", "--key-file", "weak", "-o", "x",
+    proc = run_cli("snapshot", "--machine", "small.json", "--key-file", "weak", "-o", "x",
                      cwd=workdir)
     assert proc.returncode == EXIT_USAGE
     assert "at least 16" in one_error_line(proc)
@@ -161,7 +161,7 @@ def test_a_too_short_key_file_is_a_usage_error(workdir: Path, key_bytes: bytes) 
 def test_bad_compression_options_are_one_line_usage_errors(
     workdir: Path, options: tuple[str, ...]
 ) -> None:
-    proc = run_swsim("snapshot", "--machine", "small.json", "-o", "x", *options, cwd=workdir)
+    proc = run_cli("snapshot", "--machine", "small.json", "-o", "x", *options, cwd=workdir)
     assert proc.returncode == EXIT_USAGE
     one_error_line(proc)
 
@@ -176,16 +176,16 @@ def test_snapshot_digest_round_trips_through_restore_and_inspect(
 ) -> None:
     snapshot(workdir, "img", *options)
     assert restore_json(workdir, "img")["verified"] is True
-    proc = run_swsim("inspect", "img", "--json", cwd=workdir)
+    proc = run_cli("inspect", "img", "--json", cwd=workdir)
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     assert info["digest_algorithm"] == name and info["verified"] is True
-    table = run_swsim("inspect", "img", cwd=workdir).stdout.decode()
+    table = run_cli("inspect", "img", cwd=workdir).stdout.decode()
     assert "digest algorithm" in table and title in table
 
 
 def test_a_bad_digest_is_a_one_line_usage_error(workdir: Path) -> None:
-    proc = run_swsim("snapshot", "--machine", "small.json", "-o", "x", "--digest", "md5",
+    proc = run_cli("snapshot", "--machine", "small.json", "-o", "x", "--digest", "md5",
                      cwd=workdir)
     assert proc.returncode == EXIT_USAGE
     assert "--digest" in one_error_line(proc)
@@ -195,13 +195,13 @@ def test_a_bad_digest_is_a_one_line_usage_error(workdir: Path) -> None:
 def test_inspect_verify_names_the_first_bad_block(workdir: Path) -> None:
     data = bytearray(snapshot(workdir, "img", "--zero-pages=store").read_bytes())
     data[(2 + 70) * PAGE_SIZE] ^= 0x40
-    proc = run_swsim("inspect", "--verify", "-", input=bytes(data), cwd=workdir)
+    proc = run_cli("inspect", "--verify", "-", input=bytes(data), cwd=workdir)
     assert proc.returncode == EXIT_BAD_IMAGE
     assert "data pages 64-91" in one_error_line(proc)
 
 
 def test_help_documents_every_exit_code() -> None:
-    proc = run_swsim("--help")
+    proc = run_cli("--help")
     lines = [line.strip() for line in proc.stdout.decode().splitlines()]
     for code in (*EXIT_CODES, 141):
         assert any(line.startswith(f"{code}  ") for line in lines), code

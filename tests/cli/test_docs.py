@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from swsim.resume.allocators import ALLOCATORS
 from swsim.cli.commands import cli
+from swsim.resume.allocators import ALLOCATORS
 from swsim.resume.strategies import STRATEGIES
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def _docs() -> str:

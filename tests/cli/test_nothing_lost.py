@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from swsim.errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 from swsim.cli.fileio import atomic_output
-from tests.conftest import ROOT, run_swsim
+from swsim.errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
+from tests.helpers import run_cli, swsim_env
 
 OLD = b"an older image that must survive\n"
 
@@ -50,7 +50,7 @@ def _limit_file_size() -> None:
 
 def test_a_real_write_failure_through_the_cli_leaves_no_partial_file(tmp_path: Path) -> None:
     (tmp_path / "out.img").write_bytes(OLD)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = swsim_env()
     proc = subprocess.run(
         [sys.executable, "-m", "swsim", "snapshot", "--preset", "default", "-o", "out.img"],
         cwd=tmp_path, env=env, capture_output=True, preexec_fn=_limit_file_size, timeout=120,
@@ -66,7 +66,7 @@ def test_a_real_write_failure_through_the_cli_leaves_no_partial_file(tmp_path: P
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
 def test_standard_output_on_a_full_device_is_one_clear_line() -> None:
     with open("/dev/full", "wb") as full:
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        env = swsim_env()
         proc = subprocess.run(
             [sys.executable, "-m", "swsim", "snapshot", "--compress=zstd"],
             stdout=full, stderr=subprocess.PIPE, env=env, timeout=120,
@@ -79,7 +79,7 @@ def test_standard_output_on_a_full_device_is_one_clear_line() -> None:
 
 @pytest.mark.parametrize("options", [(), ("--compress=zstd", "--level=1")])
 def test_a_closed_pipe_ends_quietly(swsim_cmd: list[str], options: tuple[str, ...]) -> None:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = swsim_env()
     writer = subprocess.Popen(
         [*swsim_cmd, "snapshot", *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=env,
@@ -98,7 +98,7 @@ def test_ctrl_c_while_writing_leaves_the_old_file_and_no_temporary(
 ) -> None:
     target = tmp_path / "out.img"
     target.write_bytes(OLD)
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = swsim_env()
     proc = subprocess.Popen(
         [*swsim_cmd, "snapshot", "--preset", "default", "--compress=zstd", "--level=19",
          "-o", "out.img"],
@@ -118,7 +118,7 @@ def test_ctrl_c_while_writing_leaves_the_old_file_and_no_temporary(
 
 
 def test_a_failed_restore_input_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
-    proc = run_swsim("restore", "missing.img", cwd=tmp_path)
+    proc = run_cli("restore", "missing.img", cwd=tmp_path)
     assert proc.returncode == EXIT_USAGE
     assert proc.stderr.decode().splitlines() == [
         "swsim: error: cannot read missing.img: No such file or directory"

@@ -1,24 +1,20 @@
-"""Progress bars go to stderr only, and only when wanted; stdout stays clean for pipes."""
+"""Progress bars go to stderr only, and only when wanted; stdout stays clean for pipes.
+
+In-process: ``SWSIM_PROGRESS`` forces the bars on, and the captured stderr is no terminal, as a
+pipe is not.
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from swsim.cli.progress import MIN_PAGES
-from tests.conftest import ROOT, tiny_machine
+from tests.helpers import CliResult, run_cli, tiny_machine
 
 
-def run(args: list[str], progress: str | None, cwd: Path) -> subprocess.CompletedProcess[bytes]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    env.pop("SWSIM_PROGRESS", None)
-    if progress is not None:
-        env["SWSIM_PROGRESS"] = progress
-    return subprocess.run([sys.executable, "-m", "swsim", *args], capture_output=True, env=env,
-                          cwd=cwd, timeout=300)
+def run(args: list[str], progress: str | None, cwd: Path) -> CliResult:
+    return run_cli(*args, cwd=cwd, env={"SWSIM_PROGRESS": progress})
 
 
 def test_bars_on_stderr_when_forced_and_never_on_stdout(tmp_path: Path) -> None:

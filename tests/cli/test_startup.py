@@ -8,23 +8,26 @@ read from ``python -X importtime``: names, not times, so the test is determinist
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_swsim, tiny_machine
+from tests.helpers import run_cli, swsim_env, tiny_machine
 
 MACHINE = tiny_machine(256, ((8, 60), (140, 180)), used=((20, 30),), reserved=((0, 4),))
 
 #: (arguments, packages or modules the run must not load); "img" and "m.json" are in the cwd.
 QUIET_RUNS: list[tuple[list[str], list[str]]] = [
-    (["restore", "img", "--json"], ["rich", "swsim.runs.compare", "swsim.runs.summary", "swsim.machine.footprint"]),
+    (["restore", "img", "--json"],
+     ["rich", "swsim.runs.compare", "swsim.runs.summary", "swsim.machine.footprint"]),
     (["snapshot", "--machine", "m.json", "-o", "-"],
-     ["rich", "swsim.resume.restore", "swsim.runs.compare", "swsim.runs.summary", "swsim.cli.output"]),
-    (["--help"], ["rich", "swsim.resume.restore", "swsim.runs.compare", "swsim.runs.summary", "swsim.cli.output"]),
+     ["rich", "swsim.resume.restore", "swsim.runs.compare", "swsim.runs.summary",
+      "swsim.cli.output"]),
+    (["--help"],
+     ["rich", "swsim.resume.restore", "swsim.runs.compare", "swsim.runs.summary",
+      "swsim.cli.output"]),
     (["compare", "img", "--json"], ["rich", "swsim.runs.summary"]),
     (["inspect", "img", "--json"], ["rich", "swsim.runs.compare", "swsim.resume.restore"]),
 ]
@@ -35,14 +38,14 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory holding MACHINE as m.json and its image as img."""
     path = tmp_path_factory.mktemp("startup")
     (path / "m.json").write_text(MACHINE.dumps())
-    proc = run_swsim("snapshot", "--machine", "m.json", "-o", "img", cwd=path)
+    proc = run_cli("snapshot", "--machine", "m.json", "-o", "img", cwd=path)
     assert proc.returncode == 0, proc.stderr
     return path
 
 
 def loaded_modules(args: list[str], cwd: Path) -> set[str]:
     """Every module ``python -m swsim ARGS`` imports (stderr is a pipe: no progress bar)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = swsim_env()
     env.pop("SWSIM_PROGRESS", None)
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "swsim", *args],

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 
 import pytest
 import zstandard
 
-from swsim.kernel.constants import PAGE_SIZE
 from swsim.errors import SwsimError
-from swsim.resume.restore import restore_image
+from swsim.kernel.constants import PAGE_SIZE
+from tests.helpers import restore_image
 from tests.imagetools import KEY, OTHER_KEY, make_image, reseal, set_pfn, swap_pages
 
 RAW = make_image()
@@ -84,7 +83,7 @@ def test_each_bad_input_gets_its_exit_code_and_message(
     build: Callable[[], bytes], key: bytes | None, code: int, message: str
 ) -> None:
     with pytest.raises(SwsimError) as info:
-        restore_image(io.BytesIO(build()), key=key)
+        restore_image(build(), key=key)
     assert info.value.exit_code == code
     assert message in str(info.value)
     assert "\n" not in str(info.value)
@@ -92,4 +91,4 @@ def test_each_bad_input_gets_its_exit_code_and_message(
 
 def test_good_inputs_of_every_kind_restore() -> None:
     for image, key in ((RAW, None), (SIGNED, None), (SIGNED, KEY), (zst(SIGNED), KEY)):
-        assert restore_image(io.BytesIO(image), key=key).verified
+        assert restore_image(image, key=key).verified

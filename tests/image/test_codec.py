@@ -19,15 +19,13 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swsim.image.codecs import (
-    ImageInput,
-    RawImageReader,
-    ZstdImageReader,
-    _FrameWalker,
-    open_image_stream,
-)
 from swsim.errors import EXIT_BAD_IMAGE, ImageError
-from tests.test_fuzz import decompresses_to
+from swsim.image.codecs import open_image_stream
+from swsim.image.codecs.base import ImageInput
+from swsim.image.codecs.raw import RawImageReader
+from swsim.image.codecs.zstd import ZstdImageReader
+from swsim.image.codecs.zstd_frames import FrameWalker
+from tests.imagetools import decompresses_to
 
 SKIPPABLE = b"\x5a\x2a\x4d\x18" + (6).to_bytes(4, "little") + b"skip me"[:6]
 
@@ -113,7 +111,7 @@ def test_the_walker_knows_every_frame_boundary_when_fed_one_byte_at_a_time(
     parts, _ = frames(checksum)
     stream = b"".join(parts)
     ends = {sum(map(len, parts[:count])) for count in range(len(parts) + 1)}
-    walker = _FrameWalker()
+    walker = FrameWalker()
     for pos in range(len(stream)):
         assert walker.at_frame_boundary == (pos in ends), pos
         walker.feed(stream[pos : pos + 1])

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 
-from swsim.kernel.constants import PAGE_SIZE
 from swsim.errors import (
     EXIT_AUTH,
     EXIT_BAD_IMAGE,
@@ -16,12 +13,13 @@ from swsim.errors import (
     MachineMismatch,
     SwsimError,
 )
+from swsim.image.checks import ImageChecks
+from swsim.image.format import MAX_FRAMES
 from swsim.image.header import ImageHeader
-from swsim.runs.summary import inspect_image
-from swsim.image.checks import MAX_FRAMES, ImageChecks
+from swsim.kernel.constants import PAGE_SIZE
 from swsim.machine.model import Machine
 from swsim.resume.memory import FrameMemory
-from swsim.resume.restore import restore_image
+from tests.helpers import restore_image, summarize
 from tests.imagetools import (
     FLAGS_OFFSET,
     KEY,
@@ -46,7 +44,7 @@ def flip(image: bytes, offset: int, mask: int = 0x01) -> bytes:
 
 
 def restore(image: bytes, key: bytes | None = None, machine: Machine | None = None) -> None:
-    restore_image(io.BytesIO(image), key=key, machine=machine)
+    restore_image(image, key=key, machine=machine)
 
 
 @pytest.fixture
@@ -65,7 +63,7 @@ def copies(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def test_a_good_image_restores_verified_with_all_checks_recorded() -> None:
     checks = ImageChecks()
-    stats = restore_image(io.BytesIO(make_image()), checks=checks)
+    stats = restore_image(make_image(), checks=checks)
     assert stats.verified
     assert checks.block_checksums and not checks.signed and not checks.compressed
 
@@ -130,7 +128,7 @@ def test_resealed_bad_pfns_are_refused_even_with_good_digests(
     with pytest.raises(ImageError, match=message):
         restore(image)
     with pytest.raises(ImageError, match=message):
-        inspect_image(io.BytesIO(image), strict=True)
+        summarize(image, strict=True)
 
 
 def test_a_pfn_reserved_at_boot_is_a_machine_mismatch() -> None:
@@ -161,13 +159,13 @@ def test_a_header_claiming_a_huge_machine_is_refused_before_allocation(
 
 def test_a_signed_image_restores_without_a_key_but_is_not_authenticated() -> None:
     checks = ImageChecks()
-    stats = restore_image(io.BytesIO(make_image(key=KEY)), checks=checks)
+    stats = restore_image(make_image(key=KEY), checks=checks)
     assert stats.verified and checks.signed and not checks.authenticated
 
 
 def test_a_signed_image_with_its_key_is_authenticated() -> None:
     checks = ImageChecks()
-    restore_image(io.BytesIO(make_image(key=KEY)), key=KEY, checks=checks)
+    restore_image(make_image(key=KEY), key=KEY, checks=checks)
     assert checks.authenticated
 
 
@@ -216,6 +214,6 @@ def test_with_a_key_any_bad_image_error_becomes_exit_6() -> None:
 
 
 def test_verify_image_reports_what_it_checked() -> None:
-    report = inspect_image(io.BytesIO(make_image(key=KEY)), KEY, strict=True)
-    assert report.verified and report.authenticated and report.signed
-    assert report.nr_data_pages == 92
+    report = summarize(make_image(key=KEY), KEY, strict=True)
+    assert report.verified and report.checks["authenticated"] and report.checks["signed"]
+    assert report.header["nr_data_pages"] == 92

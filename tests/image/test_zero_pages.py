@@ -9,16 +9,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from swsim.errors import ImageError
+from swsim.image.checks import BlockCrc32
+from swsim.image.format import FLAG_ZERO_PAGES, nr_crc_pages
+from swsim.image.header import ImageHeader
+from swsim.image.source import open_image
 from swsim.kernel.constants import ENCODED_PFN_ZERO_FLAG, PAGE_SIZE
 from swsim.machine.content import KIND_ZERO, page_contents, page_kinds
-from swsim.errors import ImageError
-from swsim.image.header import FLAG_ZERO_PAGES, ImageHeader, ImageReader
-from swsim.image.checks import BlockCrc32, nr_crc_pages
 from swsim.machine.model import ContentSpec, Machine
-from swsim.resume.restore import SnapshotWriteHandle, restore_image, verify_memory
-from swsim.resume.context import RestoreStats, ResumeContext
+from swsim.resume.context import ResumeContext
+from swsim.resume.handle import SnapshotWriteHandle
+from swsim.resume.restore import verify_memory
+from swsim.resume.stats import RestoreStats
 from swsim.resume.strategies import STRATEGIES
-from tests.conftest import image_bytes_zero, random_machine, run_swsim
+from tests.helpers import image_bytes_zero, random_machine, restore_image, run_cli
 
 MACHINE = Machine(
     frames=4096,
@@ -88,13 +92,13 @@ def test_verification_sees_a_zero_page_that_is_not_zero() -> None:
     zero = np.array([False, True])
     page = np.full((1, PAGE_SIZE), 7, dtype=np.uint8)
     loaded = np.array([ctx.memory.load(pfns[:1], page)[0], -1])
-    assert verify_memory(ctx, pfns, zero, loaded)
+    assert verify_memory(ctx.memory, pfns, zero, loaded)
     ctx.memory.write_frame(401)[0][5] = 1  # a stray write into the zero page's frame
-    assert not verify_memory(ctx, pfns, zero, loaded)
+    assert not verify_memory(ctx.memory, pfns, zero, loaded)
     ctx.memory.zero(pfns[1:])
-    assert verify_memory(ctx, pfns, zero, loaded)
+    assert verify_memory(ctx.memory, pfns, zero, loaded)
     ctx.memory.poison(pfns[:1])  # the boot kernel's data where page 0 belongs
-    assert not verify_memory(ctx, pfns, zero, loaded)
+    assert not verify_memory(ctx.memory, pfns, zero, loaded)
 
 
 def _trailing_zero_machine() -> Machine:
@@ -112,16 +116,17 @@ def _trailing_zero_machine() -> Machine:
 
 def _load_like_uswsusp(image: bytes, strategy: str, finalize: bool) -> tuple[bool, int]:
     """Write the pages as /dev/snapshot's write() does: stop after the last page written."""
-    reader = ImageReader(io.BytesIO(image))
-    machine = reader.header.machine
+    source = open_image(io.BytesIO(image))
+    machine = source.info.machine
+    assert machine is not None
     stats = RestoreStats(strategy=strategy, allocator="ascending")
     ctx = ResumeContext(machine, stats)
-    handle = SnapshotWriteHandle(STRATEGIES[strategy](ctx))
-    handle.snapshot_write_next()[:] = np.frombuffer(reader.header_page, dtype=np.uint8)
-    for page in reader.iter_meta_pages():
+    handle = SnapshotWriteHandle(STRATEGIES[strategy](ctx), source.info)
+    handle.snapshot_write_next()[:] = np.frombuffer(source.header_page, dtype=np.uint8)
+    for page in source.iter_meta_pages():
         handle.snapshot_write_next()[:] = np.frombuffer(page, dtype=np.uint8)
     crc = BlockCrc32()
-    for batch in reader.iter_data():
+    for batch in source.iter_data():
         crc.update(batch)
         for page in batch:
             handle.snapshot_write_next()[:] = page
@@ -129,7 +134,7 @@ def _load_like_uswsusp(image: bytes, strategy: str, finalize: bool) -> tuple[boo
         handle.snapshot_write_finalize()
     orig, address = handle.strategy.restore_pblist()
     ctx.memory.copy_pages(orig, address)
-    return verify_memory(ctx, handle.pfns, handle.zero, handle.loaded), handle.index
+    return verify_memory(ctx.memory, handle.pfns, handle.zero, handle.loaded), handle.index
 
 
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
@@ -165,9 +170,9 @@ def test_random_machines_restore_bit_identical(data: st.DataObject, zero_pages: 
 
 
 def test_cli_zero_pages_option() -> None:
-    skip = run_swsim("snapshot", "--preset", "rafael-2006", "--zero-pages=skip")
-    store = run_swsim("snapshot", "--preset", "rafael-2006", "--zero-pages", "store")
+    skip = run_cli("snapshot", "--preset", "rafael-2006", "--zero-pages=skip")
+    store = run_cli("snapshot", "--preset", "rafael-2006", "--zero-pages", "store")
     assert skip.returncode == 0 and store.returncode == 0
     assert len(skip.stdout) < len(store.stdout)
-    proc = run_swsim("restore", "-", "--json", "--strategy", "bitmap", input=skip.stdout)
+    proc = run_cli("restore", "-", "--json", "--strategy", "bitmap", input=skip.stdout)
     assert proc.returncode == 0 and b'"verified": true' in proc.stdout

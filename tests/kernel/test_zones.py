@@ -5,9 +5,8 @@ from __future__ import annotations
 import io
 import json
 
-from swsim.resume.restore import restore_image
 from swsim.kernel.zones import machine_zones
-from tests.conftest import image_bytes_zero, run_swsim, tiny_machine
+from tests.helpers import image_bytes_zero, restore_image, run_cli, tiny_machine
 
 
 def test_zone_boundaries_are_16_mib_and_4_gib() -> None:
@@ -35,7 +34,7 @@ def test_per_zone_counts_add_up_and_place_the_copies() -> None:
 
 def test_restore_json_carries_the_zones() -> None:
     image = image_bytes_zero(tiny_machine(8192, ((100, 5000),)), "skip")
-    proc = run_swsim("restore", "-", "--json", "--strategy", "bitmap", input=image)
+    proc = run_cli("restore", "-", "--json", "--strategy", "bitmap", input=image)
     data = json.loads(proc.stdout)
     assert set(data["zones"]) == {"DMA", "DMA32"}
     assert data["zones"]["DMA"]["image_pages"] == 4096 - 100

@@ -10,7 +10,7 @@ from swsim.errors import UsageError
 from swsim.machine.footprint import MIB, BootFootprint, place_footprint
 from swsim.machine.model import FRAME_RESERVED, FRAME_USED
 from swsim.machine.presets import generate_machine
-from tests.conftest import run_swsim
+from tests.helpers import run_cli
 
 
 def test_footprint_places_each_part() -> None:
@@ -39,12 +39,12 @@ def test_generated_machine_saves_and_uses_the_kernel_and_mem_map() -> None:
 def test_bad_footprints_are_usage_errors() -> None:
     with pytest.raises(UsageError):
         BootFootprint(load_address=4096)
-    proc = run_swsim("machine", "--generate", "--preset", "default")
+    proc = run_cli("machine", "--generate", "--preset", "default")
     assert proc.returncode == 2 and b"Traceback" not in proc.stderr
 
 
 def test_cli_generate_writes_a_machine_with_the_sizes_asked() -> None:
-    proc = run_swsim("machine", "--generate", "--frames", "32768", "--load-address-mib", "4",
+    proc = run_cli("machine", "--generate", "--frames", "32768", "--load-address-mib", "4",
                      "--kernel-mib", "4", "--early-mib", "1", "--struct-page-bytes", "128")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)

@@ -8,9 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from swsim.kernel.memory_bitmap import bitmap_cost, create_mem_extents
-from swsim.resume.restore import restore_image
 from swsim.kernel.zones import Zone, machine_zones
-from tests.conftest import image_bytes_zero, random_machine, tiny_machine
+from tests.helpers import image_bytes_zero, random_machine, restore_image, tiny_machine
 
 
 def test_bitmap_sizes_of_the_worked_layouts() -> None:

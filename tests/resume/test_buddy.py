@@ -10,9 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from swsim.resume.allocators.buddy import MAX_PAGE_ORDER, BuddyAllocator
-from swsim.resume.restore import restore_image
 from swsim.resume.strategies import STRATEGIES
-from tests.conftest import image_bytes_zero, random_machine
+from tests.helpers import image_bytes_zero, random_machine, restore_image
 
 
 def _free_mask(frames: int, holes: list[tuple[int, int]]) -> np.ndarray:

@@ -11,8 +11,7 @@ import io
 import pytest
 
 from swsim.errors import RestoreNoMemory
-from swsim.resume.restore import restore_image
-from tests.conftest import image_bytes, tiny_machine
+from tests.helpers import image_bytes, restore_image, tiny_machine
 
 # 16 frames. pfn 0 reserved; the image is pfns 1..5 (P = 5, one page directory page each:
 # ceil(5/170) = 1); at boot the kernel uses pfn 2. Free at boot: 1, 3, 4, 5, 6, ..., 15.

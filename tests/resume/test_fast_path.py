@@ -7,19 +7,25 @@ would give: same frames, same counts, same memory.
 
 from __future__ import annotations
 
-import io
+import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swsim.resume.allocators import ALLOCATORS, make_allocator
 from swsim.errors import RestoreNoMemory, SwsimError
-from swsim.resume.restore import restore_with_context
+from swsim.resume.allocators import ALLOCATORS, make_allocator
 from swsim.resume.strategies import STRATEGIES
-from tests.conftest import image_bytes_zero, random_machine, tiny_machine
+from tests.helpers import (
+    image_bytes_zero,
+    random_machine,
+    restore_with_context,
+    run_cli,
+    tiny_machine,
+)
 from tests.imagetools import make_image, set_pfn
 
 
@@ -72,9 +78,13 @@ def test_take_pages_takes_what_single_takes_would(
     assert one.alloc_many(frames).tolist() == many.alloc_many(frames).tolist()
 
 
-def restore(image: bytes, strategy: str, allocator: str, **mode: bool):  # type: ignore[no-untyped-def]
+def restore(  # type: ignore[no-untyped-def]
+    image: bytes, strategy: str, allocator: str, page_by_page: bool = False, no_data: bool = False
+):
     try:
-        return restore_with_context(io.BytesIO(image), strategy, allocator=allocator, **mode)
+        return restore_with_context(
+            image, strategy, allocator=allocator, page_by_page=page_by_page, no_data=no_data
+        )
     except RestoreNoMemory as exc:
         return exc.missing
 
@@ -103,17 +113,13 @@ def test_batched_and_page_by_page_restores_agree(
     assert counts[0].to_json() == expected
 
 
-def test_trace_lists_every_page_where_get_buffer_put_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from tests.conftest import run_swsim, tiny_machine
-
+def test_trace_lists_every_page_where_get_buffer_put_it(tmp_path: Path) -> None:
     machine = tiny_machine(512, ((8, 200),), used=((20, 40),), reserved=((0, 4),))
     (tmp_path / "m.json").write_text(machine.dumps())
-    assert run_swsim("snapshot", "--machine", "m.json", "-o", "img", cwd=tmp_path).returncode == 0
-    proc = run_swsim("restore", "img", "--allocator=ascending", "--trace", "t.tsv", "--json",
-                     cwd=tmp_path)
+    assert run_cli("snapshot", "--machine", "m.json", "-o", "img", cwd=tmp_path).returncode == 0
+    proc = run_cli("restore", "img", "--allocator=ascending", "--trace", "t.tsv", "--json",
+                   cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    import json
-
     stats = json.loads(proc.stdout)
     rows = [line.split("\t") for line in (tmp_path / "t.tsv").read_text().splitlines()[1:]]
     assert [int(r[1]) for r in rows] == machine.saveable_pfns().tolist()
@@ -121,7 +127,7 @@ def test_trace_lists_every_page_where_get_buffer_put_it(tmp_path) -> None:  # ty
     assert sum(r[4] == "safe" for r in rows) == stats["copies"]
     # the boot kernel's frames are never loaded directly
     assert all(r[4] == "safe" for r in rows if 20 <= int(r[1]) < 40)
-    bad = run_swsim("restore", "img", "--trace", "-", cwd=tmp_path)
+    bad = run_cli("restore", "img", "--trace", "-", cwd=tmp_path)
     assert bad.returncode == 2 and b"--trace needs a file" in bad.stderr
 
 
@@ -150,15 +156,15 @@ def test_batched_metadata_refuses_what_page_by_page_refuses(changes: list[tuple[
     errors = []
     for page_by_page in (False, True):
         with pytest.raises(SwsimError) as caught:
-            restore_with_context(io.BytesIO(image), "safe-list", page_by_page=page_by_page)
+            restore_with_context(image, "safe-list", page_by_page=page_by_page)
         errors.append((type(caught.value), str(caught.value)))
     assert errors[0] == errors[1]
 
 
 def test_batched_metadata_of_a_good_image_gives_the_same_pfns() -> None:
     image = make_image(META_MACHINE)
-    fast = restore_with_context(io.BytesIO(image), "safe-list")
-    slow = restore_with_context(io.BytesIO(image), "safe-list", page_by_page=True)
+    fast = restore_with_context(image, "safe-list")
+    slow = restore_with_context(image, "safe-list", page_by_page=True)
     assert fast[0].meta_pages == 4
     assert np.array_equal(fast[2], slow[2]) and np.array_equal(fast[2], np.arange(100, 1800))
     assert fast[0] == slow[0]

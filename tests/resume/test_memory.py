@@ -1,4 +1,5 @@
-"""The page-table memory (swsim/memory.py) and the read-ahead thread (swsim/worker.py).
+"""The page-table memory (swsim/resume/memory.py) and the read-ahead thread
+(swsim/image/worker.py).
 
 Verification compares slots, not bytes; these tests check the bytes themselves: what a frame
 reads after loads, copies, zeroing and a whole restore is exactly what a byte-moving memory
@@ -7,19 +8,17 @@ would hold.
 
 from __future__ import annotations
 
-import io
 import threading
 
 import numpy as np
 import pytest
 
+from swsim.image.worker import read_ahead
 from swsim.kernel.constants import PAGE_SIZE
 from swsim.machine.content import page_contents, poison_pages
 from swsim.resume.memory import ZERO_SLOT, FrameMemory
-from swsim.resume.restore import restore_with_context
 from swsim.resume.strategies import STRATEGIES
-from swsim.image.worker import read_ahead
-from tests.conftest import image_bytes_zero, tiny_machine
+from tests.helpers import image_bytes_zero, restore_with_context, tiny_machine
 
 
 def pages(*values: int) -> np.ndarray:
@@ -65,7 +64,7 @@ def test_prefault_leaves_contents_alone() -> None:
     memory = FrameMemory(64)
     memory.prefault(64)
     memory.wait()
-    assert not memory.pool.any()
+    assert not memory.pool.pages.any()
 
 
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
@@ -77,7 +76,7 @@ def test_after_a_restore_every_image_frame_holds_its_pages_bytes(
                            reserved=((0, 32),))
     image = image_bytes_zero(machine, "skip")
     stats, ctx, pfns = restore_with_context(
-        io.BytesIO(image), strategy, allocator="ascending", page_by_page=page_by_page
+        image, strategy, allocator="ascending", page_by_page=page_by_page
     )
     assert stats.verified and stats.copies > 0
     assert np.array_equal(ctx.memory.read(pfns), page_contents(machine.content, pfns))

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import io
 import random
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swsim.resume.allocators import ALLOCATORS
-from swsim.kernel.constants import pagedir_pages
 from swsim.errors import RestoreNoMemory
+from swsim.kernel.constants import pagedir_pages
 from swsim.machine.model import ContentSpec, Machine
 from swsim.machine.ranges import mask_ranges
-from swsim.resume.restore import restore_with_context
+from swsim.resume.allocators import ALLOCATORS
 from swsim.resume.strategies import STRATEGIES
 from swsim.resume.strategies.safe_list import SafeList
-from tests.conftest import image_bytes
+from tests.helpers import image_bytes, restore_with_context
 
 
 def random_machine(seed: int, frames: int, saved: float, used: float) -> Machine:
@@ -50,7 +48,7 @@ machines = st.builds(
 
 def run(image: bytes, strategy: str, allocator: str, seed: int):  # type: ignore[no-untyped-def]
     try:
-        return restore_with_context(io.BytesIO(image), strategy, allocator=allocator, seed=seed)
+        return restore_with_context(image, strategy, allocator=allocator, seed=seed)
     except RestoreNoMemory:
         return None
 
@@ -99,5 +97,5 @@ class MisplacingSafeList(SafeList):
 def test_verification_fails_a_strategy_that_loses_a_page(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     machine = random_machine(seed=3, frames=300, saved=0.5, used=0.2)
     monkeypatch.setitem(STRATEGIES, "misplacing", MisplacingSafeList)
-    stats, _, _ = restore_with_context(io.BytesIO(image_bytes(machine)), "misplacing")
+    stats, _, _ = restore_with_context(image_bytes(machine), "misplacing")
     assert not stats.verified

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from swsim.machine.presets import get_preset
-from swsim.resume.restore import restore_image
-from tests.conftest import image_bytes, run_swsim, tiny_machine
+from tests.helpers import image_bytes, restore_image, run_cli, tiny_machine
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +44,11 @@ def test_an_image_of_60_percent_of_free_memory_fails_under_eat_and_loads_under_s
     assert machine.nr_saveable > 0.5 * machine.nr_boot_free
     path = tmp_path / "big.swsim"
     path.write_bytes(image_bytes(machine))
-    eat = run_swsim("restore", str(path), "--strategy=eat", "--allocator=ascending")
+    eat = run_cli("restore", str(path), "--strategy=eat", "--allocator=ascending")
     assert eat.returncode == 4, eat.stderr
     assert b"strategy eat" in eat.stderr
-    safe = run_swsim("restore", str(path), "--strategy=safe-list", "--allocator=ascending",
-                     "--json")
+    safe = run_cli("restore", str(path), "--strategy=safe-list", "--allocator=ascending",
+                   "--json")
     assert safe.returncode == 0, safe.stderr
     stats = json.loads(safe.stdout)
     assert stats["verified"] and stats["missing"] == 0

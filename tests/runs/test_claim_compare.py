@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from swsim.runs.compare import compare_image
+from swsim.image.source import open_image
 from swsim.machine.model import FRAME_USED
-from swsim.resume.restore import restore_image
 from swsim.resume.strategies import STRATEGIES
-from tests.conftest import image_bytes_zero, random_machine, run_swsim, tiny_machine
+from swsim.runs.compare import compare
+from tests.helpers import image_bytes_zero, random_machine, restore_image, run_cli, tiny_machine
 
 
 def _boot_used_image_pfns(machine: object) -> int:
@@ -47,7 +49,7 @@ def test_an_image_clear_of_the_boot_kernel_needs_no_copy_under_claim() -> None:
 def test_compare_gives_the_numbers_of_separate_restores() -> None:
     machine = tiny_machine(8192, ((200, 3000), (4000, 5000)), used=((1000, 1500), (6000, 6100)))
     image = image_bytes_zero(machine, "skip")
-    rows = compare_image(image)
+    rows = compare(open_image(io.BytesIO(image)))
     assert [r.strategy for r in rows] == list(STRATEGIES)
     claim_copies = restore_image(io.BytesIO(image), "claim").copies
     for row in rows:
@@ -58,12 +60,12 @@ def test_compare_gives_the_numbers_of_separate_restores() -> None:
 
 def test_compare_cli_on_stdin_matches_separate_restore_commands() -> None:
     image = image_bytes_zero(tiny_machine(8192, ((300, 2500),), used=((1000, 1200),)), "skip")
-    proc = run_swsim("compare", "-", "--json", input=image)
+    proc = run_cli("compare", "-", "--json", input=image)
     assert proc.returncode == 0, proc.stderr
     rows = {r["strategy"]: r for r in json.loads(proc.stdout)["strategies"]}
     assert set(rows) == set(STRATEGIES)
     for name in STRATEGIES:
-        alone = run_swsim("restore", "-", "--json", "--strategy", name, input=image)
+        alone = run_cli("restore", "-", "--json", "--strategy", name, input=image)
         single = json.loads(alone.stdout)
         for key in ("allocations", "eaten", "direct", "copies", "peak_pages", "verified"):
             assert rows[name][key] == single[key], (name, key)
@@ -73,7 +75,7 @@ def test_compare_cli_on_stdin_matches_separate_restore_commands() -> None:
 
 def test_compare_cli_strategy_option_is_repeatable_and_table_lists_them() -> None:
     image = image_bytes_zero(tiny_machine(8192, ((300, 2500),), used=((1000, 1200),)), "skip")
-    proc = run_swsim("compare", "-", "--strategy", "bitmap", "--strategy", "eat", input=image)
+    proc = run_cli("compare", "-", "--strategy", "bitmap", "--strategy", "eat", input=image)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout.decode()
     assert "bitmap" in out and "eat" in out and "safe-list" not in out
@@ -83,7 +85,8 @@ def test_compare_cli_strategy_option_is_repeatable_and_table_lists_them() -> Non
 def test_compare_reports_a_strategy_that_runs_out_of_memory_and_goes_on() -> None:
     # 60% of memory saved, most of it free at boot: eat needs about twice the image.
     machine = tiny_machine(10000, ((100, 6100),), used=((6100, 6300),))
-    rows = {r.strategy: r for r in compare_image(image_bytes_zero(machine, "skip"))}
+    image = image_bytes_zero(machine, "skip")
+    rows = {r.strategy: r for r in compare(open_image(io.BytesIO(image)))}
     assert rows["eat"].stats is None and rows["eat"].error
     assert rows["safe-list"].stats is not None and rows["safe-list"].stats.verified
 
@@ -91,7 +94,7 @@ def test_compare_reports_a_strategy_that_runs_out_of_memory_and_goes_on() -> Non
 def test_inspect_reports_header_zones_zero_pages_and_digest() -> None:
     machine = tiny_machine(1 << 13, ((3000, 5000), (6000, 6500)))
     image = image_bytes_zero(machine, "skip")
-    proc = run_swsim("inspect", "-", "--json", input=image)
+    proc = run_cli("inspect", "-", "--json", input=image)
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     assert info["image_pages"] == 2500
@@ -105,16 +108,32 @@ def test_inspect_reports_header_zones_zero_pages_and_digest() -> None:
 def test_inspect_exits_3_on_a_changed_data_byte() -> None:
     image = bytearray(image_bytes_zero(tiny_machine(4096, ((300, 900),)), "store"))
     image[3 * 4096 + 17] ^= 0xFF
-    proc = run_swsim("inspect", "-", input=bytes(image))
+    proc = run_cli("inspect", "-", input=bytes(image))
     assert proc.returncode == 3
     assert b"digest" in proc.stdout + proc.stderr
 
 
+@pytest.fixture(scope="module")
+def preset_image(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``swsim snapshot --preset NAME -o FILE``, once per preset for the whole module."""
+    files: dict[str, Path] = {}
+
+    def snapshot(preset: str) -> Path:
+        if preset not in files:
+            path = tmp_path_factory.mktemp("preset") / "img"
+            assert run_cli("snapshot", "--preset", preset, "-o", str(path)).returncode == 0
+            files[preset] = path
+        return files[preset]
+
+    return snapshot
+
+
 @pytest.mark.parametrize("preset", ["default", "rafael-2006"])
-def test_done_when_compare_on_the_presets_shows_all_strategies(preset: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    path = tmp_path / "img"
-    assert run_swsim("snapshot", "--preset", preset, "-o", str(path)).returncode == 0
-    proc = run_swsim("compare", str(path), "--json")
+def test_done_when_compare_on_the_presets_shows_all_strategies(
+    preset: str, preset_image: Callable[[str], Path]
+) -> None:
+    path = preset_image(preset)
+    proc = run_cli("compare", str(path), "--json")
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)["strategies"]
     assert {r["strategy"] for r in rows} >= {"eat", "safe-list", "bitmap", "claim"}
@@ -123,11 +142,12 @@ def test_done_when_compare_on_the_presets_shows_all_strategies(preset: str, tmp_
     assert np.all([r["excess_copies"] >= 0 for r in rows])
 
 
-def test_rafael_2006_keeps_the_seed_figures_with_its_documented_allocator(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_rafael_2006_keeps_the_seed_figures_with_its_documented_allocator(
+    preset_image: Callable[[str], Path],
+) -> None:
     """The seed: about 90000 copies and 90000 allocations saved for an image of 100000 pages."""
-    path = tmp_path / "img"
-    assert run_swsim("snapshot", "--preset", "rafael-2006", "-o", str(path)).returncode == 0
-    proc = run_swsim("compare", str(path), "--json", "--strategy", "eat", "--strategy", "safe-list")
+    path = preset_image("rafael-2006")
+    proc = run_cli("compare", str(path), "--json", "--strategy", "eat", "--strategy", "safe-list")
     data = json.loads(proc.stdout)
     assert data["allocator"] == "ascending"
     rows = {r["strategy"]: r for r in data["strategies"]}

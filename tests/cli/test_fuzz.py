@@ -1,0 +1,62 @@
+"""Fuzzing through the real CLI: a mutated image never makes ``python -m swsim`` print a
+traceback, and every exit is a documented code with one error line.
+
+These run as real processes (the interpreter's own traceback printing is what is tested); the
+library fuzz tests (tests/image/test_fuzz.py) run many more examples in-process.
+``SWSIM_FUZZ_EXAMPLES`` sets the size, as there.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import zstandard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from swsim.errors import EXIT_AUTH, EXIT_CODES
+from tests.helpers import run_swsim
+from tests.imagetools import KEY, RAW, SIGNED, Mutation, mutations
+
+EXAMPLES = int(os.environ.get("SWSIM_FUZZ_EXAMPLES", "400"))
+CLI_EXAMPLES = max(4, EXAMPLES // 15)
+
+CLI_FUZZ = settings(
+    max_examples=CLI_EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+@CLI_FUZZ
+@given(mutation=mutations, variant=st.sampled_from(["raw", "zstd", "key"]))
+def test_the_real_cli_never_shows_a_traceback(
+    tmp_path_factory: pytest.TempPathFactory, mutation: Mutation, variant: str
+) -> None:
+    base = SIGNED if variant == "key" else RAW
+    mutated = mutation.apply(base)
+    if variant == "zstd":
+        mutated = zstandard.ZstdCompressor(level=1).compress(mutated)
+    args = ["restore", "-", "--json"]
+    if variant == "key":
+        keyfile: Path = tmp_path_factory.mktemp("key") / "key"
+        keyfile.write_bytes(KEY)
+        args += ["--key-file", str(keyfile)]
+    proc = run_swsim(*args, input=mutated)
+    assert b"Traceback" not in proc.stderr
+    assert proc.returncode in EXIT_CODES
+    changed = mutation.apply(base) != base
+    if proc.returncode == 0:
+        assert json.loads(proc.stdout)["verified"] is True
+        assert not changed or (mutation.sealed and variant != "key")
+    else:
+        lines = proc.stderr.decode().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("swsim: error: "), lines
+        assert changed
+        if variant == "key":
+            assert proc.returncode == EXIT_AUTH
