@@ -23,7 +23,7 @@ test: $(STAMP)
 # Long fuzz run: `make fuzz FUZZ_EXAMPLES=20000` (CI runs the same suite with a small default).
 FUZZ_EXAMPLES ?= 5000
 fuzz: $(STAMP)
-	SWSIM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -p no:cacheprovider tests/test_fuzz.py
+	SWSIM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -p no:cacheprovider tests/image/test_fuzz.py tests/cli/test_fuzz.py
 
 # Benchmarks against the peer commands (zstd, cat + numpy copy); see bench/bench.py.
 BENCH_RUNS ?= 3
