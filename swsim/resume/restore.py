@@ -158,12 +158,22 @@ class _Restore:
         assert buffer is not None
         buffer[:] = np.frombuffer(page, dtype=np.uint8) if isinstance(page, bytes) else page
 
+    def write_pages(self, pages: PageArray) -> None:
+        """:meth:`write_page` for each of ``pages`` in turn (the restores of a pass are
+        independent, so each takes a whole batch before the next)."""
+        next_buffer = self.handle.snapshot_write_next
+        for page in pages:
+            buffer = next_buffer()
+            assert buffer is not None
+            buffer[:] = page
+
     def end_of_data(self) -> None:
         """After the last data page the handle must want no more."""
         if self.handle.snapshot_write_next() is not None:
             raise AssertionError("handle wants more pages than the image holds")
 
     def finalize(self) -> None:
+        """``snapshot_write_finalize()``, then -ENOMEM if ``get_buffer()`` ran dry."""
         self.handle.snapshot_write_finalize()
         self.handle.check_memory("get_buffer")
 
@@ -225,6 +235,7 @@ class _Pass:
         return bool(self.live)
 
     def run(self) -> list[RestoreRun | RestoreNoMemory]:
+        """Feed the image, then finish every restore that ran to the end."""
         finished = self._feed()
         if not finished and self.source.keyed:
             self.source.authenticate_rest()  # forged metadata is an authentication failure
@@ -256,9 +267,8 @@ class _Pass:
         with self.options.progress("restore", info.nr_data_pages) as advance:
             if self.page_by_page and not no_data:
                 for batch in source.iter_data():
-                    for page in batch:
-                        if not self.each(lambda r: r.write_page(page)):  # noqa: B023
-                            return False
+                    if not self.each(lambda r: r.write_pages(batch)):  # noqa: B023
+                        return False
                     if advance:
                         advance(len(batch))
                 self.each(_Restore.end_of_data)
