@@ -98,6 +98,15 @@ class SlotPool:
             self.used += nr_pages
         return self.pages[first : first + nr_pages], first
 
+    def take_one(self) -> tuple[PageArray, int]:
+        """One unwritten slot: ``(its 4096 bytes, its number)`` (the page-by-page path's)."""
+        with self._lock:
+            slot = self.used
+            if slot >= self.capacity:
+                raise MemoryError(f"page pool exhausted ({self.capacity} slots)")
+            self.used = slot + 1
+        return self.pages[slot], slot
+
     def slots_of(self, pages: PageArray) -> PfnArray | None:
         """The slot numbers of ``pages`` if it is a run of whole slots of the pool, else None."""
         base = self.pages.ctypes.data
@@ -187,9 +196,9 @@ class FrameMemory:
 
     def write_frame(self, pfn: int) -> tuple[PageArray, int]:
         """A new slot for frame ``pfn`` to be written through: ``(its 4096 bytes, its slot)``."""
-        page, slot = self.pool.take(1)
+        page, slot = self.pool.take_one()
         self.slot[pfn] = slot
-        return page[0], slot
+        return page, slot
 
     def copy_pages(self, dst: PfnArray, src: PfnArray) -> None:
         """Copy frame ``src[i]`` to frame ``dst[i]`` for all i (sources and targets disjoint).
