@@ -21,6 +21,8 @@ from swsim.image.source import ImageSource, open_image
 from swsim.image.writer import WriteOptions, write_image
 from swsim.machine.model import ContentSpec, Machine
 from swsim.resume.restore import RestoreOptions, restore_run
+from swsim.resume.strategies.base import Strategy
+from swsim.resume.strategies.safe_list import SafeList
 from swsim.runs.summary import ImageSummary, summarize_image
 
 if TYPE_CHECKING:
@@ -256,3 +258,20 @@ def run_swsim(
 def swsim_env(**extra: str) -> dict[str, str]:
     """The environment a real ``python -m swsim`` process of this checkout runs in."""
     return dict(os.environ, PYTHONPATH=str(ROOT), **extra)
+
+
+class MisplacingSafeList(SafeList):
+    """A broken strategy: the last image page goes into a safe page that is never linked
+    (batched too: ``get_buffers`` goes through ``get_buffer``). Register it under its name
+    with ``monkeypatch.setitem(STRATEGIES, "misplacing", MisplacingSafeList)``."""
+
+    name = "misplacing"
+
+    def get_buffer(self, index: int, pfn: int) -> int:
+        if index == self.nr_copy_pages - 1:
+            return self.ctx.get_zeroed_page()
+        return super().get_buffer(index, pfn)
+
+    def get_buffers(self, start: int, stop: int, pfns: PfnArray) -> PfnArray:
+        return Strategy.get_buffers(self, start, stop, pfns)
+

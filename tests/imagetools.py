@@ -6,12 +6,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import os
 import struct
 import zlib
 from dataclasses import dataclass
 
 import numpy as np
 import zstandard
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from swsim.image.checks import BlockCrc32
@@ -240,3 +242,19 @@ def decompresses_to(packed: bytes) -> bytes | None:
         return out
     except zstandard.ZstdError:
         return None
+
+
+#: Examples per fuzz test (``make fuzz`` raises it; CI runs the default).
+FUZZ_EXAMPLES = int(os.environ.get("SWSIM_FUZZ_EXAMPLES", "400"))
+
+
+def fuzz_settings(max_examples: int) -> settings:
+    """Deterministic hypothesis settings for the fuzz suites (no database, no deadline)."""
+    return settings(
+        max_examples=max_examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+

@@ -9,28 +9,20 @@ library fuzz tests (tests/image/test_fuzz.py) run many more examples in-process.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 import zstandard
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from swsim.errors import EXIT_AUTH, EXIT_CODES
 from tests.helpers import run_swsim
-from tests.imagetools import KEY, RAW, SIGNED, Mutation, mutations
+from tests.imagetools import FUZZ_EXAMPLES, KEY, RAW, SIGNED, Mutation, fuzz_settings, mutations
 
-EXAMPLES = int(os.environ.get("SWSIM_FUZZ_EXAMPLES", "400"))
-CLI_EXAMPLES = max(4, EXAMPLES // 15)
+CLI_EXAMPLES = max(4, FUZZ_EXAMPLES // 15)
 
-CLI_FUZZ = settings(
-    max_examples=CLI_EXAMPLES,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+CLI_FUZZ = fuzz_settings(CLI_EXAMPLES)
 
 
 @CLI_FUZZ

@@ -13,34 +13,27 @@ with exit 6, re-sealed or not.
 
 from __future__ import annotations
 
-import os
-
 import zstandard
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from swsim.errors import EXIT_AUTH, SwsimError
 from tests.helpers import restore_image, summarize
 from tests.imagetools import (
+    FUZZ_EXAMPLES,
     KEY,
     RAW,
     SIGNED,
     Mutation,
     decompresses_to,
+    fuzz_settings,
     mutations,
 )
 
-EXAMPLES = int(os.environ.get("SWSIM_FUZZ_EXAMPLES", "400"))
 #: What a bad image may exit with without a key: bad image, ENOMEM (forged pfns), mismatch.
 UNKEYED_FAILURES = {3, 4, 5}
 
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    derandomize=True,
-    database=None,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+FUZZ = fuzz_settings(FUZZ_EXAMPLES)
 
 
 def outcome(image: bytes, key: bytes | None = None) -> int:

@@ -21,8 +21,7 @@ from swsim.image.source import open_image
 from swsim.machine.presets import get_preset
 from swsim.resume.restore import RestoreOptions, RestoreRun, restore_each, restore_run
 from swsim.resume.strategies import STRATEGIES
-from swsim.resume.strategies.safe_list import SafeList
-from tests.helpers import image_bytes, tiny_machine
+from tests.helpers import MisplacingSafeList, image_bytes, tiny_machine
 
 MACHINE = tiny_machine(
     4096, ((256, 900), (1300, 1800), (3000, 3100)), used=((600, 700), (3050, 3300)),
@@ -84,19 +83,6 @@ def test_each_strategy_gets_the_counts_and_memory_of_its_own_restore(
         frames = np.arange(MACHINE.frames)
         assert np.array_equal(shared.ctx.memory.read(frames), alone.ctx.memory.read(frames))
 
-
-class MisplacingSafeList(SafeList):
-    """A broken strategy: the last page goes into a safe page that is never linked."""
-
-    name = "misplacing"
-
-    def get_buffer(self, index: int, pfn: int) -> int:
-        if index == self.nr_copy_pages - 1:
-            return self.ctx.get_zeroed_page()
-        return super().get_buffer(index, pfn)
-
-    def get_buffers(self, start: int, stop: int, pfns: np.ndarray) -> np.ndarray:
-        return np.array([self.get_buffer(i, int(pfns[i])) for i in range(start, stop)])
 
 
 def test_a_misplaced_page_fails_verification_beside_strategies_that_pass(

@@ -14,8 +14,7 @@ from swsim.machine.model import ContentSpec, Machine
 from swsim.machine.ranges import mask_ranges
 from swsim.resume.allocators import ALLOCATORS
 from swsim.resume.strategies import STRATEGIES
-from swsim.resume.strategies.safe_list import SafeList
-from tests.helpers import image_bytes, restore_with_context
+from tests.helpers import MisplacingSafeList, image_bytes, restore_with_context
 
 
 def random_machine(seed: int, frames: int, saved: float, used: float) -> Machine:
@@ -82,16 +81,6 @@ def test_strategies_restore_identical_memory_and_their_counts_hold(
         assert stats.copies <= eat_stats.copies
         assert np.array_equal(eat_ctx.memory.read(eat_pfns), ctx.memory.read(pfns))
 
-
-class MisplacingSafeList(SafeList):
-    """A broken strategy: the last page goes into a safe page that is never linked."""
-
-    name = "misplacing"
-
-    def get_buffer(self, index: int, pfn: int) -> int:
-        if index == self.nr_copy_pages - 1:
-            return self.ctx.get_zeroed_page()
-        return super().get_buffer(index, pfn)
 
 
 def test_verification_fails_a_strategy_that_loses_a_page(monkeypatch) -> None:  # type: ignore[no-untyped-def]
