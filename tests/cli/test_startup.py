@@ -21,15 +21,17 @@ MACHINE = tiny_machine(256, ((8, 60), (140, 180)), used=((20, 30),), reserved=((
 #: (arguments, packages or modules the run must not load); "img" and "m.json" are in the cwd.
 QUIET_RUNS: list[tuple[list[str], list[str]]] = [
     (["restore", "img", "--json"],
-     ["rich", "swsim.runs.compare", "swsim.runs.summary", "swsim.machine.footprint"]),
+     ["rich", "swsim.runs.compare", "swsim.runs.summary", "swsim.machine.footprint",
+      "swsim.image.writer"]),
     (["snapshot", "--machine", "m.json", "-o", "-"],
      ["rich", "swsim.resume.restore", "swsim.runs.compare", "swsim.runs.summary",
       "swsim.cli.output"]),
     (["--help"],
      ["rich", "swsim.resume.restore", "swsim.runs.compare", "swsim.runs.summary",
-      "swsim.cli.output"]),
-    (["compare", "img", "--json"], ["rich", "swsim.runs.summary"]),
-    (["inspect", "img", "--json"], ["rich", "swsim.runs.compare", "swsim.resume.restore"]),
+      "swsim.cli.output", "swsim.image.writer", "swsim.image.source"]),
+    (["compare", "img", "--json"], ["rich", "swsim.runs.summary", "swsim.image.writer"]),
+    (["inspect", "img", "--json"],
+     ["rich", "swsim.runs.compare", "swsim.resume.restore", "swsim.image.writer"]),
 ]
 
 
