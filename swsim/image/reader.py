@@ -240,6 +240,12 @@ class SwsimImage:
         self.checks.authenticated = check_mac(header.flags, mac_field, self._mac)
         return self.checks
 
+    def close(self) -> None:
+        """Stop the hashing thread and let go of the pages read (idempotent); the source can be
+        read no further."""
+        self.reader.worker.close()
+        self._kept = None
+
     def authenticate_rest(self) -> None:
         """Read the rest of the image unprocessed and check its MAC (and digest).
 

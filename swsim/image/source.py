@@ -54,6 +54,9 @@ class ImageSource(Protocol):
     def authenticate_rest(self) -> None:
         """Read the rest unprocessed and check it is authentic (with a key)."""
 
+    def close(self) -> None:
+        """Stop what reading started (threads); the pass that read the source calls it."""
+
 
 #: ``open(input, first_page, key, checks)``: the source of an image in one format.
 FormatOpener = Callable[[CountingInput, bytes, "bytes | None", "ImageChecks | None"], ImageSource]

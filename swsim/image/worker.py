@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar, cast
 
@@ -44,11 +45,14 @@ class Worker:
                 if item is None:
                     return
                 if self._error is None:
-                    func, args = item
-                    func(*args)
+                    item[0](*item[1])
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                # The traceback keeps its place (file, line) but not its frames' variables,
+                # which hold the item's buffers: pages of a restore's memory.
+                traceback.clear_frames(exc.__traceback__)
                 self._error = exc
             finally:
+                item = None
                 self._queue.task_done()
 
     def wait(self) -> None:
@@ -116,14 +120,24 @@ class read_ahead(Generic[T]):  # noqa: N801 - used like a function: read_ahead(i
         if ok:
             return cast(T, item)
         self._done = True
-        if item is not None:
+        if item is None:
+            raise StopIteration
+        try:
             raise item
-        raise StopIteration
+        finally:
+            del item  # the traceback holds this frame: no cycle through the error
 
     def close(self) -> None:
-        """Stop the thread (after the item it is reading) and wait for it."""
+        """Stop the thread (after the item it is reading) and wait for it; drop what it read
+        ahead (an item or an error whose traceback holds this object would be a cycle)."""
         self._stop.set()
         self._thread.join()
+        while True:
+            try:
+                self._ready.get_nowait()
+            except queue.Empty:
+                break
+        self._items = iter(())
 
     def __enter__(self) -> read_ahead[T]:
         return self

@@ -121,7 +121,10 @@ def restore_run(source: ImageSource, options: RestoreOptions = RestoreOptions())
     """:func:`restore`, with the boot context and the image pfns it left."""
     (result,) = restore_each(source, options, [options.strategy])
     if isinstance(result, RestoreNoMemory):
-        raise result
+        try:
+            raise result
+        finally:
+            del result  # the traceback holds this frame: no cycle through the error
     return result
 
 
@@ -143,6 +146,8 @@ def restore_each(
             if source.keyed:
                 source.authenticate_rest()  # forged metadata is an authentication failure
             raise
+        finally:
+            source.close()
 
 
 @dataclass
@@ -230,7 +235,8 @@ class _Pass:
             try:
                 step(restore)
             except RestoreNoMemory as exc:
-                restore.failure = exc
+                # kept without its traceback, whose frames would hold this pass (a cycle)
+                restore.failure = exc.with_traceback(None)
                 self.live.remove(restore)
         return bool(self.live)
 

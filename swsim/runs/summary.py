@@ -95,7 +95,9 @@ def summarize_image(source: ImageSource, strict: bool = False) -> ImageSummary:
         if strict or summary is None:
             raise
         summary.error = str(exc)
-        summary.failure = exc
+        summary.failure = exc.with_traceback(None)
+    finally:
+        source.close()
     summary.checks = source.checks.to_json()
     return summary
 

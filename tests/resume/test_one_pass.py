@@ -10,17 +10,24 @@ and held once.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import io
+import threading
+import weakref
 from typing import Any
 
 import numpy as np
 import pytest
 
-from swsim.errors import RestoreNoMemory, UsageError
+from swsim.errors import RestoreNoMemory, SwsimError, UsageError
 from swsim.image.source import open_image
+from swsim.image.writer import WriteOptions
 from swsim.machine.presets import get_preset
+from swsim.resume.memory import SlotPool
 from swsim.resume.restore import RestoreOptions, RestoreRun, restore_each, restore_run
 from swsim.resume.strategies import STRATEGIES
+from swsim.runs.compare import compare
 from tests.helpers import MisplacingSafeList, image_bytes, tiny_machine
 
 MACHINE = tiny_machine(
@@ -28,6 +35,7 @@ MACHINE = tiny_machine(
     reserved=((0, 256),), seed=11,
 )
 ALL = list(STRATEGIES)
+KEY = b"0123456789abcdef0123456789abcdef"
 
 
 class CountingStream(io.BytesIO):
@@ -132,3 +140,43 @@ def test_rafael_2006_in_one_pass_keeps_the_seed_figures() -> None:
     )
     assert (eat.stats.allocations, eat.stats.copies) == (191_178, 100_000)
     assert (safe.stats.allocations, safe.stats.copies) == (101_179, 10_000)
+
+
+def test_a_pass_lets_go_of_its_memory_and_threads_without_the_garbage_collector(
+    image: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sweeps run restore after restore in one process: whether a pass succeeds, runs out of
+    memory or meets a bad image, its page pool is freed when the call returns (no reference
+    cycle waits for the collector) and no thread of it is left."""
+    pools: list[weakref.ref[SlotPool]] = []
+    original = SlotPool.__init__
+
+    def init(self: SlotPool, capacity: int) -> None:
+        original(self, capacity)
+        pools.append(weakref.ref(self))
+
+    monkeypatch.setattr(SlotPool, "__init__", init)
+    free = 16384 - 256
+    too_big = image_bytes(tiny_machine(16384, ((256, 256 + int(0.6 * free)),),
+                                       used=((1024, 2024),), reserved=((0, 256),)))
+    signed = image_bytes(MACHINE, WriteOptions(key=KEY))
+    calls = [
+        lambda: compare(open_image(io.BytesIO(image))),
+        lambda: restore_run(open_image(io.BytesIO(too_big)), RestoreOptions(strategy="eat")),
+        lambda: compare(open_image(io.BytesIO(too_big)), RestoreOptions(allocator="ascending")),
+        lambda: restore_run(open_image(io.BytesIO(image[: len(image) // 2]))),
+        lambda: restore_run(open_image(io.BytesIO(signed[:-5000]), KEY),
+                            RestoreOptions(strategy="bitmap")),
+    ]
+    threads = threading.active_count()
+    gc.collect()
+    gc.disable()
+    try:
+        for call in calls:
+            with contextlib.suppress(SwsimError):
+                call()
+            assert pools and all(pool() is None for pool in pools), calls.index(call)
+            assert threading.active_count() == threads
+            pools.clear()
+    finally:
+        gc.enable()

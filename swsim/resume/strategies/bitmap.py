@@ -20,6 +20,8 @@ bits live in numpy arrays, not in the leaf frames (their pages are allocated all
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from swsim.image.info import ImageInfo
@@ -148,7 +150,9 @@ class Bitmap(Strategy):
         nr_pages = self.nr_image_pages - self.allocated_unsafe_pages
         unsafe = preallocate_pages(self.ctx, nr_pages, self.safe_pages_list)
         self.stats.unsafe_kept = self.allocated_unsafe_pages + unsafe
-        self.ca = ChainAllocator(self, PG_SAFE)  # chain_init(&ca, GFP_ATOMIC, PG_SAFE)
+        # chain_init(&ca, GFP_ATOMIC, PG_SAFE); the allocator refers back to this strategy
+        # weakly, so that no reference cycle keeps a finished restore's memory alive
+        self.ca = ChainAllocator(weakref.proxy(self), PG_SAFE)
         self.orig = pfns
         self.address = np.full(len(pfns), -1, dtype=np.int64)
 
