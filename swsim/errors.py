@@ -67,13 +67,14 @@ class InvalidValue(UsageError):
         self.detail = detail
 
 
-class UnknownChoice(InvalidValue):
-    """A name that is not one of a registry's (strategy, allocator, preset, codec...)."""
+class UnknownChoice(UsageError):
+    """A name that is not one of a registry's (strategy, allocator, preset, codec...); the
+    message names no option, so the library and the CLI word it alike."""
 
     def __init__(self, param: str, value: object, choices: Iterable[str]) -> None:
         names = ", ".join(choices)
-        super().__init__(param, f"{value!r} is unknown (choose from: {names})")
-        self.args = (f"unknown {param.replace('_', ' ')} {value!r} (choose from: {names})",)
+        super().__init__(f"unknown {param.replace('_', ' ')} {value!r} (choose from: {names})")
+        self.param = param
 
 
 def choose(param: str, name: str, registry: Mapping[str, T], order: Iterable[str] = ()) -> T:

@@ -24,7 +24,6 @@ from swsim.errors import (
     EXIT_USAGE,
     InvalidValue,
     SwsimError,
-    UnknownChoice,
 )
 
 _NO_ARGS_IS_HELP: tuple[type[Exception], ...] = tuple(
@@ -36,7 +35,7 @@ _NO_ARGS_IS_HELP: tuple[type[Exception], ...] = tuple(
 
 def error_message(exc: SwsimError) -> str:
     """``exc`` as one line for the command line: a parameter's name becomes its option's."""
-    if isinstance(exc, InvalidValue) and not isinstance(exc, UnknownChoice):
+    if isinstance(exc, InvalidValue):
         return f"--{exc.param.replace('_', '-')} {exc.detail}"
     return str(exc)
 

@@ -20,14 +20,14 @@ import numpy as np
 from swsim.errors import ImageError
 from swsim.image.auth import check_mac, is_signed, new_mac, require_signed
 from swsim.image.checks import BlockCrc32, ImageChecks, check_crc_padding
-from swsim.image.codecs.base import ImageInput, WritableBuffer, fill_buffer
+from swsim.image.codecs.base import ImageInput, WritableBuffer, fill_buffer, read_head
 from swsim.image.digest import Hasher, digest_for_flags
-from swsim.image.format import CRC_BLOCK_PAGES, FLAG_BLOCK_CRC32, nr_crc_pages, tail_pages
+from swsim.image.format import FLAG_BLOCK_CRC32, nr_crc_blocks, nr_crc_pages, tail_pages
 from swsim.image.header import ImageHeader
 from swsim.image.info import ImageInfo
 from swsim.image.trailer import check_trailer
 from swsim.image.worker import Worker
-from swsim.kernel.constants import PAGE_SIZE, div_round_up
+from swsim.kernel.constants import PAGE_SIZE
 from swsim.kernel.types import PageArray
 
 #: Pages read from a stream per batch by :meth:`ImageReader.iter_data`.
@@ -145,12 +145,7 @@ class ImageReader:
         self.worker.wait()
         self.worker.close()
         digest = self._hash.digest()
-        page = self._stream.read(PAGE_SIZE)
-        while 0 < len(page) < PAGE_SIZE:
-            more = self._stream.read(PAGE_SIZE - len(page))
-            if not more:
-                break
-            page += more
+        page = read_head(self._stream, PAGE_SIZE)
         mac = check_trailer(self.digest_algorithm, page, digest, self.header.stream_pages)
         if self._stream.read(1):
             raise ImageError("corrupted image: unexpected bytes after the trailer page")
@@ -236,7 +231,7 @@ class SwsimImage:
                 self.crc.check(stored, header.nr_stored_pages, pfn_of)
             raise
         if self._kept is not None:
-            check_crc_padding(stored, div_round_up(header.nr_stored_pages, CRC_BLOCK_PAGES))
+            check_crc_padding(stored, nr_crc_blocks(header.nr_stored_pages))
         self.checks.authenticated = check_mac(header.flags, mac_field, self._mac)
         return self.checks
 

@@ -20,6 +20,7 @@ from swsim.errors import ImageError
 from swsim.image.auth import auth_failures
 from swsim.image.checks import ImageChecks
 from swsim.image.codecs import open_image_stream
+from swsim.image.codecs.base import read_head
 from swsim.image.format import IMAGE_MAGIC
 from swsim.image.info import ImageInfo
 from swsim.image.reader import CountingInput, SwsimImage
@@ -91,24 +92,11 @@ def open_image(
     pass (else ``source.checks`` is a new one)."""
     with auth_failures(key is not None):
         data = CountingInput(open_image_stream(stream))
-        first_page = _read_first_page(data)
+        first_page = read_head(data, PAGE_SIZE)
         for image_format in FORMATS:
             if image_format.recognises(first_page):
                 return image_format.open(data, first_page, key, checks)
         raise _not_an_image(first_page)
-
-
-def _read_first_page(data: CountingInput) -> bytes:
-    """Up to a page: fewer bytes only when the stream ends first."""
-    chunks: list[bytes] = []
-    got = 0
-    while got < PAGE_SIZE:
-        chunk = data.read(PAGE_SIZE - got)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
 
 
 def _not_an_image(first_page: bytes) -> ImageError:

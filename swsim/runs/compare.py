@@ -17,7 +17,7 @@ from swsim.errors import RestoreNoMemory
 from swsim.image.source import ImageSource
 from swsim.resume.restore import RestoreOptions, restore_each
 from swsim.resume.stats import RestoreStats
-from swsim.resume.strategies import STRATEGIES, strategy_class
+from swsim.resume.strategies import STRATEGIES
 
 #: The strategy whose copies are the lower bound.
 BOUND_STRATEGY = "claim"
@@ -53,8 +53,6 @@ def compare(
     asked for, to measure the excess copies against."""
     options = options if options is not None else RestoreOptions()
     names = list(dict.fromkeys(strategies or STRATEGIES))
-    for name in names:
-        strategy_class(name)
     run = names if BOUND_STRATEGY in names else [*names, BOUND_STRATEGY]
     results = dict(zip(run, restore_each(source, options, run), strict=True))
     rows = []

@@ -20,6 +20,13 @@ from swsim.kernel.types import PageArray
 WritableBuffer: TypeAlias = bytearray | memoryview | PageArray
 
 
+class Readable(Protocol):
+    """Anything with ``read(n)``: a binary stream, or an :class:`ImageInput`."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes; empty at the end."""
+
+
 class ImageInput(Protocol):
     """The decoded bytes of an image: ``read(n)``, ``readinto`` and a bound on their total."""
 
@@ -78,8 +85,8 @@ def byte_view(buffer: WritableBuffer) -> memoryview:
     return memoryview(cast(bytearray, buffer)).cast("B")
 
 
-def read_head(stream: BinaryIO, nbytes: int) -> bytes:
-    """The first ``nbytes`` of ``stream`` (fewer if it ends first)."""
+def read_head(stream: Readable, nbytes: int) -> bytes:
+    """The next ``nbytes`` of ``stream`` (fewer only if it ends first)."""
     head = b""
     while len(head) < nbytes:
         chunk = stream.read(nbytes - len(head))
