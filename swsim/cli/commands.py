@@ -27,7 +27,7 @@ from swsim.cli.options import (
     write_options,
 )
 from swsim.cli.progress import page_progress
-from swsim.errors import EXIT_CODES, UsageError
+from swsim.errors import EXIT_CODES, RestoreNoMemory, UsageError
 from swsim.machine.presets import PRESETS, get_preset
 from swsim.resume.strategies import STRATEGIES
 
@@ -45,8 +45,24 @@ EPILOG = "\b\nExit codes:\n" + "\n".join(
 STRATEGY_HELP = "; ".join(f"{n}: {c.summary}" for n, c in STRATEGIES.items())
 
 
-@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="swsim")
+#: The commands in the order ``swsim --help`` lists them: the order a user meets them. A new
+#: command appends its name here (a command not listed comes after, in registration order).
+COMMAND_ORDER: list[str] = ["snapshot", "inspect", "restore", "compare", "machine"]
+
+
+class SwsimGroup(click.Group):
+    """The ``swsim`` group: its commands listed in :data:`COMMAND_ORDER`, not alphabetically."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """The registered commands, in :data:`COMMAND_ORDER` then registration order."""
+        listed = [name for name in COMMAND_ORDER if name in self.commands]
+        return listed + [name for name in self.commands if name not in listed]
+
+
+@click.group(
+    cls=SwsimGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.version_option(__version__, "-V", "--version", prog_name="swsim")
 def cli() -> None:
     """Simulate Linux software suspend: write a hibernation image of a simulated machine and
     restore it page by page with the kernel's strategies, counting what each one costs."""
@@ -63,9 +79,10 @@ def cli() -> None:
 def snapshot(
     machine: Machine | None, output: str, seed: int | None, write_options: WriteOptions
 ) -> None:
-    """Write the image of a machine (default: the built-in 'default' machine).
+    """Write the hibernation image of a machine.
 
-    The image carries a CRC32 per 32 data pages and a digest (--digest, XXH3-128 by default);
+    The machine is a preset, a machine file, or by default the built-in 'default'. The image
+    carries a CRC32 per 32 data pages and a digest (--digest, XXH3-128 by default);
     --key-file signs it (HMAC-SHA256); --compress=zstd writes it as a standard zstd stream."""
     from swsim.image.writer import write_image
 
@@ -81,7 +98,7 @@ def snapshot(
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("image", metavar="IMAGE|-")
+@click.argument("image", metavar="IMAGE|-", type=click.Path())
 @click.option(
     "--strategy", type=click.Choice(list(STRATEGIES)), default="safe-list", show_default=True,
     help="Restore strategy: " + STRATEGY_HELP,
@@ -101,11 +118,12 @@ def restore(
     restore_options: RestoreOptions,
     key: bytes | None,
 ) -> None:
-    """Restore IMAGE ('-': standard input; raw or zstd) and report what the strategy cost.
+    """Restore IMAGE with one strategy and report what it cost.
 
-    By default the image is restored on the machine it was made on; --preset/--machine choose
-    another boot-time state (same number of frames). Every check (header, pfns, block CRCs,
-    digest, and the HMAC with --key-file) passes before the final copies."""
+    IMAGE is a file or '-' (standard input), raw or zstd. By default the image is restored on
+    the machine it was made on; --preset/--machine choose another boot-time state (same number
+    of frames). Every check (header, pfns, block CRCs, digest, and the HMAC with --key-file)
+    passes before the final copies."""
     from swsim.cli.output import print_table, restore_json, restore_table
     from swsim.image.source import open_image
     from swsim.resume.restore import restore as restore_image
@@ -117,7 +135,12 @@ def restore(
         trace = stack.enter_context(atomic_output(trace_file)) if trace_file else None
         source = open_image(stream, key)
         options = replace(restore_options, strategy=strategy, progress=page_progress, trace=trace)
-        stats = restore_image(source, options)
+        try:
+            stats = restore_image(source, options)
+        except RestoreNoMemory as exc:
+            if as_json and exc.stats is not None:  # the report, `missing` filled; then exit 4
+                click.echo(restore_json(exc.stats, source.checks.to_json()))
+            raise
     note_unauthenticated(source.checks)
     if as_json:
         click.echo(restore_json(stats, source.checks.to_json()))
@@ -133,7 +156,7 @@ def note_unauthenticated(checks: ImageChecks) -> None:
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("image", metavar="IMAGE|-")
+@click.argument("image", metavar="IMAGE|-", type=click.Path())
 @click.option(
     "--strategy", "strategies", type=click.Choice(list(STRATEGIES)), multiple=True,
     help="A strategy to compare (repeatable; default: all). " + STRATEGY_HELP,
@@ -147,18 +170,19 @@ def compare(
     restore_options: RestoreOptions,
     key: bytes | None,
 ) -> None:
-    """Restore IMAGE ('-': standard input; raw or zstd) once per strategy, side by side.
+    """Compare the strategies on IMAGE: one restore each, side by side.
 
-    The input is read once; 'excess copies' is each strategy's copies beyond claim's, the
-    fewest any in-memory restore can make on that machine."""
+    IMAGE is a file or '-' (standard input), raw or zstd, and it is read once; 'excess
+    copies' is each strategy's copies beyond claim's, the fewest any in-memory restore can
+    make on that machine."""
     from swsim.cli.output import compare_json, compare_table, print_table
     from swsim.image.source import open_image
     from swsim.runs.compare import compare as compare_image
 
     with open_input(image) as stream:
         rows = compare_image(open_image(stream, key), restore_options, strategies)
-    asked = restore_options.allocator
-    used = next((r.stats.allocator for r in rows if r.stats is not None), asked) or "default"
+    # Each row, failed or not, carries the allocator the pass resolved (a preset's own).
+    used = next((r.stats.allocator for r in rows if r.stats), restore_options.allocator)
     if as_json:
         click.echo(compare_json(rows, {"image": image, "allocator": used}))
     else:
@@ -166,7 +190,7 @@ def compare(
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("image", metavar="IMAGE|-")
+@click.argument("image", metavar="IMAGE|-", type=click.Path())
 @click.option(
     "--verify", is_flag=True,
     help="Also check every pfn as a restore does, and stop at the first problem.",
@@ -174,9 +198,11 @@ def compare(
 @key_file_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def inspect(image: str, verify: bool, key: bytes | None, as_json: bool) -> None:
-    """Show IMAGE's header, a metadata summary (pages per zone, zero pages, pfn ranges) and
-    check its block CRCs, digest and (with --key-file) HMAC. Exits 3 (6 with a key) when a
-    check fails."""
+    """Show what IMAGE holds and check it, without restoring it.
+
+    The header, a metadata summary (pages per zone, zero pages, pfn ranges) and the checks:
+    block CRCs, digest and (with --key-file) HMAC. Exits 3 (6 with a key) when a check
+    fails."""
     from swsim.cli.output import inspect_table, print_table
     from swsim.image.source import open_image
     from swsim.runs.summary import summarize_image
@@ -205,7 +231,7 @@ def machine_cmd(
     list_presets: bool,
     generate: Callable[[], Machine] | None,
 ) -> None:
-    """Write a preset (or a checked machine file, or a generated machine) as a machine file."""
+    """Write a preset, a checked or a generated machine as a machine file."""
     if generate is not None:
         if machine is not None:
             raise UsageError("--generate cannot be combined with --preset or --machine")
