@@ -4,6 +4,7 @@ are the ones swsim gives now."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 from swsim.cli.commands import cli
@@ -80,3 +81,12 @@ def test_the_image_sizes_the_docs_quote_are_what_snapshot_writes() -> None:
 def test_readme_says_which_python_runs_python_m_swsim() -> None:
     assert_quoted("README.md", "`.venv/bin/python -m swsim`")
     assert_quoted("README.md", "works only with the Python of the environment swsim is")
+
+
+def test_the_machine_file_messages_docs_exit_codes_quotes_are_real(tmp_path: Path) -> None:
+    machine = '{"format": "swsim-machine/1", "frames": 4096, "suspend": {"saveable": [[256, 1280]]}'
+    (tmp_path / "m.json").write_text(machine + ', "boot": {"usde": [[0, 10]]}}')
+    for args in (["snapshot", "--machine", "m.json"], ["machine", "--frames", "4096"]):
+        proc = run_cli(*args, cwd=tmp_path)
+        assert proc.returncode == 2
+        assert_quoted("docs/exit-codes.md", f"| 2 | `{proc.stderr.decode().strip()}` |")
