@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from swsim.errors import EXIT_BAD_IMAGE, EXIT_USAGE, ImageError, MachineError
 from swsim.image.header import ImageHeader
@@ -16,7 +18,7 @@ from swsim.machine.file import MAX_FILE_BYTES, load_machine, parse_machine, read
 from swsim.machine.model import MAX_FRAMES, Machine
 from swsim.machine.presets import PRESETS, get_preset
 from tests.helpers import ROOT, assert_one_line_error, run_cli, tiny_machine
-from tests.imagetools import make_image, with_machine_description
+from tests.imagetools import fuzz_settings, make_image, with_machine_description
 
 MACHINE = tiny_machine(256, ((8, 60), (140, 180)), used=((20, 30),), reserved=((0, 4),))
 DEEP = 100_000
@@ -215,3 +217,41 @@ def test_the_forged_description_helper_keeps_a_good_description_good() -> None:
     image = make_image(MACHINE)
     same = with_machine_description(image, MACHINE.dumps())
     assert ImageHeader.unpack(same[:4096]).machine == MACHINE
+
+
+# -- any JSON value anywhere: a machine or one MachineError line, never anything else -------
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                 max_size=3),
+    max_leaves=8,
+)
+#: Where a value may be put: every key the schema declares, and a few it does not.
+PATHS = [
+    "format", "frames", "page_size", "name", "suspend", "suspend.saveable", "suspend.nosave",
+    "boot", "boot.used", "boot.reserved", "content", "content.seed", "content.zero",
+    "content.text", "extra", "boot.extra", "suspend.saveable.0",
+]
+
+
+@fuzz_settings(300)
+@given(edits=st.dictionaries(st.sampled_from(PATHS), JSON_VALUES, min_size=1, max_size=3))
+def test_any_value_at_any_key_is_a_machine_or_one_machine_error(edits: dict[str, Any]) -> None:
+    data: Any = MACHINE.to_json()
+    for dotted, value in edits.items():
+        *parents, key = dotted.split(".")
+        node = data
+        for name in parents:
+            node = node.get(name) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node[key] = value
+        elif isinstance(node, list) and key.isdigit() and node:
+            node[int(key)] = value
+    text = json.dumps(data)  # Python writes NaN and Infinity: not JSON, refused as such
+    try:
+        machine = parse_machine(text, "m.json")
+    except MachineError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith("m.json: ")
+    else:
+        assert parse_machine(machine.dumps()) == machine
