@@ -22,6 +22,7 @@ with a ``to_machine()`` and one registry line.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO, Literal, Protocol
@@ -81,7 +82,10 @@ class MachineFileV1(_Strict):
     boot: BootSection = msgspec.field(default_factory=BootSection)
     content: ContentSection = msgspec.field(default_factory=ContentSection)
     page_size: Literal[4096] = 4096
-    name: Annotated[str, msgspec.Meta(max_length=256)] = "custom"
+    #: a label, shown by ``inspect`` and ``machine --list``: no control characters
+    name: Annotated[str, msgspec.Meta(max_length=256, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")] = (
+        "custom"
+    )
 
     def to_machine(self) -> Machine:
         """The machine this file describes (the model's own checks run here)."""
@@ -142,6 +146,20 @@ def _fields_at(schema: type[msgspec.Struct], path: str) -> tuple[str, ...]:
     return tuple(f.name for f in msgspec.structs.fields(struct))
 
 
+#: Characters of a file's own text (a key, a value) quoted in a message, at most.
+MAX_QUOTED = 40
+
+
+def _quoted(value: object) -> str:
+    """``value`` as a message may quote it: JSON-escaped (no control character can break the
+    line), and cut to :data:`MAX_QUOTED` characters."""
+    if not isinstance(value, str):
+        value = json.dumps(value) if isinstance(value, int | float | bool) else type(value).__name__
+        return value if len(value) <= MAX_QUOTED else value[:MAX_QUOTED] + "..."
+    text = json.dumps(value)[1:-1]
+    return '"' + (text if len(text) <= MAX_QUOTED else text[:MAX_QUOTED] + "...") + '"'
+
+
 def _unknown_key(schema: type[msgspec.Struct], key: str, path: str) -> str:
     """``unknown key "boot.usde" (did you mean "boot.used"?)``, or the known keys listed."""
     prefix = f"{path}." if path else ""
@@ -151,10 +169,10 @@ def _unknown_key(schema: type[msgspec.Struct], key: str, path: str) -> str:
         hint = f"did you mean \"{prefix}{close[0]}\"?"
     else:
         hint = "known keys: " + ", ".join(known)
-    return f"unknown key \"{prefix}{key}\" ({hint})"
+    return f"unknown key {_quoted(prefix + key)} ({hint})"
 
 
-_UNKNOWN = re.compile(r"Object contains unknown field `(?P<key>.*)`")
+_UNKNOWN = re.compile(r"Object contains unknown field `(?P<key>.*)`", re.DOTALL)
 
 
 def _problem(schema: type[msgspec.Struct], exc: msgspec.ValidationError) -> str:
@@ -163,7 +181,7 @@ def _problem(schema: type[msgspec.Struct], exc: msgspec.ValidationError) -> str:
     unknown = _UNKNOWN.fullmatch(problem)
     if unknown:
         return _unknown_key(schema, unknown["key"], path)
-    detail = problem.replace("`", "")
+    detail = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in problem.replace("`", ""))
     detail = detail[:1].lower() + detail[1:]
     if detail == "number out of range":
         detail = "number out of range (beyond 64 bits or a float's range)"
@@ -193,7 +211,8 @@ def parse_machine(text: str | bytes, where: str = "machine") -> Machine:
     schema = FILE_FORMATS.get(head.format) if isinstance(head.format, str) else None
     if schema is None:
         known = ", ".join(f'"{name}"' for name in FILE_FORMATS)
-        raise MachineError(f'{where}: "format" must be {known} (got {head.format!r})')
+        got = "nothing" if head.format is None else _quoted(head.format)
+        raise MachineError(f'{where}: "format" must be {known} (got {got})')
     parsed: MachineFile = _decode(text, schema, where)
     try:
         return parsed.to_machine()
