@@ -127,3 +127,13 @@ def test_footprint_parts_larger_than_memory_are_refused(
     proc = run_cli("machine", "--generate", "--frames", "4096", "--kernel-mib", "2", *option)
     assert_one_line_error(proc, EXIT_USAGE, expected)
     assert "(16 MiB)" in proc.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [("--machine", "/dev/zero: larger than 16 MiB: not a machine file"),
+     ("--key-file", "key file /dev/zero is larger than 65536 bytes")],
+)
+def test_an_endless_input_is_read_only_as_far_as_its_limit(option: str, expected: str) -> None:
+    proc = run_cli("snapshot", option, "/dev/zero", "-o", "-")
+    assert_one_line_error(proc, EXIT_USAGE, expected)
