@@ -2,8 +2,10 @@
 
 At suspend each frame is *saveable* (it goes into the image), *nosave* (never saved: firmware
 holes, the kernel's ``__nosave`` region) or free. At resume each frame is *used* by the boot
-kernel, *reserved*, or free (the page allocator may hand it out). Machine files are JSON,
-schema ``swsim-machine/1`` (see docs/machine-format.md); pfn ranges are half-open.
+kernel, *reserved*, or free (the page allocator may hand it out). pfn ranges are half-open.
+A machine is written as a machine file by :meth:`Machine.to_json` and read back, strictly, by
+:func:`swsim.machine.file.load_machine` / :func:`~swsim.machine.file.parse_machine` (JSON,
+``swsim-machine/1``, docs/machine-format.md).
 """
 
 from __future__ import annotations
