@@ -21,9 +21,11 @@ from swsim import __version__
 from swsim.cli.fileio import atomic_output, open_input
 from swsim.cli.options import (
     generate_options,
+    image_format_options,
     key_file_option,
     machine_options,
     restore_options,
+    resume_offset_option,
     write_options,
 )
 from swsim.cli.progress import page_progress
@@ -60,13 +62,17 @@ def cli() -> None:
 )
 @click.option("--seed", type=int, help="Override the machine's page-content seed.")
 @write_options
+@image_format_options
 def snapshot(
-    machine: Machine | None, output: str, seed: int | None, write_options: WriteOptions
+    machine: Machine | None, output: str, seed: int | None, write_options: WriteOptions,
+    image_format: str, kernel_format: str,
 ) -> None:
     """Write the image of a machine (default: the built-in 'default' machine).
 
     The image carries a CRC32 per 32 data pages and a digest (--digest, XXH3-128 by default);
-    --key-file signs it (HMAC-SHA256); --compress=zstd writes it as a standard zstd stream."""
+    --key-file signs it (HMAC-SHA256); --compress=zstd writes it as a standard zstd stream.
+    --format linux-swap|snapshot-stream writes the kernel's own formats instead."""
+    from swsim.cli.kernel_snapshot import check_swsim_compress, write_kernel_snapshot
     from swsim.image.writer import write_image
 
     machine = machine or get_preset("default")
@@ -76,6 +82,10 @@ def snapshot(
         raise UsageError("the machine has no saveable pages: there is nothing to snapshot")
     if output == "-" and sys.stdout.isatty():
         raise UsageError("refusing to write a binary image to a terminal: use -o FILE or a pipe")
+    if image_format != "swsim":
+        write_kernel_snapshot(machine, output, image_format, kernel_format, write_options)
+        return
+    check_swsim_compress(write_options)
     with atomic_output(output) as stream:
         write_image(machine, stream, replace(write_options, progress=page_progress))
 
@@ -93,6 +103,7 @@ def snapshot(
     "order get_buffer() places them (implies --page-by-page).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@resume_offset_option
 def restore(
     image: str,
     strategy: str,
@@ -100,6 +111,7 @@ def restore(
     as_json: bool,
     restore_options: RestoreOptions,
     key: bytes | None,
+    resume_offset: int,
 ) -> None:
     """Restore IMAGE ('-': standard input; raw or zstd) and report what the strategy cost.
 
@@ -115,7 +127,7 @@ def restore(
     with contextlib.ExitStack() as stack:
         stream = stack.enter_context(open_input(image))
         trace = stack.enter_context(atomic_output(trace_file)) if trace_file else None
-        source = open_image(stream, key)
+        source = open_image(stream, key, resume_offset=resume_offset)
         options = replace(restore_options, strategy=strategy, progress=page_progress, trace=trace)
         stats = restore_image(source, options)
     note_unauthenticated(source.checks)
@@ -140,12 +152,14 @@ def note_unauthenticated(checks: ImageChecks) -> None:
 )
 @restore_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@resume_offset_option
 def compare(
     image: str,
     strategies: tuple[str, ...],
     as_json: bool,
     restore_options: RestoreOptions,
     key: bytes | None,
+    resume_offset: int,
 ) -> None:
     """Restore IMAGE ('-': standard input; raw or zstd) once per strategy, side by side.
 
@@ -156,7 +170,8 @@ def compare(
     from swsim.runs.compare import compare as compare_image
 
     with open_input(image) as stream:
-        rows = compare_image(open_image(stream, key), restore_options, strategies)
+        source = open_image(stream, key, resume_offset=resume_offset)
+        rows = compare_image(source, restore_options, strategies)
     asked = restore_options.allocator
     used = next((r.stats.allocator for r in rows if r.stats is not None), asked) or "default"
     if as_json:
@@ -173,7 +188,10 @@ def compare(
 )
 @key_file_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def inspect(image: str, verify: bool, key: bytes | None, as_json: bool) -> None:
+@resume_offset_option
+def inspect(
+    image: str, verify: bool, key: bytes | None, as_json: bool, resume_offset: int
+) -> None:
     """Show IMAGE's header, a metadata summary (pages per zone, zero pages, pfn ranges) and
     check its block CRCs, digest and (with --key-file) HMAC. Exits 3 (6 with a key) when a
     check fails."""
@@ -182,7 +200,8 @@ def inspect(image: str, verify: bool, key: bytes | None, as_json: bool) -> None:
     from swsim.runs.summary import summarize_image
 
     with open_input(image) as stream:
-        summary = summarize_image(open_image(stream, key), strict=verify)
+        source = open_image(stream, key, resume_offset=resume_offset)
+        summary = summarize_image(source, strict=verify)
     if as_json:
         click.echo(json.dumps(summary.to_json()))
     else:
@@ -199,13 +218,29 @@ def inspect(image: str, verify: bool, key: bytes | None, as_json: bool) -> None:
 )
 @click.option("--list", "list_presets", is_flag=True, help="List the presets and exit.")
 @generate_options
+@click.option(
+    "--from-image", "from_image", metavar="IMAGE|-",
+    help="The machine an image implies: its pfns as the suspend state, the default boot "
+    "state of docs/kernel-formats.md (a swsim image: the machine it records).",
+)
+@resume_offset_option
 def machine_cmd(
     machine: Machine | None,
     output: str,
     list_presets: bool,
     generate: Callable[[], Machine] | None,
+    from_image: str | None,
+    resume_offset: int,
 ) -> None:
-    """Write a preset (or a checked machine file, or a generated machine) as a machine file."""
+    """Write a preset (or a checked machine file, a generated machine, or the machine of an
+    image) as a machine file."""
+    if from_image is not None:
+        if machine is not None or generate is not None:
+            raise UsageError("--from-image cannot be combined with --preset, --machine or "
+                             "--generate")
+        from swsim.cli.from_image import read_image_machine
+
+        machine = read_image_machine(from_image, resume_offset)
     if generate is not None:
         if machine is not None:
             raise UsageError("--generate cannot be combined with --preset or --machine")

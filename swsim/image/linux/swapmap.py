@@ -20,7 +20,6 @@ import numpy as np
 from swsim.errors import ImageError
 from swsim.image.linux.device import SwapDevice
 from swsim.image.linux.layout import MAP_PAGE_ENTRIES
-from swsim.kernel.constants import div_round_up
 from swsim.kernel.types import PfnArray
 
 
@@ -79,8 +78,9 @@ def walk_swap_map(device: SwapDevice, first: int) -> SwapMap:
 
 def allocate_swap_map(first: int, nr_pages: int) -> SwapMap:
     """The writer's allocation of ``nr_pages`` image pages from swap page ``first`` up: the
-    first map page, then each page, a new map page after every 511 entries."""
-    nr_maps = max(1, div_round_up(nr_pages, MAP_PAGE_ENTRIES))
+    first map page, then each page, and a new map page as soon as 511 entries fill one (so a
+    multiple of 511 pages ends with an empty map page, as in the kernel)."""
+    nr_maps = nr_pages // MAP_PAGE_ENTRIES + 1
     maps = first + np.arange(nr_maps, dtype=np.int64) * (MAP_PAGE_ENTRIES + 1)
     index = np.arange(nr_pages, dtype=np.int64)
     entries = first + 1 + index + index // MAP_PAGE_ENTRIES
