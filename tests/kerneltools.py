@@ -1,0 +1,73 @@
+"""Kernel-format images for the tests: written by swsim, and mutated like a damaged device."""
+
+from __future__ import annotations
+
+import io
+import struct
+
+from swsim.image.linux.writer import KernelWriteOptions, write_kernel_image
+from swsim.machine.model import Machine
+from tests.helpers import tiny_machine
+
+PAGE = 4096
+#: 1192 saved pages over 2048 frames (three map pages uncompressed), a quarter zero pages.
+MACHINE: Machine = tiny_machine(2048, ((8, 600), (700, 1300)), used=((20, 40),),
+                                reserved=((0, 4),))
+
+
+def kernel_image(
+    machine: Machine = MACHINE, image_format: str = "linux-swap", compress: str = "none",
+    kernel_format: str = "6.12",
+) -> bytes:
+    """``machine``'s image as ``swsim snapshot --format ...`` writes it."""
+    out = io.BytesIO()
+    write_kernel_image(machine, out, KernelWriteOptions(image_format, compress, kernel_format))
+    return out.getvalue()
+
+
+def u64(dev: bytes, offset: int) -> int:
+    """The little-endian u64 at ``offset``."""
+    return int(struct.unpack_from("<Q", dev, offset)[0])
+
+
+def put(dev: bytes, offset: int, fmt: str, value: int) -> bytes:
+    """``dev`` with ``value`` packed as ``fmt`` at ``offset``."""
+    out = bytearray(dev)
+    struct.pack_into(fmt, out, offset, value)
+    return bytes(out)
+
+
+def first_map_page(dev: bytes) -> int:
+    """``swsusp_header.image``."""
+    return u64(dev, 4064)
+
+
+def map_entry(dev: bytes, index: int) -> int:
+    """Entry ``index`` of the first map page (a swap page offset)."""
+    return u64(dev, first_map_page(dev) * PAGE + 8 * index)
+
+
+def mutations(dev: bytes) -> dict[str, bytes]:
+    """Every damage the issue lists, to a compressed swap image ``dev`` with one map page."""
+    chunk = map_entry(dev, 1) * PAGE  # the first chunk, after the header page
+    first = first_map_page(dev) * PAGE
+    flipped = bytearray(dev)
+    flipped[chunk + 8 + u64(dev, chunk) // 2] ^= 0x40  # among a random page's literals
+    return {
+        "cut": dev[: len(dev) // 2],
+        "bit flip in a chunk": bytes(flipped),
+        "map loop": put(dev, first + 4088, "<Q", first_map_page(dev)),
+        "zero chunk length": put(dev, chunk, "<Q", 0),
+        "huge chunk length": put(dev, chunk, "<Q", 1 << 40),
+        "CRC mismatch": put(dev, 4060, "<I", u64(dev, 4056) >> 32 ^ 0x1),
+        "wrong signature": dev[:4086] + b"S2SUSPEND\0" + dev[4096:],
+        "map entry past the device": put(dev, first + 16, "<Q", 1 << 30),
+        "first map page past the device": put(dev, 4064, "<Q", 1 << 30),
+        "image_pages changed": _with_header_field(dev, 416, 5),
+    }
+
+
+def _with_header_field(dev: bytes, offset: int, value: int) -> bytes:
+    """``dev`` with a ``swsusp_info`` field changed (the header page is stored raw)."""
+    header = map_entry(dev, 0) * PAGE
+    return put(dev, header + offset, "<Q", value)
