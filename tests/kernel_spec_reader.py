@@ -61,7 +61,8 @@ def _u64(buf: bytes, off: int) -> int:
     return int(struct.unpack_from("<Q", buf, off)[0])
 
 
-def _decompress(algorithm: str, blob: bytes) -> bytes:
+def decompress_chunk(algorithm: str, blob: bytes) -> bytes:
+    """A chunk's bytes decompressed (``lz4`` or ``lzo``) into at most 32 pages."""
     if algorithm == "lz4":
         import lz4.block
 
@@ -164,7 +165,7 @@ def read_swap_device(dev: bytes, resume_offset: int = 0) -> SpecImage:
                 raise SpecError("chunk runs past the map")
             blob = b"".join(_page(dev, s) for s in slots[position : position + n])
             position += n
-            unc = _decompress(algorithm, blob[8 : 8 + cmp_len])
+            unc = decompress_chunk(algorithm, blob[8 : 8 + cmp_len])
             if not unc or len(unc) % PAGE:
                 raise SpecError("bad decompressed length")
             crc = zlib.crc32(unc, crc ^ 0xFFFFFFFF) ^ 0xFFFFFFFF

@@ -48,23 +48,53 @@ def map_entry(dev: bytes, index: int) -> int:
 
 
 def mutations(dev: bytes) -> dict[str, bytes]:
-    """Every damage the issue lists, to a compressed swap image ``dev`` with one map page."""
-    chunk = map_entry(dev, 1) * PAGE  # the first chunk, after the header page
+    """Every damage the issue lists, to a swap image ``dev`` (compressed or not)."""
+    second = map_entry(dev, 1) * PAGE  # the first chunk, or the first metadata page
     first = first_map_page(dev) * PAGE
-    flipped = bytearray(dev)
-    flipped[chunk + 8 + u64(dev, chunk) // 2] ^= 0x40  # among a random page's literals
-    return {
-        "cut": dev[: len(dev) // 2],
-        "bit flip in a chunk": bytes(flipped),
+    listed = [e for e in struct.unpack_from("<511Q", dev, first) if e]
+    bad = {
+        "cut": dev[: listed[len(listed) // 2] * PAGE],  # in the middle of the image
         "map loop": put(dev, first + 4088, "<Q", first_map_page(dev)),
-        "zero chunk length": put(dev, chunk, "<Q", 0),
-        "huge chunk length": put(dev, chunk, "<Q", 1 << 40),
-        "CRC mismatch": put(dev, 4060, "<I", u64(dev, 4056) >> 32 ^ 0x1),
         "wrong signature": dev[:4086] + b"S2SUSPEND\0" + dev[4096:],
         "map entry past the device": put(dev, first + 16, "<Q", 1 << 30),
         "first map page past the device": put(dev, 4064, "<Q", 1 << 30),
         "image_pages changed": _with_header_field(dev, 416, 5),
     }
+    if u64(dev, 4072) & 2:  # NOCOMPRESS: a pfn of the metadata
+        bad["bit flip in the metadata"] = _flip(dev, second + 8 * 3 + 5)
+        return bad
+    bad.update({
+        "bit flip in a chunk": _flip(dev, _telling_byte(dev, second)),
+        "zero chunk length": put(dev, second, "<Q", 0),
+        "huge chunk length": put(dev, second, "<Q", 1 << 40),
+        "CRC mismatch": put(dev, 4060, "<I", u64(dev, 4056) >> 32 ^ 0x1),
+    })
+    return bad
+
+
+def _telling_byte(dev: bytes, chunk: int) -> int:
+    """A byte of the chunk at ``chunk`` whose flip changes what it decompresses to (not every
+    flip does: a match offset may point at equal bytes), from its middle on."""
+    from tests.kernel_spec_reader import SpecError, decompress_chunk
+
+    algorithm = "lz4" if u64(dev, 4072) & 16 else "lzo"
+    cmp_len = u64(dev, chunk)
+    blob = dev[chunk + 8 : chunk + 8 + cmp_len]
+    good = decompress_chunk(algorithm, blob)
+    for offset in range(cmp_len // 2, cmp_len):
+        try:
+            if decompress_chunk(algorithm, _flip(blob, offset)) != good:
+                return chunk + 8 + offset
+        except SpecError:
+            return chunk + 8 + offset
+    raise AssertionError("no byte of the chunk changes its output")
+
+
+def _flip(dev: bytes, offset: int) -> bytes:
+    """``dev`` with one bit flipped at ``offset`` (in a random page's literals, or a pfn)."""
+    out = bytearray(dev)
+    out[offset] ^= 0x40
+    return bytes(out)
 
 
 def _with_header_field(dev: bytes, offset: int, value: int) -> bytes:

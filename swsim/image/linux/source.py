@@ -226,11 +226,10 @@ def open_snapshot_stream(
 ) -> KernelImage:
     """A /dev/snapshot stream (``snapshot_read_next()``'s pages), read front to back."""
     _refuse_key(key)
-    info = SwsuspInfo.unpack(first_page)
-    image = KernelImage(SNAPSHOT_STREAM, first_page, StreamPages(data), 2 * MAX_FRAMES + 1,
-                        checks, codec=data.codec)
-    data.set_limit(info.pages * PAGE_SIZE)
-    return image
+    # a compressed stream may not expand past the pages its header declares (checked next)
+    data.set_limit(SwsuspInfo.unpack(first_page).pages * PAGE_SIZE)
+    return KernelImage(SNAPSHOT_STREAM, first_page, StreamPages(data), 2 * MAX_FRAMES + 1,
+                       checks, codec=data.codec)
 
 
 def open_linux_swap(
