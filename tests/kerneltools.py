@@ -101,3 +101,19 @@ def _with_header_field(dev: bytes, offset: int, value: int) -> bytes:
     """``dev`` with a ``swsusp_info`` field changed (the header page is stored raw)."""
     header = map_entry(dev, 0) * PAGE
     return put(dev, header + offset, "<Q", value)
+
+
+def shifted(dev: bytes, nr_pages: int) -> bytes:
+    """``dev`` as a swap area ``nr_pages`` pages into a larger device (``resume_offset``
+    ``nr_pages``): every pointer (``image``, map entries, ``next_swap``) moves with it."""
+    out = bytearray(dev)
+    where = first_map_page(dev)
+    put_at = 4064
+    while where:
+        struct.pack_into("<Q", out, put_at, where + nr_pages)
+        words = list(struct.unpack_from("<512Q", dev, where * PAGE))
+        moved = [word + nr_pages if word else 0 for word in words[:511]]
+        struct.pack_into("<511Q", out, where * PAGE, *moved)
+        put_at = where * PAGE + 4088
+        where = words[511]
+    return bytes(nr_pages * PAGE) + bytes(out)

@@ -9,7 +9,7 @@ import pytest
 import zstandard
 
 from tests.helpers import run_cli
-from tests.kerneltools import MACHINE, kernel_image, mutations
+from tests.kerneltools import MACHINE, kernel_image, mutations, shifted
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +125,22 @@ def test_snapshot_refuses_what_no_kernel_writes(
     assert result.returncode == 2
     assert message in one_line_error(result.stderr)
     assert not (workdir / "x.img").exists()
+
+
+def test_a_key_refuses_a_kernel_image_which_is_never_signed(workdir: Path) -> None:
+    (workdir / "key.bin").write_bytes(bytes(range(32)))
+    (workdir / "k.swap").write_bytes(kernel_image(compress="lzo"))
+    result = run_cli("restore", "k.swap", "--key-file", "key.bin", "--machine", "m.json",
+                     cwd=workdir)
+    assert result.returncode == 6
+    assert "not signed" in one_line_error(result.stderr)
+
+
+def test_resume_offset_on_the_command_line(workdir: Path) -> None:
+    (workdir / "offset.swap").write_bytes(shifted(kernel_image(compress="lz4"), 3))
+    result = run_cli("inspect", "offset.swap", "--resume-offset", "3", "--json", cwd=workdir)
+    assert result.returncode == 0, result.stderr
+    info = json.loads(result.stdout)
+    assert info["verified"] is True and info["device"]["resume_offset"] == 3
+    plain = run_cli("inspect", "offset.swap", cwd=workdir)
+    assert plain.returncode == 3 and "--resume-offset" in one_line_error(plain.stderr)

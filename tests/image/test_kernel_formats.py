@@ -21,7 +21,7 @@ from swsim.machine.content import page_contents
 from swsim.resume.restore import RestoreOptions, restore
 from swsim.runs.summary import summarize_image
 from tests.kernel_spec_reader import SpecError, read_snapshot_stream, read_swap_device
-from tests.kerneltools import MACHINE, PAGE, kernel_image, mutations
+from tests.kerneltools import MACHINE, PAGE, kernel_image, mutations, shifted
 
 COMBOS = [
     ("linux-swap", "none", "6.1"), ("linux-swap", "lzo", "6.1"), ("linux-swap", "none", "6.12"),
@@ -186,16 +186,7 @@ def _write(tmp_path: object, data: bytes) -> str:
 
 def test_resume_offset_reads_the_signature_further_on() -> None:
     image = kernel_image(compress="lzo")
-    # a device whose first 10 pages are something else: every pointer moves by 10 pages
-    words = np.frombuffer(image, dtype="<u8").copy().reshape(-1, 512)
-    header = words[0].copy()
-    header[4064 // 8] += 10
-    maps = allocate_swap_map(1, len(words) - 2 - (len(words) - 2) // 512)
-    for offset in maps.map_pages.tolist():
-        page = words[offset]
-        page[page != 0] += 10
-    words[0] = header
-    device = bytes(10 * PAGE) + words.tobytes()
+    device = shifted(image, 10)  # a swap area 10 pages into the device
     with pytest.raises(ImageError, match="not an swsim image"):
         open_image(io.BytesIO(device))
     source = open_image(io.BytesIO(device), resume_offset=10)
