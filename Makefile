@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench fuzz clean
+.PHONY: demo test lint bench fuzz clean real-images
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check swsim tests bench
 	$(BIN)/mypy swsim
+
+# Real hibernation images written by Debian's own kernels under QEMU, each proved by resuming
+# from a copy (docs/real-images.md). Needs root or sudo for apt-get; minutes; not part of `make test`.
+REAL_OUT ?= build/real-images
+real-images:
+	tools/real-images/make.sh --out $(REAL_OUT) $(REAL_CONFIGS)
+	python3 tools/real-images/figures.py $(REAL_OUT)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
