@@ -63,8 +63,11 @@ def mutations(dev: bytes) -> dict[str, bytes]:
     if u64(dev, 4072) & 2:  # NOCOMPRESS: a pfn of the metadata
         bad["bit flip in the metadata"] = _flip(dev, second + 8 * 3 + 5)
         return bad
+    chunk_pages = (8 + u64(dev, second) + PAGE - 1) // PAGE
+    third = map_entry(dev, 1 + chunk_pages) * PAGE  # the second chunk: data pages only
     bad.update({
         "bit flip in a chunk": _flip(dev, _telling_byte(dev, second)),
+        "bit flip in a data chunk": _flip(dev, _telling_byte(dev, third)),
         "zero chunk length": put(dev, second, "<Q", 0),
         "huge chunk length": put(dev, second, "<Q", 1 << 40),
         "CRC mismatch": put(dev, 4060, "<I", u64(dev, 4056) >> 32 ^ 0x1),

@@ -15,8 +15,11 @@ data; ``6.12``: flagged with ENCODED_PFN_ZERO_FLAG and left out).
   out.
 
 Departures: ``restore_data_record``'s addresses, cr3 and e820 checksum are 0 (swsim has no
-kernel to jump to); the kernel's chunk padding is garbage, swsim's is zeros; the kernel compresses
-on up to 3 threads, in the same order, to the same bytes.
+kernel to jump to); the kernel's chunk padding is garbage, swsim's is zeros; swsim compresses in
+one thread (the kernel's threads compress whole chunks, so the chunking is the same); liblzo2
+and python-lz4 may encode a chunk differently from the kernel's lzo1x/lz4 code, to bytes that
+decode to the same pages; the map is allocated ascending from page 1, where a used swap device
+hands out whatever slots are free.
 """
 
 from __future__ import annotations
