@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from tests.helpers import run_cli
+from tests.helpers import run_cli, run_swsim
 from tests.kerneltools import MACHINE, kernel_image, mutations, shifted
 
 
@@ -144,3 +144,13 @@ def test_resume_offset_on_the_command_line(workdir: Path) -> None:
     assert info["verified"] is True and info["device"]["resume_offset"] == 3
     plain = run_cli("inspect", "offset.swap", cwd=workdir)
     assert plain.returncode == 3 and "--resume-offset" in one_line_error(plain.stderr)
+
+
+def test_a_swap_device_written_to_a_pipe_is_whole(workdir: Path) -> None:
+    # a pipe cannot seek back to page 0: the device is made in a temporary file, then copied
+    made = run_swsim("snapshot", "--machine", "m.json", "--format", "linux-swap", "--compress",
+                     "lz4", "-o", "-", cwd=workdir)
+    assert made.returncode == 0, made.stderr
+    assert made.stdout == kernel_image(compress="lz4")
+    shown = run_cli("inspect", "-", "--json", input=made.stdout)
+    assert json.loads(shown.stdout)["verified"] is True
