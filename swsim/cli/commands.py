@@ -131,10 +131,20 @@ def restore(
         options = replace(restore_options, strategy=strategy, progress=page_progress, trace=trace)
         stats = restore_image(source, options)
     note_unauthenticated(source.checks)
+    boot = boot_state(source.info.format, restore_options.machine is not None)
     if as_json:
-        click.echo(restore_json(stats, source.checks.to_json()))
+        click.echo(restore_json(stats, {**source.checks.to_json(), "boot_state": boot}))
     else:
-        print_table(restore_table(stats, f"swsim restore {image}"))
+        print_table(restore_table(stats, f"swsim restore {image} (boot state: {boot})"))
+
+
+def boot_state(image_format: str, given: bool) -> str:
+    """Where a restore's boot-time state came from, for its report."""
+    if given:
+        return "--machine/--preset"
+    if image_format == "swsim":
+        return "the image's machine"
+    return "default footprint (docs/kernel-formats.md)"
 
 
 def note_unauthenticated(checks: ImageChecks) -> None:
@@ -174,10 +184,12 @@ def compare(
         rows = compare_image(source, restore_options, strategies)
     asked = restore_options.allocator
     used = next((r.stats.allocator for r in rows if r.stats is not None), asked) or "default"
+    boot = boot_state(source.info.format, restore_options.machine is not None)
     if as_json:
-        click.echo(compare_json(rows, {"image": image, "allocator": used}))
+        click.echo(compare_json(rows, {"image": image, "allocator": used, "boot_state": boot}))
     else:
-        print_table(compare_table(rows, f"swsim compare {image} (allocator {used})"))
+        title = f"swsim compare {image} (allocator {used}; boot state: {boot})"
+        print_table(compare_table(rows, title))
 
 
 @cli.command(epilog=EPILOG)

@@ -46,8 +46,10 @@ def test_snapshot_linux_swap_then_inspect_restore_compare(
     restored = run_cli("restore", str(image), "--machine", "m.json", "--json", cwd=workdir)
     assert restored.returncode == 0, restored.stderr
     assert json.loads(restored.stdout)["verified"] is True
+    assert json.loads(restored.stdout)["boot_state"] == "--machine/--preset"
     compared = run_cli("compare", str(image), "--json")
     assert compared.returncode == 0, compared.stderr
+    assert json.loads(compared.stdout)["boot_state"].startswith("default footprint")
 
 
 def test_snapshot_stream_pipes_into_restore(workdir: Path) -> None:
