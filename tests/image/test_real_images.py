@@ -67,6 +67,9 @@ def test_inspect_equals_the_kernels_log(image: Path) -> None:
     info = json.loads(result.stdout)
     log = kernel_log(image)
     assert info["verified"] is True
+    device = zstandard.ZstdDecompressor().stream_reader(image.open("rb")).read()
+    assert info["device"]["access"] == "spooled to a temporary file"  # sparse: zeros skipped
+    assert info["device"]["pages"] * 4096 == len(device)
     assert info["nr_image_pfns"] == log["need_to_copy"]
     assert info["kernel_log"]["pages_copied"] == log["pages_copied"]
     assert info["kernel_log"]["zero_pages"] == log.get("zero_pages", 0)

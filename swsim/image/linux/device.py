@@ -88,7 +88,8 @@ def _seekable_fd(origin: BinaryIO | None) -> int | None:
 
 
 def _spool(spool: IO[bytes], data: ImageInput, first_page: bytes) -> int:
-    """Copy ``first_page`` and the rest of ``data`` into ``spool``; the bytes written."""
+    """Copy ``first_page`` and the rest of ``data`` into ``spool``; the bytes written. Runs of
+    zeros (most of a swap device) are skipped over, leaving a sparse file."""
     total = len(first_page)
     try:
         spool.write(first_page)
@@ -102,7 +103,11 @@ def _spool(spool: IO[bytes], data: ImageInput, first_page: bytes) -> int:
                     f"the device is larger than {MAX_SPOOL_BYTES >> 30} GiB: decompress it to a "
                     "file and read that"
                 )
-            spool.write(chunk)
+            if chunk.count(0) == len(chunk):
+                spool.seek(len(chunk), os.SEEK_CUR)
+            else:
+                spool.write(chunk)
+        spool.truncate(total)
         spool.flush()
     except OSError as exc:
         raise _spool_error(exc) from None
