@@ -55,25 +55,44 @@ def image_machine(
     ``num_physpages`` frames implies, with the default boot state (module docstring)."""
     highest = int(pfns[-1]) + 1 if len(pfns) else 0
     frames = max(num_physpages, highest, 1)
-    saved = np.zeros(frames, dtype=bool)
-    saved[pfns] = True
-    holes = np.zeros(frames, dtype=bool)
+    # ranges from the pfns themselves: nothing as large as the machine is allocated
+    saveable: tuple[Range, ...] = ()
+    if len(pfns):
+        breaks = np.flatnonzero(np.diff(pfns) != 1) + 1
+        starts = pfns[np.concatenate([[0], breaks])]
+        ends = pfns[np.concatenate([breaks - 1, [len(pfns) - 1]])] + 1
+        saveable = tuple((int(s), int(e)) for s, e in zip(starts, ends, strict=True))
+    holes: list[Range] = []
     for start, end in PC_HOLES:
-        holes[start:end] = True
-    holes &= ~saved
+        if start >= frames:
+            continue
+        end = min(end, frames)
+        mask = np.ones(end - start, dtype=bool)
+        inside = pfns[(pfns >= start) & (pfns < end)]
+        mask[inside - start] = False
+        holes.extend((start + s, start + e) for s, e in mask_ranges(mask))
     place = place_footprint(frames, default_footprint(frames))
-    used = np.zeros(frames, dtype=bool)
-    for start, end in (place.kernel, place.early, place.mem_map):
-        used[start:end] = True
-    used &= ~holes
+    # the footprint lies at 1 MiB and above, the holes below: they never overlap
+    used = tuple(r for r in (place.kernel, place.early, place.mem_map) if r[1] > r[0])
     share = float(zero.mean()) if len(zero) else 0.0
     content = ContentSpec(zero=share, text=min(ContentSpec.text, 1.0 - share))
     return Machine(
         frames=frames,
-        saveable=mask_ranges(saved),
-        nosave=mask_ranges(holes),
-        boot_used=mask_ranges(used),
-        boot_reserved=mask_ranges(holes),
+        saveable=saveable,
+        nosave=tuple(holes),
+        boot_used=_merged(used),
+        boot_reserved=tuple(holes),
         content=content,
         name=name,
     )
+
+
+def _merged(ranges: tuple[Range, ...]) -> tuple[Range, ...]:
+    """Sorted ranges with touching ones joined (the kernel, its early allocations...)."""
+    out: list[Range] = []
+    for start, end in ranges:
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(end, out[-1][1]))
+        else:
+            out.append((start, end))
+    return tuple(out)

@@ -38,3 +38,15 @@ def test_a_small_machine_keeps_only_mem_map_and_never_reserves_a_saved_frame() -
     assert default_footprint(2048) == SMALL_FOOTPRINT
     assert machine.frames == 2048 and machine.boot_reserved == ()
     assert machine.boot_used == ((2048 - 32, 2048),)
+
+
+def test_a_huge_claimed_machine_costs_nothing_to_describe() -> None:
+    # a (hostile) header claiming 2**28 frames: ranges come from the pfns, no frame array
+    import tracemalloc
+
+    tracemalloc.start()
+    machine = image_machine(np.array([5, 6, 7, 1 << 27]), np.zeros(4, dtype=bool), 1 << 28)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert machine.saveable == ((5, 8), (1 << 27, (1 << 27) + 1))
+    assert peak < 1 << 20
