@@ -53,7 +53,7 @@ from swsim.kernel.constants import (
     PFNS_PER_META_PAGE,
     div_round_up,
 )
-from swsim.kernel.types import BoolArray, PageArray, PfnArray
+from swsim.kernel.types import BoolArray, PageArray, PfnArray, WordArray
 from swsim.machine.from_image import image_machine
 
 #: ``ImageInfo.format`` of the two kernel formats.
@@ -63,7 +63,7 @@ SNAPSHOT_STREAM = "snapshot-stream"
 READ_BATCH_PAGES = 1024
 
 
-def decode_kernel_meta(words: np.ndarray[Any, Any], image_pages: int) -> tuple[PfnArray, BoolArray]:
+def decode_kernel_meta(words: WordArray, image_pages: int) -> tuple[PfnArray, BoolArray]:
     """``unpack_orig_pfns()`` over every metadata page: the pfns and which are zero pages.
 
     Entries run to ``BM_END_OF_MAP`` or the end of the pages; the rest must be zeros (the
