@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench fuzz clean real-images
+.PHONY: demo test lint bench fuzz clean real-images truth
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ REAL_OUT ?= build/real-images
 real-images:
 	tools/real-images/make.sh --out $(REAL_OUT) $(REAL_CONFIGS)
 	python3 tools/real-images/figures.py $(REAL_OUT)
+
+# Ground truth of one real 6.12 resume (kpageflags dump, allocation trace, kernel counts) into
+# tests/data/real/truth-6.12/ (docs/real-images.md). Same needs as real-images.
+truth:
+	tools/real-images/truth.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info
