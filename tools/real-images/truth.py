@@ -38,13 +38,22 @@ KPF_NOPAGE = 20
 # snapshot.c's own page sources (the swsusp class) and swap.c's functions (the reader class).
 SWSUSP_CALLERS = {"get_image_page", "__get_safe_page", "snapshot_write_next"}
 READER_CALLERS = {
-    "load_compressed_image", "load_image", "swsusp_read", "swap_read_page", "get_swap_reader",
-    "hib_submit_io", "swsusp_check", "crc32_threadfn", "decompress_threadfn",
+    "load_compressed_image",
+    "load_image",
+    "swsusp_read",
+    "swap_read_page",
+    "get_swap_reader",
+    "hib_submit_io",
+    "swsusp_check",
+    "crc32_threadfn",
+    "decompress_threadfn",
 }
 READER_THREADS = ("image_decompress", "image_crc32", "image_lzo", "image_lz4")
 
 LINE = re.compile(r"^\[\s*[\d.]+\] (\w+): \((.*?)\)(.*)$")
-FREE = re.compile(r"^\[\s*[\d.]+\] (mm_page_free(?:_batched)?): page=\S+ pfn=(0x[0-9a-f]+)(?: order=(\d+))?")
+FREE = re.compile(
+    r"^\[\s*[\d.]+\] (mm_page_free(?:_batched)?): page=\S+ pfn=(0x[0-9a-f]+)(?: order=(\d+))?"
+)
 ARG = re.compile(r'(\w+)=("[^"]*"|\S+)')
 
 
@@ -67,7 +76,9 @@ class Trace:
 
     allocs: list[Alloc] = field(default_factory=list)
     frees: int = 0
-    events: list[tuple[str, ...]] = field(default_factory=list)  # ("alloc", i) or ("free", pfn, order)
+    events: list[tuple[str, ...]] = field(
+        default_factory=list
+    )  # ("alloc", i) or ("free", pfn, order)
     getbuf: list[tuple[int, bool]] = field(default_factory=list)  # (pfn, direct)
     pblist_changes: int = 0
     arch: dict[str, int] = field(default_factory=dict)
@@ -100,7 +111,7 @@ def parse_log(text: str) -> Trace:
     windows: Counter[str] = Counter()  # open reader/bitmap windows of the resuming task
     bulk: dict[str, object] | None = None
     prev_pbl = 0  # load_header() sets restore_pblist to NULL
-    for ln in lines[start + 1:]:
+    for ln in lines[start + 1 :]:
         fm = FREE.match(ln)
         if fm is not None:
             t.frees += 1
@@ -131,8 +142,17 @@ def parse_log(text: str) -> Trace:
             comm = a["comm"]
             asked = pending.pop(comm, None)
             fn = asked[0] if asked else ""
-            t.allocs.append(Alloc(pfn, int(a["order"]), classify(fn, comm, windows), fn or "-",
-                                  comm, a["gfp"], "alloc"))
+            t.allocs.append(
+                Alloc(
+                    pfn,
+                    int(a["order"]),
+                    classify(fn, comm, windows),
+                    fn or "-",
+                    comm,
+                    a["gfp"],
+                    "alloc",
+                )
+            )
             t.events.append(("alloc", str(len(t.allocs) - 1)))
             if bulk is not None and comm == bulk["comm"]:
                 bulk["singles"].append(len(t.allocs) - 1)  # type: ignore[union-attr]
@@ -173,8 +193,17 @@ def finish_bulk(t: Trace, bulk: dict, n: int, windows: Counter[str]) -> None:  #
         t.allocs[i].source = "dropped"
     t.bulk_fallbacks_dropped += len(singles)
     for pfn in pages:
-        t.allocs.append(Alloc(pfn, 0, classify("", bulk["comm"], windows), "alloc_pages_bulk",
-                              bulk["comm"], "-", "bulk"))
+        t.allocs.append(
+            Alloc(
+                pfn,
+                0,
+                classify("", bulk["comm"], windows),
+                "alloc_pages_bulk",
+                bulk["comm"],
+                "-",
+                "bulk",
+            )
+        )
         t.events.append(("alloc", str(len(t.allocs) - 1)))
 
 
@@ -212,18 +241,22 @@ def write_all(t: Trace, dump: dict[str, bytes], out: Path) -> dict[str, object]:
     out.mkdir(parents=True, exist_ok=True)
     for name, data in dump.items():
         if name.startswith("kpage"):
-            subprocess.run(["zstd", "-q", "-19", "-f", "-o", str(out / f"{name}.zst")],
-                           input=data, check=True)
+            subprocess.run(
+                ["zstd", "-q", "-19", "-f", "-o", str(out / f"{name}.zst")], input=data, check=True
+            )
         else:
             (out / name).write_bytes(data)
     kept = [a for a in t.allocs if a.source != "dropped"]
     by_class = Counter(a.caller_class for a in kept)
     with (out / "alloc.txt").open("w") as f:
-        f.write("# Page allocations of one real resume (Linux 6.12.117, Debian), in the order the\n"
-                "# allocator handed them out, from the dump (kpageflags.zst) to swsusp_arch_resume.\n"
-                "# PFN ORDER CALLER; CALLER swsusp | reader | other. Frees as '# free PFN ORDER'.\n"
-                f"# {len(kept)} allocations: " + ", ".join(f"{k} {v}" for k, v in sorted(by_class.items()))
-                + f"; {t.frees} frees. Made by tools/real-images/truth.py; see README.md.\n")
+        f.write(
+            "# Page allocations of one real resume (Linux 6.12.117, Debian), in the order the\n"
+            "# allocator handed them out, from the dump (kpageflags.zst) to swsusp_arch_resume.\n"
+            "# PFN ORDER CALLER; CALLER swsusp | reader | other. Frees as '# free PFN ORDER'.\n"
+            f"# {len(kept)} allocations: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(by_class.items()))
+            + f"; {t.frees} frees. Made by tools/real-images/truth.py; see README.md.\n"
+        )
         for ev in t.events:
             if ev[0] == "free":
                 f.write(f"# free {ev[1]} {ev[2]}\n")
@@ -233,19 +266,30 @@ def write_all(t: Trace, dump: dict[str, bytes], out: Path) -> dict[str, object]:
                 f.write(f"{a.pfn} {a.order} {a.caller_class}\n")
     detail = ["seq\tpfn\torder\tcaller\tfunction\tcomm\tgfp\tsource\n"]
     for i, a in enumerate(kept):
-        detail.append(f"{i}\t{a.pfn}\t{a.order}\t{a.caller_class}\t{a.function}\t{a.comm}\t{a.gfp}\t{a.source}\n")
-    subprocess.run(["zstd", "-q", "-19", "-f", "-o", str(out / "alloc-detail.tsv.zst")],
-                   input="".join(detail).encode(), check=True)
+        detail.append(
+            f"{i}\t{a.pfn}\t{a.order}\t{a.caller_class}\t{a.function}\t{a.comm}\t{a.gfp}\t{a.source}\n"
+        )
+    subprocess.run(
+        ["zstd", "-q", "-19", "-f", "-o", str(out / "alloc-detail.tsv.zst")],
+        input="".join(detail).encode(),
+        check=True,
+    )
     with (out / "getbuf.txt").open("w") as f:
-        f.write("# Per image pfn, in image order: get_buffer()'s choice at resume: 'direct' (loaded\n"
-                "# into its own frame) or 'copy' (loaded into a safe page, copied at the jump).\n")
+        f.write(
+            "# Per image pfn, in image order: get_buffer()'s choice at resume: 'direct' (loaded\n"
+            "# into its own frame) or 'copy' (loaded into a safe page, copied at the jump).\n"
+        )
         for pfn, direct in t.getbuf:
             f.write(f"{pfn} {'direct' if direct else 'copy'}\n")
     copies = sum(1 for _, d in t.getbuf if not d)
     flags = dump["kpageflags"]
     n = len(flags) // 8
     image_pfns = [p for p, _ in t.getbuf]
-    buddy = sum(1 for p in image_pfns if p < n and (int.from_bytes(flags[8 * p:8 * p + 8], "little") >> KPF_BUDDY) & 1)
+    buddy = sum(
+        1
+        for p in image_pfns
+        if p < n and (int.from_bytes(flags[8 * p : 8 * p + 8], "little") >> KPF_BUDDY) & 1
+    )
     swsusp_fns = Counter(a.function for a in kept if a.caller_class == "swsusp")
     return {
         "_about": "Counts of one real resume; see README.md. Regenerate with truth.sh, never edit.",
@@ -261,19 +305,28 @@ def write_all(t: Trace, dump: dict[str, bytes], out: Path) -> dict[str, object]:
         "get_buffer_calls": len(t.getbuf),
         "allocations": len(kept),
         "allocations_by_caller": dict(sorted(by_class.items())),
-        "pages_by_caller": {c: sum(1 << a.order for a in kept if a.caller_class == c) for c in sorted(by_class)},
+        "pages_by_caller": {
+            c: sum(1 << a.order for a in kept if a.caller_class == c) for c in sorted(by_class)
+        },
         "swsusp_allocations_by_function": dict(sorted(swsusp_fns.items())),
         "frees": t.frees,
         "dump": {
             "pfns": n,
-            "buddy_pages": sum(1 for i in range(n) if (int.from_bytes(flags[8 * i:8 * i + 8], "little") >> KPF_BUDDY) & 1),
+            "buddy_pages": sum(
+                1
+                for i in range(n)
+                if (int.from_bytes(flags[8 * i : 8 * i + 8], "little") >> KPF_BUDDY) & 1
+            ),
             "image_pfns_buddy_at_dump": buddy,
         },
         "checks": {
-            "get_buffer_calls == nr_copy_pages + nr_zero_pages": len(t.getbuf) == t.arch["copy"] + t.arch["zero"],
+            "get_buffer_calls == nr_copy_pages + nr_zero_pages": len(t.getbuf)
+            == t.arch["copy"] + t.arch["zero"],
             "restore_pblist changes == pages copied": t.pblist_changes == copies,
-            "prepare_image loop == nr_copy + nr_zero - allocated_unsafe_pages":
-                swsusp_fns["snapshot_write_next"] == t.arch["copy"] + t.arch["zero"] - t.arch["unsafe"],
+            "prepare_image loop == nr_copy + nr_zero - allocated_unsafe_pages": swsusp_fns[
+                "snapshot_write_next"
+            ]
+            == t.arch["copy"] + t.arch["zero"] - t.arch["unsafe"],
             "get_zeroed_page/__get_free_pages calls without an allocation": t.unmatched_requests,
             "bulk fallback allocations counted once": t.bulk_fallbacks_dropped,
             "printk drops": t.printk_drops,
