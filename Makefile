@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench fuzz clean real-images
+.PHONY: demo test lint bench fuzz clean real-images truth test-qemu
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,19 @@ REAL_OUT ?= build/real-images
 real-images:
 	tools/real-images/make.sh --out $(REAL_OUT) $(REAL_CONFIGS)
 	python3 tools/real-images/figures.py $(REAL_OUT)
+
+# QEMU-driven test (not part of `make test`): make fresh real images (--force) and check them
+# as the committed fixtures are checked (tests/test_real_data.py, its image tests).
+QEMU_OUT ?= build/test-qemu
+test-qemu: $(STAMP)
+	tools/real-images/make.sh --force --out $(QEMU_OUT) $(REAL_CONFIGS)
+	python3 tools/real-images/figures.py $(QEMU_OUT)
+	SWSIM_REAL_DIR=$(QEMU_OUT) $(BIN)/python -m pytest tests/test_real_data.py -k "not truth"
+
+# Ground truth of one real 6.12 resume (kpageflags dump, allocation trace, kernel counts) into
+# tests/data/real/truth-6.12/ (docs/real-images.md). Same needs as real-images.
+truth:
+	tools/real-images/truth.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info

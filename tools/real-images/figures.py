@@ -27,8 +27,14 @@ HIBERNATE = [
     ("allocated_pages", r"PM: (?:hibernation: )?Allocated (\d+) pages for snapshot"),
     ("need_to_copy", r"PM: (?:hibernation: )?Need to copy (\d+) pages"),
     ("normal_pages_needed", r"Normal pages needed: (\d+) \+ (\d+), available pages: (\d+)"),
-    ("image_created", r"PM: (?:hibernation: )?Image created \((\d+) pages copied(?:, (\d+) zero pages)?\)"),
-    ("saving_pages", r"PM: (?:Compressing and saving|Saving) image data(?: pages)? \((\d+) pages\)"),
+    (
+        "image_created",
+        r"PM: (?:hibernation: )?Image created \((\d+) pages copied(?:, (\d+) zero pages)?\)",
+    ),
+    (
+        "saving_pages",
+        r"PM: (?:Compressing and saving|Saving) image data(?: pages)? \((\d+) pages\)",
+    ),
     ("wrote_kbytes", r"PM: (?:hibernation: )?Wrote (\d+) kbytes"),
     ("compressed_kbytes", r"PM: Image size after compression: (\d+) kbytes"),
     ("free_swap_pages", r"PM: Free swap pages: (\d+)"),
@@ -95,7 +101,9 @@ def entry(hib_log: Path) -> dict[str, object]:
     r = log_figures(res, RESUME)
     cmdline = re.search(r"Kernel command line: (.*)", hib)
     kernel = re.search(r"Linux version (\S+)", hib)
-    compress = "none" if h["saving_pages"] is not None and "Saving image data pages" in hib else None
+    compress = (
+        "none" if h["saving_pages"] is not None and "Saving image data pages" in hib else None
+    )
     if compress is None:
         m = re.search(r"PM: Using \d+ thread\(s\) for (\w+ )?compression", hib)
         compress = None if m is None else (m.group(1) or "lzo ").strip()
@@ -141,8 +149,9 @@ def main(argv: list[str]) -> int:
         print(f"figures.py: no *.hibernate.log in {args.dir}", file=sys.stderr)
         return 1
     data = {
-        "_about": "The kernel's own figures, parsed from the serial logs by tools/real-images/figures.py;"
-        " header: the swsusp_header of the device (page 0). Regenerate, never edit by hand.",
+        "_about": "The kernel's own figures, parsed from the serial logs by"
+        " tools/real-images/figures.py; header: the swsusp_header of the device (page 0)."
+        " Regenerate, never edit by hand.",
     }
     data.update({log.name.removesuffix(".hibernate.log"): entry(log) for log in logs})
     out = args.output or args.dir / "expected.json"

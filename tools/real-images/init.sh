@@ -12,6 +12,7 @@ for arg in $(cat /proc/cmdline); do
     swsim.compressor=*) compressor=${arg#swsim.compressor=} ;;
     swsim.payload_kb=*) payload_kb=${arg#swsim.payload_kb=} ;;
     swsim.image_size=*) image_size=${arg#swsim.image_size=} ;;
+    swsim.dump_offset=*) dump_offset=${arg#swsim.dump_offset=} ;;
   esac
 done
 say() { echo "SWSIM: $*" > /dev/console; }

@@ -24,9 +24,10 @@ die() { echo "make.sh: $*" >&2; exit 1; }
 need_packages() {
   local need=() c p
   for c in qemu-system-x86_64:qemu-system-x86 busybox:busybox-static zstd:zstd xz:xz-utils \
-      cpio:cpio depmod:kmod modprobe:kmod; do
+      cpio:cpio depmod:kmod modprobe:kmod gcc:gcc; do
     command -v "${c%%:*}" > /dev/null 2>&1 || need+=("${c#*:}")
   done
+  [ -e /usr/lib/x86_64-linux-gnu/libc.a ] || need+=(libc6-dev)   # the static dumper
   # busybox must be the static one: it runs alone in the initramfs.
   if command -v busybox > /dev/null && ldd "$(command -v busybox)" > /dev/null 2>&1; then
     need+=(busybox-static)
@@ -97,7 +98,7 @@ prepare_kernel() {
 build_initrd() {
   local root=$KDIR/initrd mods m path base
   local stamp inputs
-  inputs="$HERE/init.sh $HERE/truth-init.sh $(command -v busybox)"
+  inputs="$HERE/init.sh $HERE/truth-init.sh $HERE/dumper.c $(command -v busybox)"
   stamp=$(cat $inputs 2> /dev/null | md5sum | cut -d' ' -f1)
   [ -s "$INITRD" ] && [ "$(cat "$KDIR/initrd.stamp" 2> /dev/null)" = "$stamp" ] && return 0
   log "building the initramfs for $KVER"
@@ -117,7 +118,8 @@ build_initrd() {
     echo "$base" >> "$root/modules"
   done
   cp "$HERE/init.sh" "$root/init"; chmod 755 "$root/init"
-  [ -e "$HERE/truth-init.sh" ] && cp "$HERE/truth-init.sh" "$root/truth.sh"
+  cp "$HERE/truth-init.sh" "$root/truth.sh"
+  gcc -static -O2 -Wall -o "$root/bin/swsim-dump" "$HERE/dumper.c"
   (cd "$root" && find . | cpio -o -H newc --quiet | gzip -9) > "$INITRD"
   echo "$stamp" > "$KDIR/initrd.stamp"
 }

@@ -3,7 +3,8 @@
 #
 #   tools/real-images/make.sh [--out DIR] [--force] [NAME...]
 #
-# NAME is one of the configurations below (default: all). For each it writes, into DIR
+# NAME: 6.1-lzo, 6.1-nocompress, 6.12-lz4 (the default set), 6.12-lzo, 6.12-nocompress.
+# For each it writes, into DIR
 # (default build/real-images):
 #   NAME.swap.zst       the swap device as the hibernating kernel left it (zstd -19)
 #   NAME.hibernate.log  serial console of the boot that wrote the image
@@ -26,7 +27,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --out) OUT=$2; shift 2 ;;
     --force) FORCE=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     -*) echo "make.sh: unknown option $1" >&2; exit 2 ;;
     *) names+=("$1"); shift ;;
   esac
