@@ -21,9 +21,11 @@ from swsim import __version__
 from swsim.cli.fileio import atomic_output, open_input
 from swsim.cli.options import (
     generate_options,
+    image_format_options,
     key_file_option,
     machine_options,
     restore_options,
+    resume_offset_option,
     write_options,
 )
 from swsim.cli.progress import page_progress
@@ -76,14 +78,18 @@ def cli() -> None:
 )
 @click.option("--seed", type=int, help="Override the machine's page-content seed.")
 @write_options
+@image_format_options
 def snapshot(
-    machine: Machine | None, output: str, seed: int | None, write_options: WriteOptions
+    machine: Machine | None, output: str, seed: int | None, write_options: WriteOptions,
+    image_format: str, kernel_format: str,
 ) -> None:
     """Write the hibernation image of a machine.
 
     The machine is a preset, a machine file, or by default the built-in 'default'. The image
     carries a CRC32 per 32 data pages and a digest (--digest, XXH3-128 by default);
-    --key-file signs it (HMAC-SHA256); --compress=zstd writes it as a standard zstd stream."""
+    --key-file signs it (HMAC-SHA256); --compress=zstd writes it as a standard zstd stream.
+    --format linux-swap|snapshot-stream writes the kernel's own formats instead."""
+    from swsim.cli.kernel_snapshot import check_swsim_compress, write_kernel_snapshot
     from swsim.image.writer import write_image
 
     machine = machine or get_preset("default")
@@ -93,6 +99,10 @@ def snapshot(
         raise UsageError("the machine has no saveable pages: there is nothing to snapshot")
     if output == "-" and sys.stdout.isatty():
         raise UsageError("refusing to write a binary image to a terminal: use -o FILE or a pipe")
+    if image_format != "swsim":
+        write_kernel_snapshot(machine, output, image_format, kernel_format, write_options)
+        return
+    check_swsim_compress(write_options)
     with atomic_output(output) as stream:
         write_image(machine, stream, replace(write_options, progress=page_progress))
 
@@ -110,6 +120,7 @@ def snapshot(
     "order get_buffer() places them (implies --page-by-page).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@resume_offset_option
 def restore(
     image: str,
     strategy: str,
@@ -117,6 +128,7 @@ def restore(
     as_json: bool,
     restore_options: RestoreOptions,
     key: bytes | None,
+    resume_offset: int,
 ) -> None:
     """Restore IMAGE with one strategy and report what it cost.
 
@@ -133,7 +145,7 @@ def restore(
     with contextlib.ExitStack() as stack:
         stream = stack.enter_context(open_input(image))
         trace = stack.enter_context(atomic_output(trace_file)) if trace_file else None
-        source = open_image(stream, key)
+        source = open_image(stream, key, resume_offset=resume_offset)
         options = replace(restore_options, strategy=strategy, progress=page_progress, trace=trace)
         try:
             stats = restore_image(source, options)
@@ -142,10 +154,20 @@ def restore(
                 click.echo(restore_json(exc.stats, source.checks.to_json()))
             raise
     note_unauthenticated(source.checks)
+    boot = boot_state(source.info.format, restore_options.machine is not None)
     if as_json:
-        click.echo(restore_json(stats, source.checks.to_json()))
+        click.echo(restore_json(stats, {**source.checks.to_json(), "boot_state": boot}))
     else:
-        print_table(restore_table(stats, f"swsim restore {image}"))
+        print_table(restore_table(stats, f"swsim restore {image} (boot state: {boot})"))
+
+
+def boot_state(image_format: str, given: bool) -> str:
+    """Where a restore's boot-time state came from, for its report."""
+    if given:
+        return "--machine/--preset"
+    if image_format == "swsim":
+        return "the image's machine"
+    return "default footprint (docs/kernel-formats.md)"
 
 
 def note_unauthenticated(checks: ImageChecks) -> None:
@@ -163,12 +185,14 @@ def note_unauthenticated(checks: ImageChecks) -> None:
 )
 @restore_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@resume_offset_option
 def compare(
     image: str,
     strategies: tuple[str, ...],
     as_json: bool,
     restore_options: RestoreOptions,
     key: bytes | None,
+    resume_offset: int,
 ) -> None:
     """Compare the strategies on IMAGE: one restore each, side by side.
 
@@ -180,13 +204,16 @@ def compare(
     from swsim.runs.compare import compare as compare_image
 
     with open_input(image) as stream:
-        rows = compare_image(open_image(stream, key), restore_options, strategies)
+        source = open_image(stream, key, resume_offset=resume_offset)
+        rows = compare_image(source, restore_options, strategies)
     # Each row, failed or not, carries the allocator the pass resolved (a preset's own).
     used = next((r.stats.allocator for r in rows if r.stats), restore_options.allocator)
+    boot = boot_state(source.info.format, restore_options.machine is not None)
     if as_json:
-        click.echo(compare_json(rows, {"image": image, "allocator": used}))
+        click.echo(compare_json(rows, {"image": image, "allocator": used, "boot_state": boot}))
     else:
-        print_table(compare_table(rows, f"swsim compare {image} (allocator {used})"))
+        title = f"swsim compare {image} (allocator {used}; boot state: {boot})"
+        print_table(compare_table(rows, title))
 
 
 @cli.command(epilog=EPILOG)
@@ -197,18 +224,22 @@ def compare(
 )
 @key_file_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def inspect(image: str, verify: bool, key: bytes | None, as_json: bool) -> None:
+@resume_offset_option
+def inspect(
+    image: str, verify: bool, key: bytes | None, as_json: bool, resume_offset: int
+) -> None:
     """Show what IMAGE holds and check it, without restoring it.
 
     The header, a metadata summary (pages per zone, zero pages, pfn ranges) and the checks:
-    block CRCs, digest and (with --key-file) HMAC. Exits 3 (6 with a key) when a check
-    fails."""
+    block CRCs, digest and (with --key-file) HMAC; on a kernel image its own fields and
+    CRC32. Exits 3 (6 with a key) when a check fails."""
     from swsim.cli.output import inspect_table, print_table
     from swsim.image.source import open_image
     from swsim.runs.summary import summarize_image
 
     with open_input(image) as stream:
-        summary = summarize_image(open_image(stream, key), strict=verify)
+        source = open_image(stream, key, resume_offset=resume_offset)
+        summary = summarize_image(source, strict=verify)
     if as_json:
         click.echo(json.dumps(summary.to_json()))
     else:
@@ -225,13 +256,28 @@ def inspect(image: str, verify: bool, key: bytes | None, as_json: bool) -> None:
 )
 @click.option("--list", "list_presets", is_flag=True, help="List the presets and exit.")
 @generate_options
+@click.option(
+    "--from-image", "from_image", metavar="IMAGE|-",
+    help="The machine an image implies: its pfns as the suspend state, the default boot "
+    "state of docs/kernel-formats.md (a swsim image: the machine it records).",
+)
+@resume_offset_option
 def machine_cmd(
     machine: Machine | None,
     output: str,
     list_presets: bool,
     generate: Callable[[], Machine] | None,
+    from_image: str | None,
+    resume_offset: int,
 ) -> None:
-    """Write a preset, a checked or a generated machine as a machine file."""
+    """Write a preset, a checked or a generated machine, or an image's, as a machine file."""
+    if from_image is not None:
+        if machine is not None or generate is not None:
+            raise UsageError("--from-image cannot be combined with --preset, --machine or "
+                             "--generate")
+        from swsim.cli.from_image import read_image_machine
+
+        machine = read_image_machine(from_image, resume_offset)
     if generate is not None:
         if machine is not None:
             raise UsageError("--generate cannot be combined with --preset or --machine")

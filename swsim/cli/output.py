@@ -52,6 +52,13 @@ def _cell(value: object) -> str:
     return str(value)
 
 
+def _field(value: object) -> str:
+    """A header field: a list joined, a missing value as '-', else as :func:`_cell`."""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "-"
+    return "-" if value is None else _cell(value)
+
+
 def _table(title: str, **options: Any) -> Table:
     """An empty rich table titled ``title`` (left-aligned), the one place rich.table is loaded."""
     from rich.table import Table
@@ -144,8 +151,11 @@ def inspect_table(summary: ImageSummary, title: str) -> Table:
             names = summary.header.get("flag_names")
             shown = f"{value:#x}" + (f" ({', '.join(names)})" if names else "")
             table.add_row("flags", shown)
+        elif isinstance(value, dict):  # a kernel image's groups: device, compression, arch...
+            for sub, item in value.items():
+                table.add_row(f"{key} {sub}", _field(item))
         elif key not in ("zero_page_encoding", "flag_names"):  # the flags say them
-            table.add_row(key, _cell(value))
+            table.add_row(key, _field(value))
     for zone, count in summary.pages_per_zone.items():
         zero = summary.zero_pages_per_zone.get(zone, 0)
         table.add_row(f"pages in {zone}", f"{count:,} ({zero:,} zero)")
@@ -155,6 +165,7 @@ def inspect_table(summary: ImageSummary, title: str) -> Table:
     table.add_row("pfn ranges", f"{summary.nr_pfn_ranges:,}: {shown}{tail}")
     for check, label in CHECK_ROWS:
         if check in summary.checks:
-            table.add_row(label, _cell(summary.checks[check]).replace("NO", "no"))
-    table.add_row("digest", "ok" if summary.verified else f"BAD: {summary.error}")
+            table.add_row(label, _field(summary.checks[check]).replace("NO", "no"))
+    checked = "digest" if "format" not in summary.header else "checks"  # swsim's: the digest
+    table.add_row(checked, "ok" if summary.verified else f"BAD: {summary.error}")
     return table

@@ -17,9 +17,10 @@ from swsim.machine.model import Machine
 class ImageInfo:
     """An image's page counts and encoding, as read (and checked) from its header."""
 
-    #: which format the image is in (``swsim``)
+    #: which format the image is in (``swsim``, ``linux-swap``, ``snapshot-stream``)
     format: str
-    #: page frames of the machine the image was made on (``num_physpages``)
+    #: page frames of the machine the image was made on (``num_physpages``; for a kernel image
+    #: the frames of the machine it implies, :mod:`swsim.machine.from_image`)
     num_physpages: int
     #: metadata entries: every image page, zero pages included (kernel: ``nr_copy_pages`` +
     #: ``nr_zero_pages`` on v6.6+)
