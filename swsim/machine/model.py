@@ -19,6 +19,7 @@ import numpy as np
 from swsim.errors import MachineError
 from swsim.kernel.constants import PAGE_SIZE
 from swsim.kernel.types import PfnArray, StateArray
+from swsim.machine.classes import SuspendClasses, merge_ranges
 from swsim.machine.ranges import (
     Ranges,
     check_disjoint,
@@ -66,6 +67,9 @@ class Machine:
     content: ContentSpec = field(default_factory=ContentSpec)
     name: str = "custom"
     page_size: int = PAGE_SIZE
+    #: suspend-time memory classes (machine file version 2); None: every saveable page is
+    #: kernel memory that nothing can free (version 1)
+    classes: SuspendClasses | None = None
 
     def __post_init__(self) -> None:
         if self.page_size != PAGE_SIZE:
@@ -81,12 +85,33 @@ class Machine:
             parse_ranges([list(r) for r in rs], where, self.frames)
         check_disjoint({"saveable": self.saveable, "nosave": self.nosave}, "suspend")
         check_disjoint({"used": self.boot_used, "reserved": self.boot_reserved}, "boot")
+        if self.classes is not None:
+            self._check_classes(self.classes)
+
+    def _check_classes(self, classes: SuspendClasses) -> None:
+        for name, rs in classes.by_name().items():
+            parse_ranges([list(r) for r in rs], f"suspend.{name}", self.frames)
+        check_disjoint({**classes.by_name(), "nosave": self.nosave}, "suspend")
+        if classes.saveable() != merge_ranges(list(self.saveable)):
+            raise MachineError("suspend: the classes do not cover exactly the saveable frames")
+        if classes.swap_pages < 0 or classes.reserve_pages < 0:
+            raise MachineError("suspend: swap_pages and reserve_pages must not be negative")
 
     # -- derived views -------------------------------------------------------------------
     @property
     def nr_saveable(self) -> int:
         """Frames saved in the image."""
         return ranges_len(self.saveable)
+
+    @property
+    def suspend_classes(self) -> SuspendClasses:
+        """The classes of the saveable frames (version 1 machines: all kernel, no swap)."""
+        return self.classes or SuspendClasses(kernel=self.saveable)
+
+    @property
+    def nr_suspend_free(self) -> int:
+        """Frames free at suspend: neither saveable nor nosave."""
+        return self.frames - self.nr_saveable - ranges_len(self.nosave)
 
     def saveable_pfns(self) -> PfnArray:
         """The pfns the suspend side saves, increasing (the order it walks the zones)."""
