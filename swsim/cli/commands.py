@@ -24,6 +24,7 @@ from swsim.cli.options import (
     key_file_option,
     machine_options,
     restore_options,
+    suspend_options,
     write_options,
 )
 from swsim.cli.progress import page_progress
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from swsim.image.writer import WriteOptions
     from swsim.machine.model import Machine
     from swsim.resume.restore import RestoreOptions
+    from swsim.suspend.kernels import ImageSize
 
 EPILOG = "\b\nExit codes:\n" + "\n".join(
     f"  {code:>3}  {text}" for code, text in sorted(EXIT_CODES.items())
@@ -60,15 +62,32 @@ def cli() -> None:
 )
 @click.option("--seed", type=int, help="Override the machine's page-content seed.")
 @write_options
+@suspend_options
+@click.option(
+    "--json", "as_json", is_flag=True,
+    help="Print the suspend report as one JSON object (needs -o FILE).",
+)
 def snapshot(
-    machine: Machine | None, output: str, seed: int | None, write_options: WriteOptions
+    machine: Machine | None,
+    output: str,
+    seed: int | None,
+    write_options: WriteOptions,
+    kernel: str,
+    image_size: ImageSize | None,
+    as_json: bool,
 ) -> None:
     """Write the image of a machine (default: the built-in 'default' machine).
 
-    The image carries a CRC32 per 32 data pages and a digest (--digest, XXH3-128 by default);
-    --key-file signs it (HMAC-SHA256); --compress=zstd writes it as a standard zstd stream."""
-    from swsim.image.writer import write_image
+    With --kernel, the suspend side of that kernel decides what is saved: it shrinks memory
+    toward --image-size and refuses (exit 4, no file) when the atomic copy does not fit; its
+    messages go to stderr, or its report to stdout with --json. The image carries a CRC32 per
+    32 data pages and a digest (--digest, XXH3-128 by default); --key-file signs it
+    (HMAC-SHA256); --compress=zstd writes it as a standard zstd stream."""
+    from swsim.image.writer import write_snapshot
+    from swsim.suspend.kernels import suspend_or_fail
 
+    if as_json and output == "-":
+        raise UsageError("--json needs -o FILE (standard output carries the image)")
     machine = machine or get_preset("default")
     if seed is not None:
         machine = replace(machine, content=replace(machine.content, seed=seed))
@@ -76,8 +95,15 @@ def snapshot(
         raise UsageError("the machine has no saveable pages: there is nothing to snapshot")
     if output == "-" and sys.stdout.isatty():
         raise UsageError("refusing to write a binary image to a terminal: use -o FILE or a pipe")
+    result = suspend_or_fail(machine, kernel, image_size, write_options.zero_pages)
+    assert result.snapshot is not None
     with atomic_output(output) as stream:
-        write_image(machine, stream, replace(write_options, progress=page_progress))
+        write_snapshot(result.snapshot, stream, replace(write_options, progress=page_progress))
+    if as_json:
+        click.echo(json.dumps(result.report.to_json()))
+    elif kernel != "none":
+        for message in result.report.messages:
+            click.echo(f"PM: {message}", err=True)
 
 
 @cli.command(epilog=EPILOG)
@@ -222,3 +248,6 @@ def machine_cmd(
     text = json.dumps(machine.to_json(), indent=1) + "\n"
     with atomic_output(output) as stream:
         stream.write(text.encode())
+from swsim.cli.cycle import cycle_cmd  # noqa: E402  (swsim cycle: its own module)
+
+cli.add_command(cycle_cmd)

@@ -21,6 +21,7 @@ from swsim.image.digest import DEFAULT_DIGEST, DIGESTS
 from swsim.machine.model import Machine
 from swsim.machine.presets import DEFAULT_ALLOCATOR, PRESET_ALLOCATORS, PRESETS, get_preset
 from swsim.resume.allocators import ALLOCATORS
+from swsim.suspend.kernels import SUSPEND_KERNELS
 from swsim.suspend.snapshot import ZERO_PAGES_MODES
 
 if TYPE_CHECKING:  # loaded by the wrappers when a command runs, not to declare the options
@@ -246,5 +247,43 @@ def generate_options(func: F) -> F:
             return generate_machine(frames, saved_fraction, footprint, gen_seed)
 
         return func(*args, generate=generated if generate else None, **kw)
+
+    return cast(F, wrapper)
+
+
+KERNEL_HELP = (
+    "Suspend side: none (save every saveable page, no model), 2.6.17 (swsusp_shrink_memory "
+    "toward image_size, enough_free_mem), 6.1 / 6.12 (hibernate_preallocate_memory; 6.12 skips "
+    "zero pages), tuxonice (pageset 2 saved without a copy). docs/suspend.md."
+)
+
+
+def suspend_options(func: F) -> F:
+    """``--kernel K`` and ``--image-size SIZE``: the suspend model and its image size target.
+
+    The command receives ``kernel`` (a name of ``SUSPEND_KERNELS``) and ``image_size`` (an
+    :class:`~swsim.suspend.kernels.ImageSize` or None: the kernel's default).
+    """
+
+    @click.option(
+        "--kernel", type=click.Choice(list(SUSPEND_KERNELS)), default="none", show_default=True,
+        help=KERNEL_HELP,
+    )
+    @click.option(
+        "--image-size", metavar="SIZE",
+        help="/sys/power/image_size: pages (25600), bytes with a unit (500M, 2G) or a "
+        "percentage of RAM (40%). Default: 500M on 2.6.17, 2/5 of RAM on 6.x, no limit on "
+        "tuxonice.",
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, kernel: str, image_size: str | None, **kw: Any) -> Any:
+        from swsim.suspend.kernels import parse_image_size
+
+        size = None
+        if image_size is not None:
+            size = parse_image_size(image_size)
+            if kernel == "none":
+                raise UsageError("--image-size needs a suspend model (--kernel)")
+        return func(*args, kernel=kernel, image_size=size, **kw)
 
     return cast(F, wrapper)

@@ -33,6 +33,8 @@ class ImageInfo:
     has_data: bool = True
     #: the suspend-time machine, when the image records it (swsim images do)
     machine: Machine | None = None
+    #: the suspend model that made the image (``none``: no model, or not recorded)
+    suspend_kernel: str = "none"
 
     @property
     def nr_zero_pages(self) -> int:

@@ -108,7 +108,7 @@ def suspend(
     made: dict[str, Snapshot] = {}
 
     def zero_pages_of(after: Machine) -> int:
-        made["snapshot"] = take_snapshot(after, "skip")
+        made["snapshot"] = take_snapshot(after, "skip", kernel)
         return made["snapshot"].nr_zero_pages
 
     run: dict[str, Callable[[], SuspendReport]] = {
@@ -121,12 +121,12 @@ def suspend(
     if not report.fits:
         return SuspendResult(report, None)
     after = mem.machine_after()
-    snapshot = made.get("snapshot") or take_snapshot(after, KERNEL_ZERO_PAGES[kernel])
+    snapshot = made.get("snapshot") or take_snapshot(after, KERNEL_ZERO_PAGES[kernel], kernel)
     pageset1 = None
     if kernel == "tuxonice":
         kernel_pfns = after.suspend_classes.kernel
         keep = in_ranges(snapshot.pfns, kernel_pfns)
-        pageset1 = Snapshot(after, snapshot.pfns[keep], snapshot.zero[keep])
+        pageset1 = Snapshot(after, snapshot.pfns[keep], snapshot.zero[keep], kernel)
     return SuspendResult(report, snapshot, pageset1)
 
 
