@@ -182,13 +182,18 @@ def compare(
     from swsim.runs.compare import compare as compare_image
 
     with open_input(image) as stream:
-        rows = compare_image(open_image(stream, key), restore_options, strategies)
+        source = open_image(stream, key)
+        rows = compare_image(source, restore_options, strategies)
     asked = restore_options.allocator
     used = next((r.stats.allocator for r in rows if r.stats is not None), asked) or "default"
+    made_by = source.info.suspend_kernel
     if as_json:
-        click.echo(compare_json(rows, {"image": image, "allocator": used}))
+        extra = {"image": image, "allocator": used, "suspend_kernel": made_by}
+        click.echo(compare_json(rows, extra))
     else:
-        print_table(compare_table(rows, f"swsim compare {image} (allocator {used})"))
+        title = f"swsim compare {image} (allocator {used}"
+        title += ")" if made_by == "none" else f"; made by the {made_by} suspend side)"
+        print_table(compare_table(rows, title))
 
 
 @cli.command(epilog=EPILOG)
