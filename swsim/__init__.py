@@ -4,7 +4,7 @@ The Python API, everything the ``swsim`` command does, without click::
 
     import io, swsim
 
-    machine = swsim.get_preset("rafael-2006")          # or swsim.Machine.load("m.json")
+    machine = swsim.get_preset("rafael-2006")          # or swsim.load_machine("m.json")
     image = io.BytesIO()
     swsim.write_image(machine, image, swsim.WriteOptions(compress="zstd"))
 
@@ -16,7 +16,8 @@ The Python API, everything the ``swsim`` command does, without click::
     for row in swsim.compare(swsim.open_image(image), swsim.RestoreOptions(allocator="buddy")):
         print(row.strategy, row.stats.copies if row.stats else row.error)
 
-* :class:`Machine`, :func:`get_preset`: what is simulated (:mod:`swsim.machine`);
+* :class:`Machine`, :func:`get_preset`, :func:`load_machine` (a machine file, strictly
+  checked): what is simulated (:mod:`swsim.machine`);
 * :func:`write_image`, :class:`WriteOptions`: the image of a machine (:mod:`swsim.image.writer`);
 * :func:`open_image`: any image, raw or compressed, as an :class:`ImageSource`;
 * :func:`restore`, :class:`RestoreOptions`, :class:`RestoreStats`: one strategy's restore;
@@ -38,6 +39,7 @@ __version__ = "0.1.0"
 _API = {
     "Machine": "swsim.machine.model",
     "get_preset": "swsim.machine.presets",
+    "load_machine": "swsim.machine.file",
     "WriteOptions": "swsim.image.writer",
     "write_image": "swsim.image.writer",
     "ImageSource": "swsim.image.source",
@@ -62,6 +64,7 @@ __all__ = [
     "__version__",
     "compare",
     "get_preset",
+    "load_machine",
     "open_image",
     "restore",
     "summarize_image",
@@ -71,6 +74,7 @@ __all__ = [
 if TYPE_CHECKING:
     from swsim.image.source import ImageSource, open_image
     from swsim.image.writer import WriteOptions, write_image
+    from swsim.machine.file import load_machine
     from swsim.machine.model import Machine
     from swsim.machine.presets import get_preset
     from swsim.resume.restore import RestoreOptions, restore

@@ -237,6 +237,17 @@ def run_cli(
         return CliResult(argv, code, stdout.getvalue(), stderr.getvalue())
 
 
+def assert_one_line_error(
+    proc: CliResult | subprocess.CompletedProcess[bytes], code: int, text: str
+) -> None:
+    """The run failed with ``code`` and one line on stderr holding ``text``, no traceback."""
+    assert proc.returncode == code, (proc.returncode, proc.stderr)
+    err = proc.stderr.decode()
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert text in err, err
+
+
 def run_swsim(
     *args: str, input: bytes | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[bytes]:

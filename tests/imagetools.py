@@ -23,6 +23,8 @@ from swsim.image.format import (
     FLAG_BLOCK_CRC32,
     HEADER_CRC_OFFSET,
     MAC_SIZE,
+    MACHINE_DESC_MAX,
+    MACHINE_DESC_OFFSET,
     TRAILER_MAC_OFFSET,
     nr_crc_pages,
 )
@@ -42,6 +44,7 @@ SIZE_OFFSET = 40
 META_OFFSET = 48
 DATA_OFFSET = 56
 FLAGS_OFFSET = 64
+DESC_LEN_OFFSET = 88
 #: Offsets of trailer fields (see swsim/image/format.py TRAILER, TRAILER_MAC_OFFSET).
 TRAILER_ALGO_OFFSET = 12
 TRAILER_DIGEST_OFFSET = 24
@@ -124,6 +127,22 @@ def reseal(image: bytes, key: bytes | None = None) -> bytes:
         mac = trailer + TRAILER_MAC_OFFSET
         data[mac : mac + MAC_SIZE] = hmac.new(key, body, hashlib.sha256).digest()
     return bytes(data)
+
+
+def with_machine_description(
+    image: bytes, text: str | bytes, frames: int | None = None, key: bytes | None = None
+) -> bytes:
+    """``image`` whose header carries ``text`` as its machine description (zlib-compressed,
+    as the writer stores it) and, with ``frames``, that ``num_physpages``; resealed."""
+    desc = zlib.compress(text.encode() if isinstance(text, str) else text, 9)
+    assert len(desc) <= MACHINE_DESC_MAX, len(desc)
+    data = bytearray(image)
+    data[MACHINE_DESC_OFFSET:HEADER_CRC_OFFSET] = bytes(HEADER_CRC_OFFSET - MACHINE_DESC_OFFSET)
+    data[MACHINE_DESC_OFFSET : MACHINE_DESC_OFFSET + len(desc)] = desc
+    struct.pack_into("<I", data, DESC_LEN_OFFSET, len(desc))
+    if frames is not None:
+        struct.pack_into("<Q", data, NUM_PHYSPAGES_OFFSET, frames)
+    return reseal(bytes(data), key)
 
 
 def without_block_crcs(image: bytes, key: bytes | None = None) -> bytes:

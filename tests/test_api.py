@@ -17,7 +17,8 @@ from tests.helpers import ROOT, swsim_env, tiny_machine
 
 MACHINE = tiny_machine(4096, ((100, 1400), (2000, 2300)), used=((300, 600),), reserved=((0, 32),))
 API = [
-    "Machine", "get_preset", "write_image", "WriteOptions", "open_image", "ImageSource",
+    "Machine", "get_preset", "load_machine", "write_image", "WriteOptions", "open_image",
+    "ImageSource",
     "restore", "RestoreOptions", "RestoreStats", "compare", "CompareRow", "summarize_image",
     "ImageSummary",
 ]

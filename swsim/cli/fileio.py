@@ -20,11 +20,35 @@ from typing import BinaryIO
 from swsim.errors import UsageError
 
 
+def claim_stdin(user: str) -> BinaryIO:
+    """Standard input, for ``user`` (``IMAGE``, ``--machine``, ``--key-file``): it feeds one
+    input per run, so a second user is refused, as is a closed standard input."""
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        if user != "IMAGE" and ctx.params.get("image") == "-":
+            ctx.find_root().meta.setdefault("swsim.stdin", "IMAGE")
+        first = ctx.find_root().meta.setdefault("swsim.stdin", user)
+        if first != user:
+            raise UsageError(f"{first} and {user} cannot both read standard input ('-')")
+    if sys.stdin is None:
+        raise UsageError(f"{user}: standard input is closed")
+    return sys.stdin.buffer
+
+
+def input_name(value: str, option: str) -> str:
+    """``value`` of a file option (``--machine``, ``--key-file``), refused when empty."""
+    if not value:
+        raise UsageError(f"{option} needs a file name ('-': standard input)")
+    return value
+
+
 @contextlib.contextmanager
 def open_input(path: str) -> Iterator[BinaryIO]:
     """A binary stream for ``path`` (``-``: standard input)."""
     if path == "-":
-        yield sys.stdin.buffer
+        yield claim_stdin("IMAGE")
         return
     try:
         stream = open(path, "rb")  # noqa: SIM115 - closed below

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
 
+from swsim.cli.fileio import claim_stdin, input_name
 from swsim.errors import UsageError
-from swsim.image.auth import load_key
+from swsim.image.auth import load_key, read_key
 from swsim.image.codecs import CODECS, check_compress_options
 from swsim.image.codecs.zstd import ZSTD
 from swsim.image.digest import DEFAULT_DIGEST, DIGESTS
@@ -35,12 +36,19 @@ def key_file_option(func: F) -> F:
 
     @click.option(
         "--key-file", metavar="FILE", type=click.Path(dir_okay=False),
-        help="HMAC-SHA256 key (raw bytes, at least 16). Snapshot: sign the image; "
+        help="HMAC-SHA256 key (raw bytes, at least 16; '-': standard input). Snapshot: sign the "
+        "image; "
         "restore/compare/inspect: refuse an image not signed with this key (exit 6).",
     )
     @functools.wraps(func)
     def wrapper(*args: Any, key_file: str | None, **kw: Any) -> Any:
-        return func(*args, key=load_key(key_file) if key_file else None, **kw)
+        key = None
+        if key_file is not None:
+            if input_name(key_file, "--key-file") == "-":
+                key = read_key(claim_stdin("--key-file"), "standard input (--key-file)")
+            else:
+                key = load_key(key_file)
+        return func(*args, key=key, **kw)
 
     return cast(F, wrapper)
 
@@ -83,7 +91,7 @@ def machine_options(func: F) -> F:
 
     @click.option(
         "--machine", "machine_file", metavar="FILE", type=click.Path(dir_okay=False),
-        help="Machine file (JSON, swsim-machine/1).",
+        help="Machine file (JSON, swsim-machine/1; '-': standard input).",
     )
     @click.option(
         "--preset", metavar="NAME", type=click.Choice(sorted(PRESETS)),
@@ -94,8 +102,13 @@ def machine_options(func: F) -> F:
         if preset and machine_file:
             raise UsageError("--preset and --machine are mutually exclusive")
         machine = None
-        if machine_file:
-            machine = Machine.load(machine_file)
+        if machine_file is not None:
+            from swsim.machine.file import load_machine, read_machine
+
+            if input_name(machine_file, "--machine") == "-":
+                machine = read_machine(claim_stdin("--machine"), "standard input (--machine)")
+            else:
+                machine = load_machine(machine_file)
         elif preset:
             machine = get_preset(preset)
         return func(*args, machine=machine, **kw)
@@ -197,6 +210,24 @@ def restore_options(func: F) -> F:
     return cast(F, wrapper)
 
 
+#: The parameters of ``--generate``: meaningless without it.
+GENERATE_PARAMS = (
+    "frames", "saved_fraction", "load_address_mib", "kernel_mib", "early_mib",
+    "struct_page_bytes", "gen_seed",
+)
+
+
+def refuse_without_generate() -> None:
+    """Refuse an option of :data:`GENERATE_PARAMS` given without ``--generate``."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name or "")
+        if param.name in GENERATE_PARAMS and source not in (None, ParameterSource.DEFAULT):
+            raise UsageError(f"{max(param.opts, key=len)} needs --generate")
+
+
 def generate_options(func: F) -> F:
     """``--generate`` and the boot footprint of the machine it generates (docs/footprint.md).
 
@@ -236,6 +267,9 @@ def generate_options(func: F) -> F:
         gen_seed: int,
         **kw: Any,
     ) -> Any:
+        if not generate:
+            refuse_without_generate()
+
         def generated() -> Machine:
             from swsim.machine.footprint import MIB, BootFootprint
             from swsim.machine.presets import generate_machine

@@ -16,7 +16,7 @@ import contextlib
 import hashlib
 import hmac
 from collections.abc import Iterator
-from pathlib import Path
+from typing import BinaryIO
 
 from swsim.errors import AuthError, ImageError, UsageError
 from swsim.image.format import FLAG_SIGNED
@@ -27,17 +27,21 @@ MAX_KEY_BYTES = 1 << 16
 
 
 def load_key(path: str) -> bytes:
-    """The key in ``path`` (raw bytes, used as they are; a usage error if unusable)."""
+    """The key in the file at ``path`` (raw bytes, used as they are; a usage error if unusable)."""
     try:
-        key = Path(path).read_bytes()
+        with open(path, "rb") as stream:
+            return read_key(stream, f"key file {path}")
     except OSError as exc:
         raise UsageError(f"cannot read key file {path}: {exc.strerror}") from None
+
+
+def read_key(stream: BinaryIO, where: str) -> bytes:
+    """The key held in ``stream`` (a key file, or standard input); ``where`` names it."""
+    key = stream.read(MAX_KEY_BYTES + 1)
     if len(key) < MIN_KEY_BYTES:
-        raise UsageError(
-            f"key file {path} holds {len(key)} byte(s): at least {MIN_KEY_BYTES} are needed"
-        )
+        raise UsageError(f"{where} holds {len(key)} byte(s): at least {MIN_KEY_BYTES} are needed")
     if len(key) > MAX_KEY_BYTES:
-        raise UsageError(f"key file {path} is larger than {MAX_KEY_BYTES} bytes")
+        raise UsageError(f"{where} is larger than {MAX_KEY_BYTES} bytes")
     return key
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import struct
 
 from swsim.kernel.constants import PAGE_SIZE, div_round_up
+from swsim.machine.model import MAX_FRAMES as MACHINE_MAX_FRAMES
 
 IMAGE_MAGIC = b"SWSIMIMG"
 TRAILER_MAGIC = b"SWSIMEND"
@@ -47,7 +48,7 @@ MACHINE_DESC_OFFSET = 256
 MACHINE_DESC_MAX = HEADER_CRC_OFFSET - MACHINE_DESC_OFFSET
 #: The largest simulated machine an image may describe (1 TiB of 4 KiB frames): a header is
 #: trusted with allocations only up to this.
-MAX_FRAMES = 1 << 28
+MAX_FRAMES = MACHINE_MAX_FRAMES
 
 # -- checksum pages ------------------------------------------------------------------------
 #: kernel/power/swap.c UNC_PAGES: pages per compression (and here checksum) block.

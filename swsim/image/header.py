@@ -29,6 +29,7 @@ from swsim.image.format import (
 )
 from swsim.image.info import ImageInfo
 from swsim.kernel.constants import PAGE_SIZE, nr_meta_pages
+from swsim.machine.file import parse_machine
 from swsim.machine.model import Machine
 
 #: ``ImageInfo.format`` of a swsim image.
@@ -195,7 +196,7 @@ class ImageHeader:
             raise ImageError("corrupted image: bad machine description length")
         try:
             desc = zlib.decompress(page[MACHINE_DESC_OFFSET : MACHINE_DESC_OFFSET + desc_len])
-            machine = Machine.loads(desc, where="image machine description")
+            machine = parse_machine(desc, where="image machine description")
         except (zlib.error, MachineError) as exc:
             raise ImageError(f"corrupted image: bad machine description ({exc})") from None
         if machine.frames != num_physpages or machine.identity() != identity:

@@ -44,6 +44,10 @@ class BootFootprint:
             raise UsageError("footprint sizes must not be negative")
 
 
+def _mib(nr_bytes: int) -> str:
+    return f"{nr_bytes / MIB:,.6g} MiB"
+
+
 @dataclass(frozen=True)
 class FootprintRanges:
     """Where each part of the boot footprint lies, as pfn ranges."""
@@ -55,7 +59,21 @@ class FootprintRanges:
 
 
 def place_footprint(frames: int, footprint: BootFootprint) -> FootprintRanges:
-    """Where each part lies on a machine of ``frames`` frames (clipped; may be empty)."""
+    """Where each part lies on a machine of ``frames`` frames (clipped; may be empty).
+
+    A part larger than the whole memory is refused: clipped, it would silently describe
+    another footprint than the one asked for.
+    """
+    memory = frames * PAGE_SIZE
+    for part, size in (
+        ("the kernel image", footprint.kernel_size),
+        ("the early boot allocations", footprint.early_size),
+        ("mem_map", frames * footprint.struct_page_bytes),
+    ):
+        if size > memory:
+            raise UsageError(
+                f"{part} ({_mib(size)}) is larger than the machine's memory ({_mib(memory)})"
+            )
     low = div_round_up(LOW_RESERVED_BYTES, PAGE_SIZE)
     mem_map_pages = div_round_up(frames * footprint.struct_page_bytes, PAGE_SIZE)
     kernel_start = min(footprint.load_address // PAGE_SIZE, frames)

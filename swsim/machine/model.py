@@ -11,12 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from swsim.errors import MachineError
+from swsim.errors import InvalidValue, MachineError
 from swsim.kernel.constants import PAGE_SIZE
 from swsim.kernel.types import PfnArray, StateArray
 from swsim.machine.classes import SuspendClasses, merge_ranges
@@ -30,6 +29,11 @@ from swsim.machine.ranges import (
 )
 
 MACHINE_FORMAT = "swsim-machine/1"
+#: The largest machine swsim simulates: 2^28 frames of 4 KiB, 1 TiB. Per-frame state is
+#: allocated from ``frames``, so a machine file or an image header is trusted up to this.
+MAX_FRAMES = 1 << 28
+#: Page contents are drawn from a 64-bit seed.
+CONTENT_SEED_MAX = 2**64 - 1
 
 #: Boot-time frame states, as stored in :meth:`Machine.boot_state`.
 FRAME_FREE = 0
@@ -49,10 +53,10 @@ class ContentSpec:
     text: float = 0.45
 
     def __post_init__(self) -> None:
+        if isinstance(self.seed, bool) or not 0 <= self.seed <= CONTENT_SEED_MAX:
+            raise InvalidValue("seed", f"must be an integer from 0 to {CONTENT_SEED_MAX}")
         if not (0.0 <= self.zero <= 1.0 and 0.0 <= self.text <= 1.0 and self.zero + self.text <= 1):
-            raise MachineError(
-                "content: zero and text fractions must lie in [0, 1] and sum to at most 1"
-            )
+            raise MachineError("zero and text fractions must lie in [0, 1] and sum to at most 1")
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,10 @@ class Machine:
     def __post_init__(self) -> None:
         if self.page_size != PAGE_SIZE:
             raise MachineError(f"page_size {self.page_size} is not supported (only {PAGE_SIZE})")
-        if self.frames <= 0:
-            raise MachineError("frames must be a positive number of page frames")
+        if not 0 < self.frames <= MAX_FRAMES:
+            raise MachineError(
+                f"frames must be a number of page frames from 1 to {MAX_FRAMES} (1 TiB)"
+            )
         for where, rs in (
             ("suspend.saveable", self.saveable),
             ("suspend.nosave", self.nosave),
@@ -140,9 +146,11 @@ class Machine:
         """This machine's suspend state with ``other``'s boot state (``restore --machine``)."""
         return replace(self, boot_used=other.boot_used, boot_reserved=other.boot_reserved)
 
-    # -- JSON ----------------------------------------------------------------------------
+    # -- the machine file (read by swsim/machine/file.py) ----------------------------------
     def to_json(self) -> dict[str, Any]:
-        """The machine file (``swsim-machine/1``) as a JSON object."""
+        """The machine file (``swsim-machine/1``) as a JSON object: the keys the schema in
+        :mod:`swsim.machine.file` declares, every one written."""
+
         def rl(rs: Ranges) -> list[list[int]]:
             return [[s, e] for s, e in rs]
 
@@ -163,65 +171,3 @@ class Machine:
     def dumps(self) -> str:
         """The machine file as compact JSON text."""
         return json.dumps(self.to_json(), separators=(",", ":"))
-
-    @classmethod
-    def from_json(cls, data: object, where: str = "machine") -> Machine:
-        """A machine from a parsed machine file; every problem is a :class:`MachineError`
-        naming ``where``."""
-        if not isinstance(data, dict):
-            raise MachineError(f"{where}: expected a JSON object")
-        if data.get("format") != MACHINE_FORMAT:
-            raise MachineError(f"{where}: \"format\" must be \"{MACHINE_FORMAT}\"")
-        frames = data.get("frames")
-        if not isinstance(frames, int) or isinstance(frames, bool) or frames <= 0:
-            raise MachineError(f"{where}: \"frames\" must be a positive integer")
-        page_size = data.get("page_size", PAGE_SIZE)
-        if page_size != PAGE_SIZE:
-            raise MachineError(f"{where}: page_size {page_size!r} is not supported (only 4096)")
-        suspend = data.get("suspend")
-        boot = data.get("boot", {})
-        if not isinstance(suspend, dict) or not isinstance(boot, dict):
-            raise MachineError(f"{where}: \"suspend\" and \"boot\" must be JSON objects")
-        content = data.get("content", {})
-        if not isinstance(content, dict):
-            raise MachineError(f"{where}: \"content\" must be a JSON object")
-        try:
-            spec = ContentSpec(
-                seed=int(content.get("seed", ContentSpec.seed)),
-                zero=float(content.get("zero", ContentSpec.zero)),
-                text=float(content.get("text", ContentSpec.text)),
-            )
-        except (TypeError, ValueError) as exc:
-            raise MachineError(f"{where}: content: {exc}") from None
-        name = data.get("name", "custom")
-
-        def ranges(state: dict[str, Any], group: str, key: str) -> Ranges:
-            return parse_ranges(state.get(key, []), f"{where}: {group}.{key}", frames)
-
-        return cls(
-            frames=frames,
-            saveable=ranges(suspend, "suspend", "saveable"),
-            nosave=ranges(suspend, "suspend", "nosave"),
-            boot_used=ranges(boot, "boot", "used"),
-            boot_reserved=ranges(boot, "boot", "reserved"),
-            content=spec,
-            name=str(name),
-        )
-
-    @classmethod
-    def loads(cls, text: str | bytes, where: str = "machine") -> Machine:
-        """A machine from machine-file text."""
-        try:
-            data = json.loads(text)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise MachineError(f"{where}: not valid JSON ({exc})") from None
-        return cls.from_json(data, where)
-
-    @classmethod
-    def load(cls, path: str | Path) -> Machine:
-        """A machine from the machine file at ``path``."""
-        try:
-            text = Path(path).read_bytes()
-        except OSError as exc:
-            raise MachineError(f"cannot read machine file {path}: {exc.strerror}") from None
-        return cls.loads(text, where=str(path))

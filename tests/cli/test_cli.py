@@ -14,9 +14,17 @@ from pathlib import Path
 
 import pytest
 
+from swsim.machine.file import load_machine
 from swsim.machine.model import Machine
 from swsim.machine.presets import generate_machine, get_preset
-from tests.helpers import CliResult, image_bytes, run_cli, run_swsim, swsim_env, tiny_machine
+from tests.helpers import (
+    assert_one_line_error,
+    image_bytes,
+    run_cli,
+    run_swsim,
+    swsim_env,
+    tiny_machine,
+)
 
 MACHINE = tiny_machine(256, ((8, 60), (140, 180)), used=((20, 30),), reserved=((0, 4),))
 
@@ -34,14 +42,6 @@ def image_file(tmp_path: Path, machine_file: Path) -> Path:
     proc = run_cli("snapshot", "--machine", str(machine_file), "-o", str(path))
     assert proc.returncode == 0, proc.stderr
     return path
-
-
-def assert_one_line_error(proc: CliResult, code: int, text: str) -> None:
-    assert proc.returncode == code, (proc.returncode, proc.stderr)
-    err = proc.stderr.decode()
-    assert "Traceback" not in err
-    assert len(err.strip().splitlines()) == 1, err
-    assert text in err, err
 
 
 def test_snapshot_file_equals_snapshot_stdout(image_file: Path, machine_file: Path) -> None:
@@ -78,7 +78,7 @@ def test_restore_prints_a_table_by_default(image_file: Path) -> None:
 def test_machine_command_round_trips_a_preset(tmp_path: Path) -> None:
     path = tmp_path / "rafael.json"
     assert run_cli("machine", "--preset", "rafael-2006", "-o", str(path)).returncode == 0
-    assert Machine.load(path) == get_preset("rafael-2006")
+    assert load_machine(path) == get_preset("rafael-2006")
     data = json.loads(path.read_text())
     assert data["format"] == "swsim-machine/1" and data["frames"] == 262144
     assert data["suspend"]["saveable"] == [[256, 100256]]

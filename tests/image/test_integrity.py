@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from swsim.errors import (
@@ -15,7 +17,6 @@ from swsim.errors import (
 )
 from swsim.image.checks import ImageChecks
 from swsim.image.format import MAX_FRAMES
-from swsim.image.header import ImageHeader
 from swsim.kernel.constants import PAGE_SIZE
 from swsim.machine.model import Machine
 from swsim.resume.memory import FrameMemory
@@ -24,11 +25,13 @@ from tests.imagetools import (
     FLAGS_OFFSET,
     KEY,
     OTHER_KEY,
+    SMALL,
     make_image,
     reseal,
     set_header_field,
     set_pfn,
     swap_pages,
+    with_machine_description,
 )
 
 #: Page numbers in an image of SMALL: header 0, metadata 1, data 2..93, checksums 94, trailer 95.
@@ -146,15 +149,15 @@ def test_unknown_header_flags_are_refused() -> None:
 def test_a_header_claiming_a_huge_machine_is_refused_before_allocation(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    huge = Machine(frames=MAX_FRAMES + 1, saveable=((0, 4),))
-    header = ImageHeader.for_machine(huge, 4).pack()
+    huge = SMALL.to_json() | {"frames": MAX_FRAMES + 1}
+    image = with_machine_description(make_image(), json.dumps(huge), frames=MAX_FRAMES + 1)
 
     def no_alloc(*args: object, **kw: object) -> None:
         raise AssertionError("allocated from an unchecked header")
 
     monkeypatch.setattr("swsim.resume.restore.ResumeContext", no_alloc)
-    with pytest.raises(ImageError, match="beyond the largest machine"):
-        restore(header)
+    with pytest.raises(ImageError, match=f"frames: expected int <= {MAX_FRAMES}"):
+        restore(image)
 
 
 def test_a_signed_image_restores_without_a_key_but_is_not_authenticated() -> None:
