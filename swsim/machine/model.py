@@ -29,6 +29,8 @@ from swsim.machine.ranges import (
 )
 
 MACHINE_FORMAT = "swsim-machine/1"
+#: Version 2 adds the suspend-time memory classes (:mod:`swsim.machine.classes`).
+MACHINE_FORMAT_V2 = "swsim-machine/2"
 #: The largest machine swsim simulates: 2^28 frames of 4 KiB, 1 TiB. Per-frame state is
 #: allocated from ``frames``, so a machine file or an image header is trusted up to this.
 MAX_FRAMES = 1 << 28
@@ -148,18 +150,25 @@ class Machine:
 
     # -- the machine file (read by swsim/machine/file.py) ----------------------------------
     def to_json(self) -> dict[str, Any]:
-        """The machine file (``swsim-machine/1``) as a JSON object: the keys the schema in
-        :mod:`swsim.machine.file` declares, every one written."""
+        """The machine file as a JSON object: the keys the schema in :mod:`swsim.machine.file`
+        declares, every one written; ``swsim-machine/2`` (the classes instead of
+        ``saveable``) when the machine has classes, else ``swsim-machine/1``."""
 
         def rl(rs: Ranges) -> list[list[int]]:
             return [[s, e] for s, e in rs]
 
+        suspend: dict[str, Any] = {"saveable": rl(self.saveable), "nosave": rl(self.nosave)}
+        if self.classes is not None:
+            suspend = {"nosave": rl(self.nosave)}
+            suspend.update({name: rl(rs) for name, rs in self.classes.by_name().items()})
+            suspend["swap_pages"] = self.classes.swap_pages
+            suspend["reserve_pages"] = self.classes.reserve_pages
         return {
-            "format": MACHINE_FORMAT,
+            "format": MACHINE_FORMAT if self.classes is None else MACHINE_FORMAT_V2,
             "name": self.name,
             "page_size": self.page_size,
             "frames": self.frames,
-            "suspend": {"saveable": rl(self.saveable), "nosave": rl(self.nosave)},
+            "suspend": suspend,
             "boot": {"used": rl(self.boot_used), "reserved": rl(self.boot_reserved)},
             "content": {
                 "seed": self.content.seed,
