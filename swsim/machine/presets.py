@@ -133,6 +133,32 @@ def generate_machine(
         boot_reserved=((0, low),),
         content=ContentSpec(seed=seed),
         name=name,
+        classes=generated_classes(frames, saveable, (kernel, mem_map), seed),
+    )
+
+
+#: The classes of a generated machine's scattered extents, and their weights (docs/footprint.md).
+GENERATED_CLASS_WEIGHTS = {"kernel": 0.15, "anon": 0.40, "file_clean": 0.35, "file_dirty": 0.10}
+
+
+def generated_classes(
+    frames: int, extents: list[Range], kernel_ranges: tuple[Range, ...], seed: int
+) -> SuspendClasses:
+    """Plausible classes for a generated machine's saved extents: the kernel image and
+    ``mem_map`` are kernel memory; each other extent is kernel (slab, page tables), anonymous,
+    clean or dirty page cache by :data:`GENERATED_CLASS_WEIGHTS`; swap as large as memory.
+
+    Drawn from their own generator, so the layout of a seed is the one it was before classes.
+    """
+    rng = random.Random(f"classes-{seed}")
+    names, weights = list(GENERATED_CLASS_WEIGHTS), list(GENERATED_CLASS_WEIGHTS.values())
+    by_class: dict[str, list[Range]] = {name: [] for name in names}
+    for extent in sorted(extents):
+        name = "kernel" if extent in kernel_ranges else rng.choices(names, weights)[0]
+        by_class[name].append(extent)
+    return SuspendClasses(
+        **{name: _merge(rs) for name, rs in by_class.items()},  # type: ignore[arg-type]
+        swap_pages=frames,
     )
 
 
