@@ -73,21 +73,20 @@ def memory_options(func: F) -> F:
                 HOST_IOMEM,
                 HOST_KPAGEFLAGS,
                 HOST_ZONEINFO,
+                KpageflagsDump,
                 read_kpageflags,
             )
             from swsim.machine.real_memory import machine_from_memory
 
-            def dump(path: str) -> Any:
-                return read_kpageflags(path, zoneinfo, iomem)
+            def dump(path: str | None) -> KpageflagsDump | None:
+                return read_kpageflags(path, zoneinfo, iomem) if path else None
 
-            boot = dump(boot_kpageflags) if boot_kpageflags else None
+            suspend = dump(suspend_kpageflags)
             if from_host:
                 suspend = read_kpageflags(
                     HOST_KPAGEFLAGS, zoneinfo or HOST_ZONEINFO, iomem or HOST_IOMEM
                 )
-            else:
-                suspend = dump(suspend_kpageflags) if suspend_kpageflags else None
-            return machine_from_memory(base, boot, suspend)
+            return machine_from_memory(base, dump(boot_kpageflags), suspend)
 
         return func(*args, real_memory=real_memory if given else None, **kw)
 
