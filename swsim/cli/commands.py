@@ -19,6 +19,7 @@ import click
 
 from swsim import __version__
 from swsim.cli.fileio import atomic_output, open_input
+from swsim.cli.memory_options import RealMemory, memory_options
 from swsim.cli.options import (
     generate_options,
     key_file_option,
@@ -230,17 +231,24 @@ def inspect(image: str, verify: bool, key: bytes | None, as_json: bool) -> None:
 )
 @click.option("--list", "list_presets", is_flag=True, help="List the presets and exit.")
 @generate_options
+@memory_options
 def machine_cmd(
     machine: Machine | None,
     output: str,
     list_presets: bool,
     generate: Callable[[], Machine] | None,
+    real_memory: RealMemory | None,
 ) -> None:
-    """Write a preset (or a checked machine file, or a generated machine) as a machine file."""
+    """Write a preset (or a checked machine file, or a generated machine) as a machine file.
+
+    --boot-kpageflags / --suspend-kpageflags / --from-host replace its boot or suspend part
+    with a real kernel's memory (without a machine, they make one of the copies alone)."""
     if generate is not None:
         if machine is not None:
             raise UsageError("--generate cannot be combined with --preset or --machine")
         machine = generate()
+    if real_memory is not None:
+        machine = real_memory(machine)
     if list_presets:
         for name in sorted(PRESETS):
             m = get_preset(name)
