@@ -29,6 +29,7 @@ from swsim.machine.kpageflags import (
     KpageflagsDump,
 )
 from swsim.machine.model import Machine
+from swsim.machine.page_classes import classes_from_kpageflags
 from swsim.machine.ranges import Ranges, mask_ranges
 
 
@@ -65,7 +66,8 @@ def machine_from_memory(
         base = Machine(frames=frames.pop(), saveable=(), name=name)
     if suspend is not None:
         saveable, nosave = memory_ranges(suspend)
-        base = replace(base, saveable=saveable, nosave=nosave)
+        classes = classes_from_kpageflags(suspend)  # no swap: edit swap_pages in the file
+        base = replace(base, saveable=saveable, nosave=nosave, classes=classes)
     if boot is not None:
         used, holes = memory_ranges(boot)
         base = replace(base, boot_used=used, boot_reserved=holes)

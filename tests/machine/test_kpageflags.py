@@ -15,6 +15,7 @@ import pytest
 import zstandard
 
 from swsim.errors import MachineError, UsageError
+from swsim.machine.file import load_machine
 from swsim.machine.kpageflags import (
     KPF_ANON,
     KPF_BUDDY,
@@ -147,7 +148,7 @@ def test_cli_machine_from_two_copies(tmp_path: Path) -> None:
         "--zoneinfo", str(DUMP / "zoneinfo"), "--iomem", str(DUMP / "iomem"), "-o", str(out),
     )
     assert result.returncode == 0, result.stderr
-    machine = Machine.load(out)
+    machine = load_machine(out)
     assert machine.frames == 65498 and machine.nr_boot_free == 41723
     assert json.loads(out.read_text())["suspend"]["nosave"] == [[0, 1], [159, 256]]
 
