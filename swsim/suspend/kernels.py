@@ -14,10 +14,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from swsim.errors import InvalidValue, SuspendNoMemory, choose
 from swsim.kernel.constants import PAGE_SIZE
 from swsim.machine.model import Machine
-from swsim.machine.ranges import in_ranges
+from swsim.machine.ranges import ranges_pfns
 from swsim.suspend.memory import SuspendMemory
 from swsim.suspend.preallocate import suspend_6x
 from swsim.suspend.report import SuspendReport
@@ -123,10 +125,9 @@ def suspend(
     after = mem.machine_after()
     snapshot = made.get("snapshot") or take_snapshot(after, KERNEL_ZERO_PAGES[kernel], kernel)
     pageset1 = None
-    if kernel == "tuxonice":
-        kernel_pfns = after.suspend_classes.kernel
-        keep = in_ranges(snapshot.pfns, kernel_pfns)
-        pageset1 = Snapshot(after, snapshot.pfns[keep], snapshot.zero[keep], kernel)
+    if kernel == "tuxonice":  # pageset 1: the kernel class (TuxOnIce stores zero pages)
+        pfns = ranges_pfns(after.suspend_classes.kernel)
+        pageset1 = Snapshot(after, pfns, np.zeros(len(pfns), dtype=bool), kernel)
     return SuspendResult(report, snapshot, pageset1)
 
 
