@@ -85,16 +85,16 @@ class Machine:
                 f"frames must be a number of page frames from 1 to {MAX_FRAMES} (1 TiB)"
             )
         for where, rs in (
-            ("suspend.saveable", self.saveable),
             ("suspend.nosave", self.nosave),
             ("boot.used", self.boot_used),
             ("boot.reserved", self.boot_reserved),
         ):
             parse_ranges([list(r) for r in rs], where, self.frames)
+        if self.classes is not None:  # first, so that a fault names the class (version 2)
+            self._check_classes(self.classes)
+        parse_ranges([list(r) for r in self.saveable], "suspend.saveable", self.frames)
         check_disjoint({"saveable": self.saveable, "nosave": self.nosave}, "suspend")
         check_disjoint({"used": self.boot_used, "reserved": self.boot_reserved}, "boot")
-        if self.classes is not None:
-            self._check_classes(self.classes)
 
     def _check_classes(self, classes: SuspendClasses) -> None:
         for name, rs in classes.by_name().items():
