@@ -96,14 +96,13 @@ def snapshot(
         raise UsageError("the machine has no saveable pages: there is nothing to snapshot")
     if output == "-" and sys.stdout.isatty():
         raise UsageError("refusing to write a binary image to a terminal: use -o FILE or a pipe")
-    result = suspend_or_fail(machine, kernel, image_size, write_options.zero_pages)
-    assert result.snapshot is not None
+    report, saved = suspend_or_fail(machine, kernel, image_size, write_options.zero_pages)
     with atomic_output(output) as stream:
-        write_snapshot(result.snapshot, stream, replace(write_options, progress=page_progress))
+        write_snapshot(saved, stream, replace(write_options, progress=page_progress))
     if as_json:
-        click.echo(json.dumps(result.report.to_json()))
+        click.echo(json.dumps(report.to_json()))
     elif kernel != "none":
-        for message in result.report.messages:
+        for message in report.messages:
             click.echo(f"PM: {message}", err=True)
 
 

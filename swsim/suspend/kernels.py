@@ -123,6 +123,9 @@ def suspend(
     if not report.fits:
         return SuspendResult(report, None)
     after = mem.machine_after()
+    if after.nr_saveable == 0:  # the kernel would refuse to resume it (snapshot_image_loaded())
+        report.fail("nothing left to save: every saveable page was freed (an empty image)")
+        return SuspendResult(report, None)
     snapshot = made.get("snapshot") or take_snapshot(after, KERNEL_ZERO_PAGES[kernel], kernel)
     pageset1 = None
     if kernel == "tuxonice":  # pageset 1: the kernel class (TuxOnIce stores zero pages)
@@ -136,9 +139,10 @@ def suspend_or_fail(
     kernel: str = "none",
     image_size: ImageSize | None = None,
     zero_pages: str = "skip",
-) -> SuspendResult:
-    """:func:`suspend`, raising :class:`SuspendNoMemory` when the copy does not fit."""
+) -> tuple[SuspendReport, Snapshot]:
+    """:func:`suspend`'s report and snapshot, raising :class:`SuspendNoMemory` when the copy
+    does not fit."""
     result = suspend(machine, kernel, image_size, zero_pages)
     if result.snapshot is None:
         raise SuspendNoMemory(kernel, result.report.error or "out of memory", result.report)
-    return result
+    return result.report, result.snapshot

@@ -164,3 +164,15 @@ def test_tuxonice_fails_when_pageset_1_cannot_fit() -> None:
     assert report.error == (
         "Failed to prepare the image: we need to free 1866 lowmem pageset 1 pages"
     )
+
+
+def test_a_suspend_that_frees_every_page_makes_no_empty_image() -> None:
+    # Only clean page cache and image_size 0: 2.6.17 frees it all (size = 0 + 0 + 512 still
+    # exceeds 0 bytes), 6.12 too (minimum_image_size 0, shrink_all_memory(saveable - 0)); an
+    # image without pages could not be resumed (snapshot_image_loaded()), so neither is made.
+    machine = classed(4096, file_clean=((16, 1016),))
+    for kernel in ("2.6.17", "6.12"):
+        result = suspend(machine, kernel, ImageSize(0, "pages"))
+        assert result.snapshot is None
+        assert result.report.freed["file_clean"] == 1000
+        assert result.report.error is not None and "nothing left to save" in result.report.error
