@@ -96,8 +96,8 @@ def snapshot(
         raise UsageError("the machine has no saveable pages: there is nothing to snapshot")
     if output == "-" and sys.stdout.isatty():
         raise UsageError("refusing to write a binary image to a terminal: use -o FILE or a pipe")
-    report, saved = suspend_or_fail(machine, kernel, image_size, write_options.zero_pages)
-    with atomic_output(output) as stream:
+    with atomic_output(output) as stream:  # a suspend that fails leaves no file either
+        report, saved = suspend_or_fail(machine, kernel, image_size, write_options.zero_pages)
         write_snapshot(saved, stream, replace(write_options, progress=page_progress))
     if as_json:
         click.echo(json.dumps(report.to_json()))
