@@ -1,18 +1,28 @@
 # swsim: every target sets up what it needs itself (a virtual environment in .venv).
-PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# `make demo` installs swsim alone (RUN_STAMP); test, lint, bench and fuzz add the dev tools
+# (DEV_STAMP: pytest, hypothesis, ruff, mypy, hatchling).
+PYTHON    ?= python3
+VENV      := .venv
+BIN       := $(VENV)/bin
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+STAMP     := $(DEV_STAMP)
 
 .PHONY: demo test lint bench fuzz clean
 
-$(STAMP): pyproject.toml
+$(BIN)/pip:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-demo: $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(BIN)/pip
+	$(BIN)/pip install --quiet -e .
+	touch $(RUN_STAMP)
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(DEV_STAMP) $(RUN_STAMP)
+
+demo: $(RUN_STAMP)
 	$(BIN)/swsim snapshot -o demo.swsim
 	$(BIN)/swsim compare demo.swsim
 	@rm -f demo.swsim

@@ -8,7 +8,7 @@ command-line options: the CLI adds the option names (:class:`InvalidValue`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -112,11 +112,15 @@ class AuthError(SwsimError):
 
 
 class RestoreNoMemory(SwsimError):
-    """-ENOMEM during resume: the allocator ran dry before the strategy had what it needs."""
+    """-ENOMEM during resume: the allocator ran dry before the strategy had what it needs.
+
+    ``stats`` is the restore's :class:`~swsim.resume.stats.RestoreStats` as it stood then
+    (``missing`` filled), for a report of the failed restore; None when not known.
+    """
 
     exit_code = EXIT_NOMEM
 
-    def __init__(self, strategy: str, missing: int, phase: str) -> None:
+    def __init__(self, strategy: str, missing: int, phase: str, stats: Any = None) -> None:
         super().__init__(
             f"not enough memory to restore with strategy {strategy}: "
             f"{missing} more page(s) needed ({phase})"
@@ -124,6 +128,7 @@ class RestoreNoMemory(SwsimError):
         self.strategy = strategy
         self.missing = missing
         self.phase = phase
+        self.stats = stats
 
 
 class SuspendNoMemory(SwsimError):

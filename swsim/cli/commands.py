@@ -29,7 +29,7 @@ from swsim.cli.options import (
     write_options,
 )
 from swsim.cli.progress import page_progress
-from swsim.errors import EXIT_CODES, UsageError
+from swsim.errors import EXIT_CODES, RestoreNoMemory, UsageError
 from swsim.machine.presets import PRESETS, get_preset
 from swsim.resume.strategies import STRATEGIES
 
@@ -48,8 +48,24 @@ EPILOG = "\b\nExit codes:\n" + "\n".join(
 STRATEGY_HELP = "; ".join(f"{n}: {c.summary}" for n, c in STRATEGIES.items())
 
 
-@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="swsim")
+#: The commands in the order ``swsim --help`` lists them: the order a user meets them. A new
+#: command appends its name here (a command not listed comes after, in registration order).
+COMMAND_ORDER: list[str] = ["snapshot", "inspect", "restore", "compare", "cycle", "machine"]
+
+
+class SwsimGroup(click.Group):
+    """The ``swsim`` group: its commands listed in :data:`COMMAND_ORDER`, not alphabetically."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """The registered commands, in :data:`COMMAND_ORDER` then registration order."""
+        listed = [name for name in COMMAND_ORDER if name in self.commands]
+        return listed + [name for name in self.commands if name not in listed]
+
+
+@click.group(
+    cls=SwsimGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.version_option(__version__, "-V", "--version", prog_name="swsim")
 def cli() -> None:
     """Simulate Linux software suspend: write a hibernation image of a simulated machine and
     restore it page by page with the kernel's strategies, counting what each one costs."""
@@ -77,13 +93,14 @@ def snapshot(
     image_size: ImageSize | None,
     as_json: bool,
 ) -> None:
-    """Write the image of a machine (default: the built-in 'default' machine).
+    """Write the hibernation image of a machine.
 
-    With --kernel, the suspend side of that kernel decides what is saved: it shrinks memory
-    toward --image-size and refuses (exit 4, no file) when the atomic copy does not fit; its
-    messages go to stderr, or its report to stdout with --json. The image carries a CRC32 per
-    32 data pages and a digest (--digest, XXH3-128 by default); --key-file signs it
-    (HMAC-SHA256); --compress=zstd writes it as a standard zstd stream."""
+    The machine is a preset, a machine file, or by default the built-in 'default'. With
+    --kernel, the suspend side of that kernel decides what is saved: it shrinks memory toward
+    --image-size and refuses (exit 4, no file) when the atomic copy does not fit; its messages
+    go to stderr, or its report to stdout with --json. The image carries a CRC32 per 32 data
+    pages and a digest (--digest, XXH3-128 by default); --key-file signs it (HMAC-SHA256);
+    --compress=zstd writes it as a standard zstd stream."""
     from swsim.image.writer import write_snapshot
     from swsim.suspend.kernels import suspend_or_fail
 
@@ -107,7 +124,7 @@ def snapshot(
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("image", metavar="IMAGE|-")
+@click.argument("image", metavar="IMAGE|-", type=click.Path())
 @click.option(
     "--strategy", type=click.Choice(list(STRATEGIES)), default="safe-list", show_default=True,
     help="Restore strategy: " + STRATEGY_HELP,
@@ -127,11 +144,12 @@ def restore(
     restore_options: RestoreOptions,
     key: bytes | None,
 ) -> None:
-    """Restore IMAGE ('-': standard input; raw or zstd) and report what the strategy cost.
+    """Restore IMAGE with one strategy and report what it cost.
 
-    By default the image is restored on the machine it was made on; --preset/--machine choose
-    another boot-time state (same number of frames). Every check (header, pfns, block CRCs,
-    digest, and the HMAC with --key-file) passes before the final copies."""
+    IMAGE is a file or '-' (standard input), raw or zstd. By default the image is restored on
+    the machine it was made on; --preset/--machine choose another boot-time state (same number
+    of frames). Every check (header, pfns, block CRCs, digest, and the HMAC with --key-file)
+    passes before the final copies."""
     from swsim.cli.output import print_table, restore_json, restore_table
     from swsim.image.source import open_image
     from swsim.resume.restore import restore as restore_image
@@ -143,7 +161,12 @@ def restore(
         trace = stack.enter_context(atomic_output(trace_file)) if trace_file else None
         source = open_image(stream, key)
         options = replace(restore_options, strategy=strategy, progress=page_progress, trace=trace)
-        stats = restore_image(source, options)
+        try:
+            stats = restore_image(source, options)
+        except RestoreNoMemory as exc:
+            if as_json and exc.stats is not None:  # the report, `missing` filled; then exit 4
+                click.echo(restore_json(exc.stats, source.checks.to_json()))
+            raise
     note_unauthenticated(source.checks)
     if as_json:
         click.echo(restore_json(stats, source.checks.to_json()))
@@ -159,7 +182,7 @@ def note_unauthenticated(checks: ImageChecks) -> None:
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("image", metavar="IMAGE|-")
+@click.argument("image", metavar="IMAGE|-", type=click.Path())
 @click.option(
     "--strategy", "strategies", type=click.Choice(list(STRATEGIES)), multiple=True,
     help="A strategy to compare (repeatable; default: all). " + STRATEGY_HELP,
@@ -173,10 +196,11 @@ def compare(
     restore_options: RestoreOptions,
     key: bytes | None,
 ) -> None:
-    """Restore IMAGE ('-': standard input; raw or zstd) once per strategy, side by side.
+    """Compare the strategies on IMAGE: one restore each, side by side.
 
-    The input is read once; 'excess copies' is each strategy's copies beyond claim's, the
-    fewest any in-memory restore can make on that machine."""
+    IMAGE is a file or '-' (standard input), raw or zstd, and it is read once; 'excess
+    copies' is each strategy's copies beyond claim's, the fewest any in-memory restore can
+    make on that machine."""
     from swsim.cli.output import compare_json, compare_table, print_table
     from swsim.image.source import open_image
     from swsim.runs.compare import compare as compare_image
@@ -184,8 +208,8 @@ def compare(
     with open_input(image) as stream:
         source = open_image(stream, key)
         rows = compare_image(source, restore_options, strategies)
-    asked = restore_options.allocator
-    used = next((r.stats.allocator for r in rows if r.stats is not None), asked) or "default"
+    # Each row, failed or not, carries the allocator the pass resolved (a preset's own).
+    used = next((r.stats.allocator for r in rows if r.stats), restore_options.allocator)
     made_by = source.info.suspend_kernel
     if as_json:
         extra = {"image": image, "allocator": used, "suspend_kernel": made_by}
@@ -197,7 +221,7 @@ def compare(
 
 
 @cli.command(epilog=EPILOG)
-@click.argument("image", metavar="IMAGE|-")
+@click.argument("image", metavar="IMAGE|-", type=click.Path())
 @click.option(
     "--verify", is_flag=True,
     help="Also check every pfn as a restore does, and stop at the first problem.",
@@ -205,9 +229,11 @@ def compare(
 @key_file_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def inspect(image: str, verify: bool, key: bytes | None, as_json: bool) -> None:
-    """Show IMAGE's header, a metadata summary (pages per zone, zero pages, pfn ranges) and
-    check its block CRCs, digest and (with --key-file) HMAC. Exits 3 (6 with a key) when a
-    check fails."""
+    """Show what IMAGE holds and check it, without restoring it.
+
+    The header, a metadata summary (pages per zone, zero pages, pfn ranges) and the checks:
+    block CRCs, digest and (with --key-file) HMAC. Exits 3 (6 with a key) when a check
+    fails."""
     from swsim.cli.output import inspect_table, print_table
     from swsim.image.source import open_image
     from swsim.runs.summary import summarize_image
@@ -238,7 +264,7 @@ def machine_cmd(
     generate: Callable[[], Machine] | None,
     real_memory: RealMemory | None,
 ) -> None:
-    """Write a preset (or a checked machine file, or a generated machine) as a machine file.
+    """Write a preset, a checked or a generated machine as a machine file.
 
     --boot-kpageflags / --suspend-kpageflags / --from-host replace its boot or suspend part
     with a real kernel's memory (without a machine, they make one of the copies alone)."""

@@ -5,6 +5,9 @@ OpenBLAS thread pool (about 50 ms of every run on this project's 2-core machines
 swsim thousands of times) before anything imports numpy. A value the user set is kept; library
 users importing :mod:`swsim` are not affected.
 
+Shell completion (``_SWSIM_COMPLETE=bash_source|zsh_source|fish_source swsim``) is answered
+before any command runs.
+
 Every error a user can cause is a :class:`~swsim.errors.SwsimError` (or click's own usage
 error): one line on stderr and its documented exit code. Library messages name parameters;
 here they are worded for the options that set them (:func:`error_message`).
@@ -33,6 +36,11 @@ _NO_ARGS_IS_HELP: tuple[type[Exception], ...] = tuple(
 )
 
 
+#: The environment variable through which a shell asks for completions (click's protocol:
+#: ``_SWSIM_COMPLETE=bash_source swsim`` prints the bash script).
+COMPLETE_VAR = "_SWSIM_COMPLETE"
+
+
 def error_message(exc: SwsimError) -> str:
     """``exc`` as one line for the command line: a parameter's name becomes its option's."""
     if isinstance(exc, InvalidValue):
@@ -50,6 +58,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         from swsim.cli.commands import cli
 
+        instruction = os.environ.get(COMPLETE_VAR)
+        if instruction:  # shell completion (docs/commands.md), as click's own cli.main() does
+            from click.shell_completion import shell_complete
+
+            sys.exit(shell_complete(cli, {}, "swsim", COMPLETE_VAR, instruction))
         # Not cli.main(): it prints a blank line on Ctrl-C and exits 1 on a closed pipe.
         with cli.make_context("swsim", list(args)) as ctx:
             cli.invoke(ctx)

@@ -19,7 +19,7 @@ from swsim.image.auth import load_key, read_key
 from swsim.image.codecs import CODECS, check_compress_options
 from swsim.image.codecs.zstd import ZSTD
 from swsim.image.digest import DEFAULT_DIGEST, DIGESTS
-from swsim.machine.model import Machine
+from swsim.machine.model import MAX_FRAMES, Machine
 from swsim.machine.presets import DEFAULT_ALLOCATOR, PRESET_ALLOCATORS, PRESETS, get_preset
 from swsim.resume.allocators import ALLOCATORS
 from swsim.suspend.kernels import SUSPEND_KERNELS
@@ -239,7 +239,8 @@ def generate_options(func: F) -> F:
         "--generate", is_flag=True,
         help="Generate a machine with the boot footprint options below (docs/footprint.md).",
     )
-    @click.option("--frames", type=click.IntRange(min=1024), default=262144, show_default=True,
+    @click.option("--frames", type=click.IntRange(min=1024, max=MAX_FRAMES), default=262144,
+                  show_default=True,
                   help="--generate: page frames.")
     @click.option("--saved-fraction", type=float, default=0.40, show_default=True,
                   help="--generate: fraction of memory saved in the image.")

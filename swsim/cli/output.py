@@ -111,7 +111,7 @@ def compare_table(rows: list[CompareRow], title: str) -> Table:
     for field, label in COMPARE_ROWS:
         cells = []
         for row in rows:
-            if row.stats is None:
+            if row.error is not None or row.stats is None:
                 cells.append((row.error or "failed") if field == "verified" else "-")
             elif field == "excess_copies":
                 cells.append("-" if row.excess_copies is None else _cell(row.excess_copies))
@@ -119,6 +119,17 @@ def compare_table(rows: list[CompareRow], title: str) -> Table:
                 cells.append(_cell(getattr(row.stats, field)))
         table.add_row(label, *cells)
     return table
+
+
+#: pfn ranges the inspect table lists (the JSON lists them all).
+MAX_RANGES_SHOWN = 16
+#: (check, label) rows of the inspect table, after the header fields.
+CHECK_ROWS: tuple[tuple[str, str], ...] = (
+    ("compressed", "compressed"),
+    ("signed", "signed"),
+    ("authenticated", "authenticated"),
+    ("block_checksums", "block CRCs checked"),
+)
 
 
 def inspect_table(summary: ImageSummary, title: str) -> Table:
@@ -129,14 +140,21 @@ def inspect_table(summary: ImageSummary, title: str) -> Table:
     for key, value in summary.header.items():
         if key == "digest_algorithm":
             table.add_row("digest algorithm", DIGESTS[value].title)
-        elif key != "zero_page_encoding":  # the flags say it
+        elif key == "flags":
+            names = summary.header.get("flag_names")
+            shown = f"{value:#x}" + (f" ({', '.join(names)})" if names else "")
+            table.add_row("flags", shown)
+        elif key not in ("zero_page_encoding", "flag_names"):  # the flags say them
             table.add_row(key, _cell(value))
     for zone, count in summary.pages_per_zone.items():
         zero = summary.zero_pages_per_zone.get(zone, 0)
         table.add_row(f"pages in {zone}", f"{count:,} ({zero:,} zero)")
-    shown = ", ".join(f"[{s}, {e})" for s, e in summary.pfn_ranges)
-    more = summary.nr_pfn_ranges - len(summary.pfn_ranges)
+    shown = ", ".join(f"[{s}, {e})" for s, e in summary.pfn_ranges[:MAX_RANGES_SHOWN])
+    more = summary.nr_pfn_ranges - min(len(summary.pfn_ranges), MAX_RANGES_SHOWN)
     tail = f" ... +{more}" if more > 0 else ""
     table.add_row("pfn ranges", f"{summary.nr_pfn_ranges:,}: {shown}{tail}")
+    for check, label in CHECK_ROWS:
+        if check in summary.checks:
+            table.add_row(label, _cell(summary.checks[check]).replace("NO", "no"))
     table.add_row("digest", "ok" if summary.verified else f"BAD: {summary.error}")
     return table

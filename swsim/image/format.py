@@ -32,6 +32,14 @@ FLAG_SIGNED = 1 << 2
 FLAG_BLOCK_CRC32 = 1 << 3
 #: Bit 4: the trailer digest is XXH3-128, not SHA-256 (:mod:`swsim.image.digest`).
 FLAG_DIGEST_XXH3 = 1 << 4
+#: Each flag's name, as ``swsim inspect`` shows them.
+FLAG_NAMES: dict[int, str] = {
+    FLAG_ZERO_PAGES: "zero-pages",
+    FLAG_NO_DATA: "no-data",
+    FLAG_SIGNED: "signed",
+    FLAG_BLOCK_CRC32: "block-crc32",
+    FLAG_DIGEST_XXH3: "digest-xxh3",
+}
 #: Flags this swsim understands; any other bit set is refused.
 KNOWN_FLAGS = (
     FLAG_ZERO_PAGES | FLAG_NO_DATA | FLAG_SIGNED | FLAG_BLOCK_CRC32 | FLAG_DIGEST_XXH3

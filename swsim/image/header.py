@@ -16,6 +16,7 @@ from swsim import __version__
 from swsim.errors import ImageError, MachineError
 from swsim.image.digest import digest_for_flags
 from swsim.image.format import (
+    FLAG_NAMES,
     FLAG_NO_DATA,
     FLAG_ZERO_PAGES,
     FORMAT_VERSION,
@@ -132,6 +133,7 @@ class ImageHeader:
         return {
             "version": self.version,
             "flags": self.flags,
+            "flag_names": [name for bit, name in FLAG_NAMES.items() if self.flags & bit],
             "zero_page_encoding": bool(self.flags & FLAG_ZERO_PAGES),
             "release": self.release,
             "suspend_kernel": self.suspend_kernel,

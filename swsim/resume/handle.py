@@ -240,7 +240,7 @@ class SnapshotWriteHandle:
         """-ENOMEM once the allocator has run dry (the frames it lacked are counted)."""
         missing = self.ctx.stats.missing
         if missing:
-            raise RestoreNoMemory(self.strategy.name, missing, phase)
+            raise RestoreNoMemory(self.strategy.name, missing, phase, self.ctx.stats)
 
 
 TRACE_HEADER = b"# index\tpfn\tzero\tframe\tload\n"

@@ -10,7 +10,7 @@ an image that is bad is an error for all, raised as such.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from swsim.errors import RestoreNoMemory
@@ -25,7 +25,8 @@ BOUND_STRATEGY = "claim"
 
 @dataclass
 class CompareRow:
-    """One strategy's counts (None when it ran out of memory, then ``error`` says so)."""
+    """One strategy's counts; on ENOMEM, ``error`` says so and ``stats`` are the counts when it
+    ran out (``missing`` filled), None only where nothing was counted."""
 
     strategy: str
     stats: RestoreStats | None
@@ -34,10 +35,13 @@ class CompareRow:
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The row as a JSON object: the strategy, its counts, its excess copies, its error."""
-        data: dict[str, Any] = {"strategy": self.strategy}
+        """The row as a JSON object: the strategy, its counts, its excess copies, its error.
+
+        Every row has every key, whatever happened (null where there is no value)."""
+        data: dict[str, Any] = {f.name: None for f in fields(RestoreStats)}
         if self.stats is not None:
             data.update(self.stats.to_json())
+        data["strategy"] = self.strategy
         data["excess_copies"] = self.excess_copies
         data["error"] = self.error
         return data
@@ -59,12 +63,13 @@ def compare(
     for name in names:
         result = results[name]
         if isinstance(result, RestoreNoMemory):
-            rows.append(CompareRow(name, None, error=f"ENOMEM: {result.missing} page(s) missing"))
+            error = f"ENOMEM: {result.missing} page(s) missing"
+            rows.append(CompareRow(name, result.stats, error=error))
         else:
             rows.append(CompareRow(name, result.stats))
     bound = results[BOUND_STRATEGY]
     if not isinstance(bound, RestoreNoMemory):
         for row in rows:
-            if row.stats is not None:
+            if row.stats is not None and row.error is None:
                 row.excess_copies = row.stats.copies - bound.stats.copies
     return rows

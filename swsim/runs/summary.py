@@ -26,9 +26,6 @@ from swsim.kernel.types import BoolArray, PfnArray
 from swsim.kernel.zones import pages_per_zone
 from swsim.machine.ranges import mask_ranges
 
-#: pfn ranges listed in full; beyond that only their number is given.
-MAX_RANGES_SHOWN = 16
-
 
 @dataclass
 class ImageSummary:
@@ -115,7 +112,7 @@ def _summary(source: ImageSource, pfns: PfnArray, zero: BoolArray) -> ImageSumma
         pages_per_zone=pages_per_zone(pfns[in_range], frames),
         zero_pages_per_zone=pages_per_zone(pfns[in_range & zero], frames),
         nr_pfn_ranges=len(ranges),
-        pfn_ranges=[[s, e] for s, e in ranges[:MAX_RANGES_SHOWN]],
+        pfn_ranges=[[s, e] for s, e in ranges],
         lowest_pfn=int(pfns.min()) if len(pfns) else None,
         highest_pfn=int(pfns.max()) if len(pfns) else None,
     )

@@ -87,7 +87,9 @@ def test_compare_reports_a_strategy_that_runs_out_of_memory_and_goes_on() -> Non
     machine = tiny_machine(10000, ((100, 6100),), used=((6100, 6300),))
     image = image_bytes_zero(machine, "skip")
     rows = {r.strategy: r for r in compare(open_image(io.BytesIO(image)))}
-    assert rows["eat"].stats is None and rows["eat"].error
+    eat = rows["eat"]
+    assert eat.error == "ENOMEM: 2236 page(s) missing" and eat.excess_copies is None
+    assert eat.stats is not None and eat.stats.missing == 2236 and not eat.stats.verified
     assert rows["safe-list"].stats is not None and rows["safe-list"].stats.verified
 
 
