@@ -91,3 +91,11 @@ def test_cycle_table(nigel: Path) -> None:
     for kernel in ("none", "2.6.17", "6.1", "6.12", "tuxonice"):
         assert kernel in text
     assert "117,286" in text
+
+
+def test_compare_names_the_suspend_side_that_made_the_image(tmp_path: Path) -> None:
+    out = tmp_path / "img"
+    assert run_cli("snapshot", "--preset", "nigel-2006", "--kernel", "tuxonice", "--no-data",
+                   "-o", str(out)).returncode == 0
+    table = run_cli("compare", str(out), "--strategy", "safe-list").stdout.decode()
+    assert "made by the tuxonice suspend side" in " ".join(table.split())
