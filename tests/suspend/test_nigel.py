@@ -85,3 +85,13 @@ def test_no_swsusp_kernel_makes_an_image_above_half_of_memory_where_safe_list_ne
         rows = cycle(NIGEL, [kernel], ["safe-list"])
         assert rows[0].ok
         assert rows[0].suspend.image_pages < NIGEL.frames // 2
+
+
+def test_rafael_s_own_image_is_one_2_6_17_can_make_unchanged() -> None:
+    # rafael-2006: 100000 pages, 161888 free: 100000 + ceil(100000/170) (589) + 512 = 101101
+    # fits the free memory and image_size (128000 pages): nothing to shrink, all copied.
+    report = suspend(get_preset("rafael-2006"), "2.6.17").report
+    assert report.fits and sum(report.freed.values()) == 0
+    assert (report.image_pages, report.allocated, report.free_after) == (
+        100000, 100589, 161888 - 100589,
+    )
