@@ -101,9 +101,12 @@ def cycle_cmd(
     seed: int,
     as_json: bool,
 ) -> None:
-    """Suspend a machine with each kernel's suspend side and resume each image with each
-    strategy (counts only, no data): which pairs take it through hibernation and back, and at
-    what cost. TuxOnIce's pageset 2 is read back after the atomic restore ('read after')."""
+    """Suspend with each kernel, resume with each strategy.
+
+    Each suspend side (--kernel, default all) shrinks and copies the machine's memory; each
+    image it makes is restored with each strategy (counts only, no data): which pairs take the
+    machine through hibernation and back, and at what cost. TuxOnIce's pageset 2 is read back
+    after the atomic restore ('read after')."""
     from rich.console import Console
 
     from swsim.resume.restore import RestoreOptions

@@ -91,7 +91,7 @@ def machine_options(func: F) -> F:
 
     @click.option(
         "--machine", "machine_file", metavar="FILE", type=click.Path(dir_okay=False),
-        help="Machine file (JSON, swsim-machine/1; '-': standard input).",
+        help="Machine file (JSON, swsim-machine/1 or /2; '-': standard input).",
     )
     @click.option(
         "--preset", metavar="NAME", type=click.Choice(sorted(PRESETS)),
