@@ -50,7 +50,7 @@ STRATEGY_HELP = "; ".join(f"{n}: {c.summary}" for n, c in STRATEGIES.items())
 
 #: The commands in the order ``swsim --help`` lists them: the order a user meets them. A new
 #: command appends its name here (a command not listed comes after, in registration order).
-COMMAND_ORDER: list[str] = ["snapshot", "inspect", "restore", "compare", "cycle", "machine"]
+COMMAND_ORDER: list[str] = ["snapshot", "inspect", "restore", "compare", "machine", "cycle"]
 
 
 class SwsimGroup(click.Group):
