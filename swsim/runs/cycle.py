@@ -21,6 +21,7 @@ from swsim.image.writer import WriteOptions, write_snapshot
 from swsim.machine.model import Machine
 from swsim.resume.restore import RestoreOptions
 from swsim.resume.stats import RestoreStats
+from swsim.resume.strategies import STRATEGIES
 from swsim.runs.compare import compare
 from swsim.suspend.kernels import SUSPEND_KERNELS, ImageSize, suspend
 from swsim.suspend.report import SuspendReport
@@ -73,6 +74,10 @@ def cycle(
             continue
         atomic = result.pageset1 if result.pageset1 is not None else result.snapshot
         read_after = len(result.snapshot.pfns) - len(atomic.pfns)
+        if len(atomic.pfns) == 0:  # TuxOnIce with no pageset 1: nothing to restore atomically
+            names = list(dict.fromkeys(strategies or STRATEGIES))
+            rows += [CycleRow(kernel, result.report, name, None, read_after) for name in names]
+            continue
         image = io.BytesIO()
         write_snapshot(atomic, image, WriteOptions(no_data=True))
         image.seek(0)

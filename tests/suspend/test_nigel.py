@@ -95,3 +95,14 @@ def test_rafael_s_own_image_is_one_2_6_17_can_make_unchanged() -> None:
     assert (report.image_pages, report.allocated, report.free_after) == (
         100000, 100589, 161888 - 100589,
     )
+
+
+def test_tuxonice_with_no_kernel_memory_has_nothing_to_restore_atomically() -> None:
+    # All of nigel-2006's memory on the LRU: pageset 1 is empty, pageset 2 is read back whole.
+    from swsim.machine.classes import SuspendClasses
+
+    classes = SuspendClasses(anon=((256, 100256),), file_clean=((100256, 157542),),
+                             swap_pages=262144)
+    machine = replace(NIGEL, classes=classes)
+    rows = cycle(machine, ["tuxonice"], ["safe-list"])
+    assert [(row.ok, row.resume, row.read_after) for row in rows] == [(True, None, 157286)]
