@@ -106,3 +106,9 @@ def test_tuxonice_with_no_kernel_memory_has_nothing_to_restore_atomically() -> N
     machine = replace(NIGEL, classes=classes)
     rows = cycle(machine, ["tuxonice"], ["safe-list"])
     assert [(row.ok, row.resume, row.read_after) for row in rows] == [(True, None, 157286)]
+
+
+@pytest.mark.parametrize("kernel", ["6.1", "6.12", "tuxonice"])
+def test_every_suspend_side_saves_rafael_s_image_as_it_is(kernel: str) -> None:
+    report = suspend(get_preset("rafael-2006"), kernel).report
+    assert report.fits and report.image_pages == 100000 and sum(report.freed.values()) == 0
