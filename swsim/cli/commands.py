@@ -120,6 +120,8 @@ def restore(
         options = replace(restore_options, strategy=strategy, progress=page_progress, trace=trace)
         stats = restore_image(source, options)
     note_unauthenticated(source.checks)
+    for note in stats.notes:
+        click.echo(f"swsim: note: {note}", err=True)
     if as_json:
         click.echo(restore_json(stats, source.checks.to_json()))
     else:
@@ -158,6 +160,9 @@ def compare(
 
     with open_input(image) as stream:
         rows = compare_image(open_image(stream, key), restore_options, strategies)
+    for row in rows:
+        for note in row.stats.notes if row.stats is not None else ():
+            click.echo(f"swsim: note: {row.strategy}: {note}", err=True)
     asked = restore_options.allocator
     used = next((r.stats.allocator for r in rows if r.stats is not None), asked) or "default"
     if as_json:

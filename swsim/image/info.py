@@ -33,6 +33,9 @@ class ImageInfo:
     has_data: bool = True
     #: the suspend-time machine, when the image records it (swsim images do)
     machine: Machine | None = None
+    #: the kernel reader its format implies (a swap image's flags: ``swap``, ``swap-lzo``,
+    #: ``swap-lz4``); None for a snapshot stream such as swsim's (read by snapshot.c alone)
+    swap_reader: str | None = None
 
     @property
     def nr_zero_pages(self) -> int:
