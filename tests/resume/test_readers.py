@@ -85,11 +85,15 @@ def test_the_ring_is_sized_from_free_memory_and_ends_when_memory_does() -> None:
     assert stats.reader_pages == buffers + (free - 1) // 2
 
 
-@pytest.mark.parametrize(("used_end", "phase"), [(3450, "load_header"), (4000, "get_swap_reader")])
-def test_a_ring_past_its_first_cmp_pages_ends_when_memory_does(used_end: int, phase: str) -> None:
-    # 990 or 96 frames free: the ring (at least 1024 pages asked) takes what is left; only its
+@pytest.mark.parametrize(("saved_end", "used_end", "phase"),
+                         [(600, 3450, "load_header"), (300, 4096, "get_swap_reader")])
+def test_a_ring_past_its_first_cmp_pages_ends_when_memory_does(
+    saved_end: int, used_end: int, phase: str
+) -> None:
+    # 990 or 44 frames free: the ring (at least 1024 pages asked) takes what is left; only its
     # first CMP_PAGES allocations must succeed (GFP_NOIO | __GFP_HIGH, the rest __GFP_NORETRY)
-    machine = tiny_machine(4096, ((256, 600),), used=((600, used_end),), reserved=((0, 256),))
+    machine = tiny_machine(4096, ((256, saved_end),), used=((saved_end, used_end),),
+                           reserved=((0, 256),))
     with pytest.raises(RestoreNoMemory) as failure:
         restore_image(image_bytes(machine), "bitmap", reader="swap-lzo", no_data=True)
     assert failure.value.phase == phase
