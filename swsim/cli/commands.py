@@ -168,6 +168,8 @@ def restore(
                 click.echo(restore_json(exc.stats, source.checks.to_json()))
             raise
     note_unauthenticated(source.checks)
+    for note in stats.notes:
+        click.echo(f"swsim: note: {note}", err=True)
     if as_json:
         click.echo(restore_json(stats, source.checks.to_json()))
     else:
@@ -208,6 +210,9 @@ def compare(
     with open_input(image) as stream:
         source = open_image(stream, key)
         rows = compare_image(source, restore_options, strategies)
+    for row in rows:
+        for note in row.stats.notes if row.stats is not None else ():
+            click.echo(f"swsim: note: {row.strategy}: {note}", err=True)
     # Each row, failed or not, carries the allocator the pass resolved (a preset's own).
     used = next((r.stats.allocator for r in rows if r.stats), restore_options.allocator)
     made_by = source.info.suspend_kernel

@@ -21,7 +21,8 @@ from swsim.image.codecs.zstd import ZSTD
 from swsim.image.digest import DEFAULT_DIGEST, DIGESTS
 from swsim.machine.model import MAX_FRAMES, Machine
 from swsim.machine.presets import DEFAULT_ALLOCATOR, PRESET_ALLOCATORS, PRESETS, get_preset
-from swsim.resume.allocators import ALLOCATORS
+from swsim.resume.allocators import ALLOCATORS, check_allocator
+from swsim.resume.readers import READERS
 from swsim.suspend.kernels import SUSPEND_KERNELS
 from swsim.suspend.snapshot import ZERO_PAGES_MODES
 
@@ -169,10 +170,17 @@ def restore_options(func: F) -> F:
     """
 
     @click.option(
-        "--allocator", type=click.Choice(list(ALLOCATORS)), default=None,
+        "--allocator", metavar="|".join([*ALLOCATORS, "replay:FILE"]), default=None,
+        callback=lambda _ctx, _param, value: None if value is None else check_allocator(value),
         help=f"Boot-time page allocator policy [default: {DEFAULT_ALLOCATOR}, or the one a "
         "preset documents: " + ", ".join(f"{p}: {a}" for p, a in PRESET_ALLOCATORS.items())
-        + "].",
+        + "]; replay:FILE hands out a real kernel's allocations (PFN ORDER CALLER lines).",
+    )
+    @click.option(
+        "--reader", type=click.Choice(list(READERS)), default=None,
+        help="The image reader whose own pages are allocated too: snapshot (snapshot.c "
+        "alone, /dev/snapshot), swap, swap-lzo, swap-lz4 (kernel/power/swap.c) [default: the "
+        "one the image's format implies: snapshot for swsim images].",
     )
     @click.option(
         "--seed", type=int, default=0, show_default=True, help="Seed of --allocator=random."
@@ -193,6 +201,7 @@ def restore_options(func: F) -> F:
     def wrapper(
         *args: Any,
         allocator: str | None,
+        reader: str | None,
         seed: int,
         machine: Machine | None,
         no_data: bool,
@@ -202,8 +211,8 @@ def restore_options(func: F) -> F:
         from swsim.resume.restore import RestoreOptions
 
         options = RestoreOptions(
-            machine=machine, allocator=allocator, seed=seed, page_by_page=page_by_page,
-            no_data=no_data,
+            machine=machine, allocator=allocator, reader=reader, seed=seed,
+            page_by_page=page_by_page, no_data=no_data,
         )
         return func(*args, restore_options=options, **kw)
 

@@ -35,6 +35,9 @@ class ImageInfo:
     machine: Machine | None = None
     #: the suspend model that made the image (``none``: no model, or not recorded)
     suspend_kernel: str = "none"
+    #: the kernel reader its format implies (a swap image's flags: ``swap``, ``swap-lzo``,
+    #: ``swap-lz4``); None for a snapshot stream such as swsim's (read by snapshot.c alone)
+    swap_reader: str | None = None
 
     @property
     def nr_zero_pages(self) -> int:
