@@ -168,6 +168,7 @@ def restore(
                 click.echo(restore_json(exc.stats, source.checks.to_json()))
             raise
     note_unauthenticated(source.checks)
+    note_tuxonice(source.info.suspend_kernel)
     for note in stats.notes:
         click.echo(f"swsim: note: {note}", err=True)
     if as_json:
@@ -181,6 +182,14 @@ def note_unauthenticated(checks: ImageChecks) -> None:
     if checks.signed and not checks.authenticated:
         click.echo("swsim: note: the image is signed but was not authenticated "
                    "(no --key-file)", err=True)
+
+
+def note_tuxonice(suspend_kernel: str) -> None:
+    """A TuxOnIce image restored whole: say that TuxOnIce's own resume is not that."""
+    if suspend_kernel == "tuxonice":
+        click.echo("swsim: note: a TuxOnIce image, restored whole and atomically; TuxOnIce "
+                   "restores pageset 1 only and reads pageset 2 back after (swsim cycle)",
+                   err=True)
 
 
 @cli.command(epilog=EPILOG)
@@ -216,6 +225,7 @@ def compare(
     # Each row, failed or not, carries the allocator the pass resolved (a preset's own).
     used = next((r.stats.allocator for r in rows if r.stats), restore_options.allocator)
     made_by = source.info.suspend_kernel
+    note_tuxonice(made_by)
     if as_json:
         extra = {"image": image, "allocator": used, "suspend_kernel": made_by}
         click.echo(compare_json(rows, extra))

@@ -99,3 +99,13 @@ def test_compare_names_the_suspend_side_that_made_the_image(tmp_path: Path) -> N
                    "-o", str(out)).returncode == 0
     table = run_cli("compare", str(out), "--strategy", "safe-list").stdout.decode()
     assert "made by the tuxonice suspend side" in " ".join(table.split())
+
+
+def test_restoring_a_tuxonice_image_file_says_it_is_restored_whole(tmp_path: Path) -> None:
+    out = tmp_path / "img"
+    assert run_cli("snapshot", "--preset", "nigel-2006", "--kernel", "tuxonice", "--no-data",
+                   "-o", str(out)).returncode == 0
+    proc = run_cli("restore", str(out), "--json")
+    assert proc.returncode == 0
+    assert b"restored whole and atomically" in proc.stderr
+    assert json.loads(proc.stdout)["image_pages"] == 157286
