@@ -14,7 +14,10 @@ resident memory (the child's ru_maxrss) and each ratio with the target from issu
 * pages per second of the page-by-page path;
 * peak resident memory of the raw restore vs 1.5x the image's data bytes + 64 B per frame;
 * ``compare`` of all four strategies (one pass over the image) vs one ``restore`` of it, in
-  wall time and peak memory (targets from issue 15: <= 1.5x and <= 1.2x).
+  wall time and peak memory (targets from issue 15: <= 1.5x and <= 1.2x);
+* the suspend side (issue 12): a 64 GiB machine's suspend counts with each model
+  (:func:`swsim.suspend.kernels.suspend`, in process, the slowest model against 1 s), and the
+  whole ``snapshot --kernel K --no-data --json`` command beside it.
 """
 
 from __future__ import annotations
@@ -89,6 +92,37 @@ def verdict(label: str, value: float, target: float, unit: str = "x") -> None:
     print(f"  {label:58} {value:7.2f}{unit}  (target <= {target}{unit})  {ok}")
 
 
+def bench_suspend(work: Path, swsim: list[str], runs: int) -> dict[str, float]:
+    """Issue 12: the suspend side on a 64 GiB machine (16M frames, 40% saved, with classes):
+    each model's counts in process (median of ``runs``), and one whole command."""
+    from swsim.suspend.kernels import suspend
+
+    machine64 = generate_machine(frames=1 << 24, saveable_fraction=0.4, seed=12, name="bench-64g")
+    machine64_file = work / "bench-64g-classes.json"
+    machine64_file.write_text(machine64.dumps())
+    suspend_seconds = {}
+    for kernel in ("2.6.17", "6.1", "6.12", "tuxonice"):
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            suspend(machine64, kernel)
+            times.append(time.perf_counter() - start)
+        suspend_seconds[kernel] = statistics.median(times)
+        row(f"suspend counts, 64 GiB, --kernel {kernel} (in process)",
+            Timing(suspend_seconds[kernel], 0))
+    t_susp = median([*swsim, "snapshot", "--machine", str(machine64_file), "--kernel", "6.12",
+                     "--no-data", "--json", "-o", str(work / "susp-64g.swsim")], runs)
+    row("swsim snapshot --kernel 6.12 --no-data --json (64 GiB, whole command)", t_susp)
+    return suspend_seconds
+
+
+def suspend_verdict(suspend_seconds: dict[str, float]) -> None:
+    """The slowest suspend model's time against issue 12's 1 s."""
+    slowest = max(suspend_seconds, key=lambda k: suspend_seconds[k])
+    verdict(f"suspend counts, 64 GiB, slowest model ({slowest}) (s)",
+            suspend_seconds[slowest], 1.0, " s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -96,11 +130,16 @@ def main() -> None:
     parser.add_argument("--level", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--image-gib", type=float, default=1.0)
+    parser.add_argument("--suspend-only", action="store_true",
+                        help="only the suspend side's case (issue 12)")
     args = parser.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     swsim = [sys.executable, "-m", "swsim"]
     runs = args.runs
+    if args.suspend_only:
+        suspend_verdict(bench_suspend(work, swsim, runs))
+        return
 
     # Inputs: a 4 GiB machine whose image is 1 GiB (262144 pages), and a 64 GiB machine
     # (16M frames) whose image is 4M pages for the counts-only case.
@@ -162,6 +201,8 @@ def main() -> None:
     row("swsim restore --page-by-page", t_pbp, small_machine.nr_saveable * 4096,
         f"{pps:,.0f} pages/s")
 
+    suspend_seconds = bench_suspend(work, swsim, runs)
+
     print("\nratios (each against its peer, same run, same bytes)")
     verdict("raw restore / memory-bandwidth floor", t_restore.seconds / floor.seconds, 3.0)
     verdict("compressed restore / zstd -d", t_zrestore.seconds / t_zd.seconds, 1.5)
@@ -174,6 +215,7 @@ def main() -> None:
             t_compare.seconds / t_restore.seconds, 1.5)
     verdict("compare (4 strategies) / restore, peak RSS",
             t_compare.max_rss_kb / t_restore.max_rss_kb, 1.2)
+    suspend_verdict(suspend_seconds)
     print(f"  page-by-page path: {pps:,.0f} pages/s")
     if not shutil.which("zstd"):
         print("note: the zstd CLI is missing; install it (Debian: apt-get install zstd)")

@@ -23,6 +23,10 @@ The Python API, everything the ``swsim`` command does, without click::
 * :func:`restore`, :class:`RestoreOptions`, :class:`RestoreStats`: one strategy's restore;
 * :func:`compare`: every strategy on one pass over an image; :func:`summarize_image`: what an
   image holds, checked;
+* :func:`suspend` (``kernel="2.6.17"``, ``"6.1"``, ``"6.12"``, ``"tuxonice"``; an
+  ``image_size`` from :func:`parse_image_size`): a kernel's suspend side, its
+  :class:`SuspendReport` and the snapshot :func:`write_snapshot` writes; :func:`cycle`: every
+  suspend model, then every strategy (docs/suspend.md);
 * errors: :mod:`swsim.errors` (each with the CLI's exit code).
 
 The names are loaded on first use, so ``import swsim`` (and the ``swsim`` command) stays fast.
@@ -51,6 +55,11 @@ _API = {
     "compare": "swsim.runs.compare",
     "ImageSummary": "swsim.runs.summary",
     "summarize_image": "swsim.runs.summary",
+    "suspend": "swsim.suspend.kernels",
+    "parse_image_size": "swsim.suspend.kernels",
+    "SuspendReport": "swsim.suspend.report",
+    "write_snapshot": "swsim.image.writer",
+    "cycle": "swsim.runs.cycle",
 }
 
 __all__ = [
@@ -60,27 +69,35 @@ __all__ = [
     "Machine",
     "RestoreOptions",
     "RestoreStats",
+    "SuspendReport",
     "WriteOptions",
     "__version__",
     "compare",
+    "cycle",
     "get_preset",
     "load_machine",
     "open_image",
+    "parse_image_size",
     "restore",
     "summarize_image",
+    "suspend",
     "write_image",
+    "write_snapshot",
 ]
 
 if TYPE_CHECKING:
     from swsim.image.source import ImageSource, open_image
-    from swsim.image.writer import WriteOptions, write_image
+    from swsim.image.writer import WriteOptions, write_image, write_snapshot
     from swsim.machine.file import load_machine
     from swsim.machine.model import Machine
     from swsim.machine.presets import get_preset
     from swsim.resume.restore import RestoreOptions, restore
     from swsim.resume.stats import RestoreStats
     from swsim.runs.compare import CompareRow, compare
+    from swsim.runs.cycle import cycle
     from swsim.runs.summary import ImageSummary, summarize_image
+    from swsim.suspend.kernels import parse_image_size, suspend
+    from swsim.suspend.report import SuspendReport
 
 
 def __getattr__(name: str) -> Any:

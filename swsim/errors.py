@@ -31,7 +31,10 @@ EXIT_CODES: dict[int, str] = {
         "bad image: not an swsim image, truncated, corrupted (header checksum, block CRC32, "
         "digest, pfns), bad or oversized zstd stream"
     ),
-    EXIT_NOMEM: "not enough memory to restore the image with the chosen strategy (ENOMEM)",
+    EXIT_NOMEM: (
+        "not enough memory: to restore the image with the chosen strategy, or (snapshot "
+        "--kernel) to make the atomic copy (ENOMEM)"
+    ),
     EXIT_MACHINE_MISMATCH: "the machine does not fit the image (memory size, memory map)",
     EXIT_AUTH: (
         "authentication failure: with --key-file, an unsigned image, a wrong key, "
@@ -126,3 +129,18 @@ class RestoreNoMemory(SwsimError):
         self.missing = missing
         self.phase = phase
         self.stats = stats
+
+
+class SuspendNoMemory(SwsimError):
+    """-ENOMEM at suspend: the atomic copy does not fit in memory even after shrinking.
+
+    ``message`` is the kernel's own last line ("Not enough free memory", "Image allocation is
+    N pages short", ...); ``report`` the suspend's counts.
+    """
+
+    exit_code = EXIT_NOMEM
+
+    def __init__(self, kernel: str, message: str, report: object = None) -> None:
+        super().__init__(f"suspend ({kernel}) cannot make the atomic copy: {message}")
+        self.kernel = kernel
+        self.report = report

@@ -20,7 +20,7 @@ API = [
     "Machine", "get_preset", "load_machine", "write_image", "WriteOptions", "open_image",
     "ImageSource",
     "restore", "RestoreOptions", "RestoreStats", "compare", "CompareRow", "summarize_image",
-    "ImageSummary",
+    "ImageSummary", "suspend", "parse_image_size", "SuspendReport", "write_snapshot", "cycle",
 ]
 
 

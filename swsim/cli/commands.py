@@ -19,6 +19,7 @@ import click
 
 from swsim import __version__
 from swsim.cli.fileio import atomic_output, open_input
+from swsim.cli.memory_options import RealMemory, memory_options
 from swsim.cli.options import (
     generate_options,
     image_format_options,
@@ -26,6 +27,7 @@ from swsim.cli.options import (
     machine_options,
     restore_options,
     resume_offset_option,
+    suspend_options,
     write_options,
 )
 from swsim.cli.progress import page_progress
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
     from swsim.image.writer import WriteOptions
     from swsim.machine.model import Machine
     from swsim.resume.restore import RestoreOptions
+    from swsim.suspend.kernels import ImageSize
 
 EPILOG = "\b\nExit codes:\n" + "\n".join(
     f"  {code:>3}  {text}" for code, text in sorted(EXIT_CODES.items())
@@ -49,7 +52,7 @@ STRATEGY_HELP = "; ".join(f"{n}: {c.summary}" for n, c in STRATEGIES.items())
 
 #: The commands in the order ``swsim --help`` lists them: the order a user meets them. A new
 #: command appends its name here (a command not listed comes after, in registration order).
-COMMAND_ORDER: list[str] = ["snapshot", "inspect", "restore", "compare", "machine"]
+COMMAND_ORDER: list[str] = ["snapshot", "inspect", "restore", "compare", "machine", "cycle"]
 
 
 class SwsimGroup(click.Group):
@@ -79,19 +82,37 @@ def cli() -> None:
 @click.option("--seed", type=int, help="Override the machine's page-content seed.")
 @write_options
 @image_format_options
+@suspend_options
+@click.option(
+    "--json", "as_json", is_flag=True,
+    help="Print the suspend report as one JSON object (needs -o FILE).",
+)
 def snapshot(
-    machine: Machine | None, output: str, seed: int | None, write_options: WriteOptions,
-    image_format: str, kernel_format: str,
+    machine: Machine | None,
+    output: str,
+    seed: int | None,
+    write_options: WriteOptions,
+    image_format: str,
+    kernel_format: str,
+    kernel: str,
+    image_size: ImageSize | None,
+    as_json: bool,
 ) -> None:
     """Write the hibernation image of a machine.
 
-    The machine is a preset, a machine file, or by default the built-in 'default'. The image
-    carries a CRC32 per 32 data pages and a digest (--digest, XXH3-128 by default);
-    --key-file signs it (HMAC-SHA256); --compress=zstd writes it as a standard zstd stream.
-    --format linux-swap|snapshot-stream writes the kernel's own formats instead."""
+    The machine is a preset, a machine file, or by default the built-in 'default'. With
+    --kernel, the suspend side of that kernel decides what is saved: it shrinks memory toward
+    --image-size and refuses (exit 4, no file) when the atomic copy does not fit; its messages
+    go to stderr, or its report to stdout with --json. The image carries a CRC32 per 32 data
+    pages and a digest (--digest, XXH3-128 by default); --key-file signs it (HMAC-SHA256);
+    --compress=zstd writes it as a standard zstd stream. --format linux-swap|snapshot-stream
+    writes the kernel's own formats instead."""
     from swsim.cli.kernel_snapshot import check_swsim_compress, write_kernel_snapshot
-    from swsim.image.writer import write_image
+    from swsim.image.writer import write_snapshot
+    from swsim.suspend.kernels import suspend_or_fail
 
+    if as_json and output == "-":
+        raise UsageError("--json needs -o FILE (standard output carries the image)")
     machine = machine or get_preset("default")
     if seed is not None:
         machine = replace(machine, content=replace(machine.content, seed=seed))
@@ -100,11 +121,21 @@ def snapshot(
     if output == "-" and sys.stdout.isatty():
         raise UsageError("refusing to write a binary image to a terminal: use -o FILE or a pipe")
     if image_format != "swsim":
-        write_kernel_snapshot(machine, output, image_format, kernel_format, write_options)
-        return
-    check_swsim_compress(write_options)
-    with atomic_output(output) as stream:
-        write_image(machine, stream, replace(write_options, progress=page_progress))
+        report = write_kernel_snapshot(
+            machine, output, image_format, kernel_format, write_options, kernel, image_size
+        )
+    else:
+        check_swsim_compress(write_options)
+        with atomic_output(output) as stream:  # a suspend that fails leaves no file either
+            report, saved = suspend_or_fail(
+                machine, kernel, image_size, write_options.zero_pages
+            )
+            write_snapshot(saved, stream, replace(write_options, progress=page_progress))
+    if as_json:
+        click.echo(json.dumps(report.to_json()))
+    elif kernel != "none":
+        for message in report.messages:
+            click.echo(f"PM: {message}", err=True)
 
 
 @cli.command(epilog=EPILOG)
@@ -155,6 +186,9 @@ def restore(
             raise
     note_unauthenticated(source.checks)
     boot = boot_state(source.info.format, restore_options.machine is not None)
+    note_tuxonice(source.info.suspend_kernel)
+    for note in stats.notes:
+        click.echo(f"swsim: note: {note}", err=True)
     if as_json:
         click.echo(restore_json(stats, {**source.checks.to_json(), "boot_state": boot}))
     else:
@@ -175,6 +209,14 @@ def note_unauthenticated(checks: ImageChecks) -> None:
     if checks.signed and not checks.authenticated:
         click.echo("swsim: note: the image is signed but was not authenticated "
                    "(no --key-file)", err=True)
+
+
+def note_tuxonice(suspend_kernel: str) -> None:
+    """A TuxOnIce image restored whole: say that TuxOnIce's own resume is not that."""
+    if suspend_kernel == "tuxonice":
+        click.echo("swsim: note: a TuxOnIce image, restored whole and atomically; TuxOnIce "
+                   "restores pageset 1 only and reads pageset 2 back after (swsim cycle)",
+                   err=True)
 
 
 @cli.command(epilog=EPILOG)
@@ -206,13 +248,20 @@ def compare(
     with open_input(image) as stream:
         source = open_image(stream, key, resume_offset=resume_offset)
         rows = compare_image(source, restore_options, strategies)
+    for row in rows:
+        for note in row.stats.notes if row.stats is not None else ():
+            click.echo(f"swsim: note: {row.strategy}: {note}", err=True)
     # Each row, failed or not, carries the allocator the pass resolved (a preset's own).
     used = next((r.stats.allocator for r in rows if r.stats), restore_options.allocator)
     boot = boot_state(source.info.format, restore_options.machine is not None)
+    made_by = source.info.suspend_kernel
+    note_tuxonice(made_by)
     if as_json:
-        click.echo(compare_json(rows, {"image": image, "allocator": used, "boot_state": boot}))
+        extra = {"image": image, "allocator": used, "boot_state": boot, "suspend_kernel": made_by}
+        click.echo(compare_json(rows, extra))
     else:
-        title = f"swsim compare {image} (allocator {used}; boot state: {boot})"
+        title = f"swsim compare {image} (allocator {used}; boot state: {boot}"
+        title += ")" if made_by == "none" else f"; made by the {made_by} suspend side)"
         print_table(compare_table(rows, title))
 
 
@@ -262,6 +311,7 @@ def inspect(
     "state of docs/kernel-formats.md (a swsim image: the machine it records).",
 )
 @resume_offset_option
+@memory_options
 def machine_cmd(
     machine: Machine | None,
     output: str,
@@ -269,8 +319,12 @@ def machine_cmd(
     generate: Callable[[], Machine] | None,
     from_image: str | None,
     resume_offset: int,
+    real_memory: RealMemory | None,
 ) -> None:
-    """Write a preset, a checked or a generated machine, or an image's, as a machine file."""
+    """Write a preset, a checked or a generated machine, or an image's, as a machine file.
+
+    --boot-kpageflags / --suspend-kpageflags / --from-host replace its boot or suspend part
+    with a real kernel's memory (without a machine, they make one of the copies alone)."""
     if from_image is not None:
         if machine is not None or generate is not None:
             raise UsageError("--from-image cannot be combined with --preset, --machine or "
@@ -282,6 +336,8 @@ def machine_cmd(
         if machine is not None:
             raise UsageError("--generate cannot be combined with --preset or --machine")
         machine = generate()
+    if real_memory is not None:
+        machine = real_memory(machine)
     if list_presets:
         for name in sorted(PRESETS):
             m = get_preset(name)
@@ -294,3 +350,6 @@ def machine_cmd(
     text = json.dumps(machine.to_json(), indent=1) + "\n"
     with atomic_output(output) as stream:
         stream.write(text.encode())
+from swsim.cli.cycle import cycle_cmd  # noqa: E402  (swsim cycle: its own module)
+
+cli.add_command(cycle_cmd)

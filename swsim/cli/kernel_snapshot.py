@@ -12,6 +12,8 @@ from swsim.cli.progress import page_progress
 from swsim.errors import UsageError
 from swsim.image.writer import WriteOptions
 from swsim.machine.model import Machine
+from swsim.suspend.kernels import ImageSize, suspend_or_fail
+from swsim.suspend.report import SuspendReport
 
 
 def check_swsim_compress(write_options: WriteOptions) -> None:
@@ -25,9 +27,16 @@ def check_swsim_compress(write_options: WriteOptions) -> None:
 def write_kernel_snapshot(
     machine: Machine, output: str, image_format: str, kernel_format: str,
     write_options: WriteOptions,
-) -> None:
-    """Write ``machine``'s image to ``output`` in a kernel format (options checked first)."""
-    from swsim.image.linux.writer import KernelWriteOptions, write_kernel_image
+    kernel: str = "none",
+    image_size: ImageSize | None = None,
+) -> SuspendReport:
+    """Write ``machine``'s image to ``output`` in a kernel format (options checked first),
+    saved by the ``kernel`` suspend model; return that model's report."""
+    from swsim.image.linux.writer import (
+        KernelWriteOptions,
+        kernel_zero_pages,
+        write_kernel_image,
+    )
 
     if write_options.key is not None:
         raise UsageError("--key-file signs swsim images only: the kernel's formats carry no HMAC")
@@ -38,5 +47,8 @@ def write_kernel_snapshot(
         kernel_format=kernel_format, progress=page_progress,
     )
     options.check()
-    with atomic_output(output) as stream:
-        write_kernel_image(machine, stream, options)
+    with atomic_output(output) as stream:  # a suspend that fails leaves no file either
+        zero_pages = kernel_zero_pages(kernel_format)
+        report, saved = suspend_or_fail(machine, kernel, image_size, zero_pages)
+        write_kernel_image(machine, stream, options, saved)
+    return report

@@ -21,7 +21,9 @@ from swsim.image.codecs.zstd import ZSTD
 from swsim.image.digest import DEFAULT_DIGEST, DIGESTS
 from swsim.machine.model import MAX_FRAMES, Machine
 from swsim.machine.presets import DEFAULT_ALLOCATOR, PRESET_ALLOCATORS, PRESETS, get_preset
-from swsim.resume.allocators import ALLOCATORS
+from swsim.resume.allocators import ALLOCATORS, check_allocator
+from swsim.resume.readers import READERS
+from swsim.suspend.kernels import SUSPEND_KERNELS
 from swsim.suspend.snapshot import ZERO_PAGES_MODES
 
 if TYPE_CHECKING:  # loaded by the wrappers when a command runs, not to declare the options
@@ -129,7 +131,7 @@ def machine_options(func: F) -> F:
 
     @click.option(
         "--machine", "machine_file", metavar="FILE", type=click.Path(dir_okay=False),
-        help="Machine file (JSON, swsim-machine/1; '-': standard input).",
+        help="Machine file (JSON, swsim-machine/1 or /2; '-': standard input).",
     )
     @click.option(
         "--preset", metavar="NAME", type=click.Choice(sorted(PRESETS)),
@@ -207,10 +209,17 @@ def restore_options(func: F) -> F:
     """
 
     @click.option(
-        "--allocator", type=click.Choice(list(ALLOCATORS)), default=None,
+        "--allocator", metavar="|".join([*ALLOCATORS, "replay:FILE"]), default=None,
+        callback=lambda _ctx, _param, value: None if value is None else check_allocator(value),
         help=f"Boot-time page allocator policy [default: {DEFAULT_ALLOCATOR}, or the one a "
         "preset documents: " + ", ".join(f"{p}: {a}" for p, a in PRESET_ALLOCATORS.items())
-        + "].",
+        + "]; replay:FILE hands out a real kernel's allocations (PFN ORDER CALLER lines).",
+    )
+    @click.option(
+        "--reader", type=click.Choice(list(READERS)), default=None,
+        help="The image reader whose own pages are allocated too: snapshot (snapshot.c "
+        "alone, /dev/snapshot), swap, swap-lzo, swap-lz4 (kernel/power/swap.c) [default: the "
+        "one the image's format implies: snapshot for swsim images].",
     )
     @click.option(
         "--seed", type=int, default=0, show_default=True, help="Seed of --allocator=random."
@@ -231,6 +240,7 @@ def restore_options(func: F) -> F:
     def wrapper(
         *args: Any,
         allocator: str | None,
+        reader: str | None,
         seed: int,
         machine: Machine | None,
         no_data: bool,
@@ -240,8 +250,8 @@ def restore_options(func: F) -> F:
         from swsim.resume.restore import RestoreOptions
 
         options = RestoreOptions(
-            machine=machine, allocator=allocator, seed=seed, page_by_page=page_by_page,
-            no_data=no_data,
+            machine=machine, allocator=allocator, reader=reader, seed=seed,
+            page_by_page=page_by_page, no_data=no_data,
         )
         return func(*args, restore_options=options, **kw)
 
@@ -320,5 +330,43 @@ def generate_options(func: F) -> F:
             return generate_machine(frames, saved_fraction, footprint, gen_seed)
 
         return func(*args, generate=generated if generate else None, **kw)
+
+    return cast(F, wrapper)
+
+
+KERNEL_HELP = (
+    "Suspend side: none (save every saveable page, no model), 2.6.17 (swsusp_shrink_memory "
+    "toward image_size, enough_free_mem), 6.1 / 6.12 (hibernate_preallocate_memory; 6.12 skips "
+    "zero pages), tuxonice (pageset 2 saved without a copy). docs/suspend.md."
+)
+
+
+def suspend_options(func: F) -> F:
+    """``--kernel K`` and ``--image-size SIZE``: the suspend model and its image size target.
+
+    The command receives ``kernel`` (a name of ``SUSPEND_KERNELS``) and ``image_size`` (an
+    :class:`~swsim.suspend.kernels.ImageSize` or None: the kernel's default).
+    """
+
+    @click.option(
+        "--kernel", type=click.Choice(list(SUSPEND_KERNELS)), default="none", show_default=True,
+        help=KERNEL_HELP,
+    )
+    @click.option(
+        "--image-size", metavar="SIZE",
+        help="/sys/power/image_size: pages (25600), bytes with a unit (500M, 2G) or a "
+        "percentage of RAM (40%). Default: 500M on 2.6.17, 2/5 of RAM on 6.x, no limit on "
+        "tuxonice.",
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, kernel: str, image_size: str | None, **kw: Any) -> Any:
+        from swsim.suspend.kernels import parse_image_size
+
+        size = None
+        if image_size is not None:
+            size = parse_image_size(image_size)
+            if kernel == "none":
+                raise UsageError("--image-size needs a suspend model (--kernel)")
+        return func(*args, kernel=kernel, image_size=size, **kw)
 
     return cast(F, wrapper)

@@ -23,7 +23,9 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("image_pages", "image pages"),
     ("meta_pages", "metadata pages"),
     ("zero_pages", "zero pages (no data)"),
+    ("reader", "image reader"),
     ("allocations", "page allocations"),
+    ("reader_pages", "of which the reader's"),
     ("eaten", "pages eaten"),
     ("unsafe_kept", "unsafe pages kept"),
     ("direct", "pages loaded directly"),
@@ -92,7 +94,9 @@ def restore_table(stats: RestoreStats, title: str) -> Table:
 
 #: (field, label) of the compare table, in order.
 COMPARE_ROWS: tuple[tuple[str, str], ...] = (
+    ("reader", "image reader"),
     ("allocations", "page allocations"),
+    ("reader_pages", "of which the reader's"),
     ("eaten", "pages eaten"),
     ("direct", "pages loaded directly"),
     ("copies", "pages copied at the end"),

@@ -35,6 +35,15 @@ from swsim.machine.model import Machine
 
 #: ``ImageInfo.format`` of a swsim image.
 FORMAT_NAME = "swsim"
+#: The release string records the suspend model after this marker (the kernel records its
+#: own release in ``struct swsusp_info``'s ``uts``).
+SUSPEND_MARKER = " suspend="
+
+
+def suspend_kernel_of(release: str) -> str:
+    """The suspend model a release string names (``none`` for images before it was recorded)."""
+    _, found, kernel = release.partition(SUSPEND_MARKER)
+    return kernel if found and kernel else "none"
 
 
 @dataclass(frozen=True)
@@ -77,14 +86,25 @@ class ImageHeader:
         """Image pages stored as a flagged metadata entry only (no data page)."""
         return self.image_pages - self.nr_data_pages
 
+    @property
+    def suspend_kernel(self) -> str:
+        """The suspend model that made the image (``none``: no model)."""
+        return suspend_kernel_of(self.release)
+
     @classmethod
     def for_machine(
-        cls, machine: Machine, image_pages: int, flags: int = 0, nr_zero_pages: int = 0
+        cls, machine: Machine, image_pages: int, flags: int = 0, nr_zero_pages: int = 0,
+        suspend_kernel: str = "none",
     ) -> ImageHeader:
-        """The header of an image of ``image_pages`` pages of ``machine``."""
+        """The header of an image of ``image_pages`` pages of ``machine``, made by the
+        suspend model ``suspend_kernel``."""
         if nr_zero_pages:
             flags |= FLAG_ZERO_PAGES
+        release = f"swsim {__version__}"
+        if suspend_kernel != "none":
+            release += SUSPEND_MARKER + suspend_kernel
         return cls(
+            release=release,
             num_physpages=machine.frames,
             image_pages=image_pages,
             nr_meta_pages=nr_meta_pages(image_pages),
@@ -105,6 +125,7 @@ class ImageHeader:
             zero_page_flags=bool(self.flags & FLAG_ZERO_PAGES),
             has_data=not self.flags & FLAG_NO_DATA,
             machine=self.machine,
+            suspend_kernel=self.suspend_kernel,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -115,6 +136,7 @@ class ImageHeader:
             "flag_names": [name for bit, name in FLAG_NAMES.items() if self.flags & bit],
             "zero_page_encoding": bool(self.flags & FLAG_ZERO_PAGES),
             "release": self.release,
+            "suspend_kernel": self.suspend_kernel,
             "machine": self.machine.name,
             "identity": self.identity.hex(),
             "num_physpages": self.num_physpages,

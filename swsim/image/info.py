@@ -34,6 +34,11 @@ class ImageInfo:
     has_data: bool = True
     #: the suspend-time machine, when the image records it (swsim images do)
     machine: Machine | None = None
+    #: the suspend model that made the image (``none``: no model, or not recorded)
+    suspend_kernel: str = "none"
+    #: the kernel reader its format implies (a swap image's flags: ``swap``, ``swap-lzo``,
+    #: ``swap-lz4``); None for a snapshot stream such as swsim's (read by snapshot.c alone)
+    swap_reader: str | None = None
 
     @property
     def nr_zero_pages(self) -> int:

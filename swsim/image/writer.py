@@ -58,7 +58,7 @@ class SwsimLayout:
     def __init__(self, snapshot: Snapshot, flags: int) -> None:
         self.header = ImageHeader.for_machine(
             snapshot.machine, len(snapshot.pfns), flags=flags,
-            nr_zero_pages=snapshot.nr_zero_pages,
+            nr_zero_pages=snapshot.nr_zero_pages, suspend_kernel=snapshot.kernel,
         )
         self.nr_meta_pages = self.header.nr_meta_pages
         self._entries = encode_meta_pfns(snapshot.pfns, snapshot.zero)
@@ -76,9 +76,17 @@ class SwsimLayout:
 def write_image(
     machine: Machine, out: BinaryIO, options: WriteOptions = WriteOptions()
 ) -> ImageHeader:
-    """Write the whole image of ``machine`` to a binary stream; return its header."""
+    """Write the whole image of ``machine`` (every saveable page) to a binary stream; return
+    its header."""
+    return write_snapshot(take_snapshot(machine, options.zero_pages), out, options)
+
+
+def write_snapshot(
+    snapshot: Snapshot, out: BinaryIO, options: WriteOptions = WriteOptions()
+) -> ImageHeader:
+    """Write the image of ``snapshot`` (a suspend model's, :mod:`swsim.suspend.kernels`) to a
+    binary stream; return its header. ``options.zero_pages`` is the snapshot's business."""
     algo = digest_by_name(options.digest)
-    snapshot = take_snapshot(machine, options.zero_pages)
     flags = FLAG_BLOCK_CRC32 | algo.header_flags
     flags |= FLAG_NO_DATA if options.no_data else 0
     flags |= FLAG_SIGNED if options.key is not None else 0

@@ -24,14 +24,17 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO, Literal, Protocol
 
 import msgspec
 
 from swsim.errors import MachineError, UsageError
+from swsim.machine.classes import SuspendClasses
 from swsim.machine.model import (
     MACHINE_FORMAT,
+    MACHINE_FORMAT_V2,
     MAX_FRAMES,
     ContentSpec,
     Machine,
@@ -109,6 +112,50 @@ class MachineFileV1(_Strict):
         )
 
 
+class SuspendSectionV2(_Strict):
+    """``suspend`` of version 2: the frames never saved and the saveable frames by class."""
+
+    nosave: RangeList = []
+    kernel: RangeList = []
+    anon: RangeList = []
+    file_clean: RangeList = []
+    file_dirty: RangeList = []
+    swap_pages: Annotated[int, msgspec.Meta(ge=0, le=MAX_FRAMES)] = 0
+    reserve_pages: Annotated[int, msgspec.Meta(ge=0, le=MAX_FRAMES)] = 0
+
+
+class MachineFileV2(_Strict):
+    """A ``swsim-machine/2`` file: version 1 with the saveable frames split into classes
+    (docs/machine-format.md, :mod:`swsim.machine.classes`)."""
+
+    format: Literal["swsim-machine/2"]
+    frames: Annotated[int, msgspec.Meta(ge=1, le=MAX_FRAMES)]
+    suspend: SuspendSectionV2
+    boot: BootSection = msgspec.field(default_factory=BootSection)
+    content: ContentSection = msgspec.field(default_factory=ContentSection)
+    page_size: Literal[4096] = 4096
+    name: Annotated[str, msgspec.Meta(max_length=256)] = "custom"
+
+    def to_machine(self) -> Machine:
+        """The machine this file describes: saveable = the union of the classes."""
+        s = self.suspend
+        classes = SuspendClasses(
+            kernel=_ranges(s.kernel), anon=_ranges(s.anon), file_clean=_ranges(s.file_clean),
+            file_dirty=_ranges(s.file_dirty), swap_pages=s.swap_pages,
+            reserve_pages=s.reserve_pages,
+        )
+        v1 = MachineFileV1(
+            format="swsim-machine/1", frames=self.frames,
+            suspend=SuspendSection(saveable=[], nosave=s.nosave), boot=self.boot,
+            content=self.content, page_size=self.page_size, name=self.name,
+        )
+        return replace(v1.to_machine(), saveable=classes.saveable(), classes=classes)
+
+
+def _ranges(value: RangeList) -> Ranges:
+    return tuple((start, end) for start, end in value)
+
+
 class MachineFile(Protocol):
     """What every machine-file version provides."""
 
@@ -118,7 +165,10 @@ class MachineFile(Protocol):
 
 
 #: ``"format"`` value -> the schema of that version.
-FILE_FORMATS: dict[str, type[msgspec.Struct]] = {MACHINE_FORMAT: MachineFileV1}
+FILE_FORMATS: dict[str, type[msgspec.Struct]] = {
+    MACHINE_FORMAT: MachineFileV1,
+    MACHINE_FORMAT_V2: MachineFileV2,
+}
 
 
 class _Format(msgspec.Struct):

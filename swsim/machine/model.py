@@ -20,6 +20,7 @@ import numpy as np
 from swsim.errors import InvalidValue, MachineError
 from swsim.kernel.constants import PAGE_SIZE
 from swsim.kernel.types import PfnArray, StateArray
+from swsim.machine.classes import SuspendClasses, merge_ranges
 from swsim.machine.ranges import (
     Ranges,
     check_disjoint,
@@ -30,6 +31,8 @@ from swsim.machine.ranges import (
 )
 
 MACHINE_FORMAT = "swsim-machine/1"
+#: Version 2 adds the suspend-time memory classes (:mod:`swsim.machine.classes`).
+MACHINE_FORMAT_V2 = "swsim-machine/2"
 #: The largest machine swsim simulates: 2^28 frames of 4 KiB, 1 TiB. Per-frame state is
 #: allocated from ``frames``, so a machine file or an image header is trusted up to this.
 MAX_FRAMES = 1 << 28
@@ -72,6 +75,9 @@ class Machine:
     content: ContentSpec = field(default_factory=ContentSpec)
     name: str = "custom"
     page_size: int = PAGE_SIZE
+    #: suspend-time memory classes (machine file version 2); None: every saveable page is
+    #: kernel memory that nothing can free (version 1)
+    classes: SuspendClasses | None = None
 
     def __post_init__(self) -> None:
         if self.page_size != PAGE_SIZE:
@@ -81,20 +87,41 @@ class Machine:
                 f"frames must be a number of page frames from 1 to {MAX_FRAMES} (1 TiB)"
             )
         for where, rs in (
-            ("suspend.saveable", self.saveable),
             ("suspend.nosave", self.nosave),
             ("boot.used", self.boot_used),
             ("boot.reserved", self.boot_reserved),
         ):
             parse_ranges([list(r) for r in rs], where, self.frames)
+        if self.classes is not None:  # first, so that a fault names the class (version 2)
+            self._check_classes(self.classes)
+        parse_ranges([list(r) for r in self.saveable], "suspend.saveable", self.frames)
         check_disjoint({"saveable": self.saveable, "nosave": self.nosave}, "suspend")
         check_disjoint({"used": self.boot_used, "reserved": self.boot_reserved}, "boot")
+
+    def _check_classes(self, classes: SuspendClasses) -> None:
+        for name, rs in classes.by_name().items():
+            parse_ranges([list(r) for r in rs], f"suspend.{name}", self.frames)
+        check_disjoint({**classes.by_name(), "nosave": self.nosave}, "suspend")
+        if classes.saveable() != merge_ranges(list(self.saveable)):
+            raise MachineError("suspend: the classes do not cover exactly the saveable frames")
+        if classes.swap_pages < 0 or classes.reserve_pages < 0:
+            raise MachineError("suspend: swap_pages and reserve_pages must not be negative")
 
     # -- derived views -------------------------------------------------------------------
     @property
     def nr_saveable(self) -> int:
         """Frames saved in the image."""
         return ranges_len(self.saveable)
+
+    @property
+    def suspend_classes(self) -> SuspendClasses:
+        """The classes of the saveable frames (version 1 machines: all kernel, no swap)."""
+        return self.classes or SuspendClasses(kernel=self.saveable)
+
+    @property
+    def nr_suspend_free(self) -> int:
+        """Frames free at suspend: neither saveable nor nosave."""
+        return self.frames - self.nr_saveable - ranges_len(self.nosave)
 
     def saveable_pfns(self) -> PfnArray:
         """The pfns the suspend side saves, increasing (the order it walks the zones)."""
@@ -125,18 +152,25 @@ class Machine:
 
     # -- the machine file (read by swsim/machine/file.py) ----------------------------------
     def to_json(self) -> dict[str, Any]:
-        """The machine file (``swsim-machine/1``) as a JSON object: the keys the schema in
-        :mod:`swsim.machine.file` declares, every one written."""
+        """The machine file as a JSON object: the keys the schema in :mod:`swsim.machine.file`
+        declares, every one written; ``swsim-machine/2`` (the classes instead of
+        ``saveable``) when the machine has classes, else ``swsim-machine/1``."""
 
         def rl(rs: Ranges) -> list[list[int]]:
             return [[s, e] for s, e in rs]
 
+        suspend: dict[str, Any] = {"saveable": rl(self.saveable), "nosave": rl(self.nosave)}
+        if self.classes is not None:
+            suspend = {"nosave": rl(self.nosave)}
+            suspend.update({name: rl(rs) for name, rs in self.classes.by_name().items()})
+            suspend["swap_pages"] = self.classes.swap_pages
+            suspend["reserve_pages"] = self.classes.reserve_pages
         return {
-            "format": MACHINE_FORMAT,
+            "format": MACHINE_FORMAT if self.classes is None else MACHINE_FORMAT_V2,
             "name": self.name,
             "page_size": self.page_size,
             "frames": self.frames,
-            "suspend": {"saveable": rl(self.saveable), "nosave": rl(self.nosave)},
+            "suspend": suspend,
             "boot": {"used": rl(self.boot_used), "reserved": rl(self.boot_reserved)},
             "content": {
                 "seed": self.content.seed,

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from swsim.errors import UsageError, choose
+from swsim.machine.classes import SuspendClasses
 from swsim.machine.model import ContentSpec, Machine
 from swsim.machine.ranges import Range, Ranges
 
@@ -47,6 +48,35 @@ def rafael_2006() -> Machine:
         boot_reserved=LOW_RESERVED,
         content=ContentSpec(seed=2006),
         name="rafael-2006",
+    )
+
+
+def nigel_2006() -> Machine:
+    """Nigel's question: the seed's box with an image of 60% of RAM, 3/4 of it on the LRU.
+
+    1 GiB; the saved memory is the 157286 frames [256, 157542) (60% of 262144): kernel memory
+    (slab, page tables, the kernel) [256, 40256), anonymous memory [40256, 90256), clean page
+    cache [90256, 147542), dirty page cache [147542, 157542); 1 GiB of swap. The boot kernel
+    uses what it uses in ``rafael-2006``. ``safe-list`` restores the whole image; 2.6.17's suspend
+    side cannot make it (it shrinks it below half of memory), 6.x shrinks it to ``image_size``,
+    TuxOnIce saves it whole (README, "Nigel's question").
+    """
+    classes = SuspendClasses(
+        kernel=((256, 40256),),
+        anon=((40256, 90256),),
+        file_clean=((90256, 147542),),
+        file_dirty=((147542, 157542),),
+        swap_pages=GIB_FRAMES,
+    )
+    return Machine(
+        frames=GIB_FRAMES,
+        saveable=((256, 157542),),
+        nosave=LOW_RESERVED,
+        boot_used=((4096, 14096), (GIB_FRAMES - 4096, GIB_FRAMES)),
+        boot_reserved=LOW_RESERVED,
+        content=ContentSpec(seed=2006),
+        name="nigel-2006",
+        classes=classes,
     )
 
 
@@ -103,6 +133,32 @@ def generate_machine(
         boot_reserved=((0, low),),
         content=ContentSpec(seed=seed),
         name=name,
+        classes=generated_classes(frames, saveable, (kernel, mem_map), seed),
+    )
+
+
+#: The classes of a generated machine's scattered extents, and their weights (docs/footprint.md).
+GENERATED_CLASS_WEIGHTS = {"kernel": 0.15, "anon": 0.40, "file_clean": 0.35, "file_dirty": 0.10}
+
+
+def generated_classes(
+    frames: int, extents: list[Range], kernel_ranges: tuple[Range, ...], seed: int
+) -> SuspendClasses:
+    """Plausible classes for a generated machine's saved extents: the kernel image and
+    ``mem_map`` are kernel memory; each other extent is kernel (slab, page tables), anonymous,
+    clean or dirty page cache by :data:`GENERATED_CLASS_WEIGHTS`; swap as large as memory.
+
+    Drawn from their own generator, so the layout of a seed is the one it was before classes.
+    """
+    rng = random.Random(f"classes-{seed}")
+    names, weights = list(GENERATED_CLASS_WEIGHTS), list(GENERATED_CLASS_WEIGHTS.values())
+    by_class: dict[str, list[Range]] = {name: [] for name in names}
+    for extent in sorted(extents):
+        name = "kernel" if extent in kernel_ranges else rng.choices(names, weights)[0]
+        by_class[name].append(extent)
+    return SuspendClasses(
+        **{name: _merge(rs) for name, rs in by_class.items()},  # type: ignore[arg-type]
+        swap_pages=frames,
     )
 
 
@@ -124,7 +180,7 @@ def default_machine() -> Machine:
 #: The allocator a restore uses unless ``--allocator`` says otherwise.
 DEFAULT_ALLOCATOR = "buddy"
 #: Presets whose documented figures are with another allocator than DEFAULT_ALLOCATOR.
-PRESET_ALLOCATORS: dict[str, str] = {"rafael-2006": "ascending"}
+PRESET_ALLOCATORS: dict[str, str] = {"rafael-2006": "ascending", "nigel-2006": "ascending"}
 
 
 def default_allocator(machine: Machine) -> str:
@@ -135,6 +191,7 @@ def default_allocator(machine: Machine) -> str:
 PRESETS: dict[str, Callable[[], Machine]] = {
     "default": default_machine,
     "rafael-2006": rafael_2006,
+    "nigel-2006": nigel_2006,
 }
 
 

@@ -69,3 +69,15 @@ def mask_ranges(mask: BoolArray) -> Ranges:
 def ranges_len(ranges: Iterable[Range]) -> int:
     """Frames the ranges cover."""
     return sum(e - s for s, e in ranges)
+
+
+def in_ranges(pfns: PfnArray, ranges: Sequence[Range]) -> BoolArray:
+    """For each pfn, does it lie in one of the sorted disjoint ``ranges``?"""
+    if not ranges:
+        return np.zeros(len(pfns), dtype=bool)
+    starts = np.array([s for s, _ in ranges], dtype=np.int64)
+    ends = np.array([e for _, e in ranges], dtype=np.int64)
+    idx = np.searchsorted(starts, pfns, side="right") - 1
+    inside = idx >= 0
+    inside[inside] = pfns[inside] < ends[idx[inside]]
+    return inside

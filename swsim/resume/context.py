@@ -42,6 +42,8 @@ class ResumeContext:
         state: StateArray = machine.boot_state()
         self.boot_state = state
         self.allocator = make_allocator(allocator, state == FRAME_FREE, seed)
+        #: where the image reader's pages come from (the same allocator, but for ``replay``)
+        self.reader_allocator = self.allocator.for_caller("reader")
         self.memory = memory if memory is not None else FrameMemory(machine.frames)
         limit = self.frames + self.frames // 64 + 64
         self.page_nosave: BoolArray = np.zeros(limit, dtype=bool)
@@ -68,6 +70,28 @@ class ResumeContext:
             pfn = self._phantom()
         self._allocated(pfn)
         return pfn
+
+    def get_reader_page(self) -> int:
+        """One frame for the image reader (swap.c; :mod:`swsim.resume.readers`), counted in
+        ``allocations`` and ``reader_pages`` (a phantom frame once the allocator is dry)."""
+        pfn = self.reader_allocator.alloc()
+        if pfn < 0:
+            pfn = self._phantom()
+        self._allocated(pfn)
+        self.stats.reader_pages += 1
+        return pfn
+
+    def try_reader_page(self) -> int:
+        """:meth:`get_reader_page` that may fail (``__GFP_NORETRY``): -1 when dry."""
+        pfn = self.reader_allocator.alloc()
+        if pfn >= 0:
+            self._allocated(pfn)
+            self.stats.reader_pages += 1
+        return pfn
+
+    def nr_free_pages(self) -> int:
+        """``nr_free_pages()``: frames the allocator holds free."""
+        return self.allocator.nr_free
 
     def get_zeroed_pages(self, nr_pages: int) -> PfnArray:
         """``nr_pages`` calls of :meth:`get_zeroed_page` at once (the allocator's alloc_many)."""

@@ -26,6 +26,7 @@ from swsim.image.meta import decode_meta_page
 from swsim.kernel.constants import PFNS_PER_META_PAGE
 from swsim.kernel.types import BoolArray, PageArray, PfnArray
 from swsim.machine.model import FRAME_RESERVED
+from swsim.resume.readers import Reader
 from swsim.resume.strategies.base import Strategy
 
 #: Called as ``trace(index, pfn, frame)`` for each ``get_buffer()`` of the page-by-page path.
@@ -43,10 +44,13 @@ class SnapshotWriteHandle:
     :meth:`snapshot_write_finalize` (kernel commit 734eba62cd32) when the caller stops early.
     """
 
-    def __init__(self, strategy: Strategy, info: ImageInfo) -> None:
+    def __init__(self, strategy: Strategy, info: ImageInfo, reader: Reader | None = None) -> None:
         self.strategy = strategy
         self.ctx = strategy.ctx
         self.info = info
+        #: the image reader whose pages are allocated and freed around the handle's calls
+        self.reader = reader if reader is not None else Reader(self.ctx, info, "6.x")
+        self.ctx.stats.reader = self.reader.name
         self.cur = 0  # pages already handed out
         self.pfns: PfnArray = np.zeros(0, dtype=np.int64)
         #: which image pages are zero pages (ENCODED_PFN_ZERO_FLAG), in image order
@@ -62,6 +66,8 @@ class SnapshotWriteHandle:
         #: batched path: image indices of the data pages, and how many were loaded
         self._data_index: PfnArray = np.zeros(0, dtype=np.int64)
         self._data_done = 0
+        #: page-by-page path: data pages given a buffer
+        self._data_given = 0
 
     def _write_frame(self, pfn: int) -> PageArray:
         """The buffer through which the next page is written into frame ``pfn``."""
@@ -77,6 +83,8 @@ class SnapshotWriteHandle:
         if done == 0:
             self.buffer = self.strategy.alloc_buffer()
             self.check_memory("buffer")
+            self.reader.get_swap_reader()
+            self.check_memory("get_swap_reader")
             return self._write_frame(self.buffer)
         self._process(done - 1)
         if done <= self.info.nr_meta_pages:
@@ -89,6 +97,7 @@ class SnapshotWriteHandle:
             self.load_header()
         if 1 <= written <= self.info.nr_meta_pages:
             self.unpack_orig_pfns(written - 1)
+            self.reader.consumed(written)
         if written == self.info.nr_meta_pages:
             self.prepare_image()
 
@@ -120,6 +129,7 @@ class SnapshotWriteHandle:
         self.pfns[:count] = pfns
         self.zero[:count] = zero
         self.cur += len(bulk)
+        self.reader.consumed(len(bulk))
         buffer[:] = np.frombuffer(pages[-1], dtype=np.uint8)
 
     def start_data(self) -> None:
@@ -147,6 +157,7 @@ class SnapshotWriteHandle:
         if not data.all():
             memory.zero(dest[~data])
         self.index = stop
+        self.reader.consumed(self.info.nr_meta_pages + self._data_done)
 
     def skip_data(self, nr_pages: int) -> None:
         """Counts only: run the strategy over the next ``nr_pages`` data pages (and the zero
@@ -154,6 +165,7 @@ class SnapshotWriteHandle:
         start, stop = self._data_span(nr_pages)
         self.strategy.get_buffers(start, stop, self.pfns)
         self.index = stop
+        self.reader.consumed(self.info.nr_meta_pages + self._data_done)
 
     def _data_span(self, nr_pages: int) -> tuple[int, int]:
         """Image pages ``[start, stop)``: the next ``nr_pages`` data pages and the zero pages
@@ -175,6 +187,8 @@ class SnapshotWriteHandle:
                 self.trace(index, pfn, dest)
             if not self.zero[index]:
                 frame, self.loaded[index] = self.ctx.memory.write_frame(dest)
+                self._data_given += 1
+                self.reader.consumed(self.info.nr_meta_pages + self._data_given)
                 return frame
             self.ctx.memory.zero(np.array([dest]))
         return None
@@ -184,6 +198,7 @@ class SnapshotWriteHandle:
         if self.prepared and self._next_data_buffer() is not None:
             raise ImageError("truncated image: data pages missing before the trailer")
         self.strategy.snapshot_write_finalize()
+        self.reader.finish()
 
     def load_header(self) -> None:
         """``load_header()``: size the pfn arrays and let the strategy set up (see the module
@@ -194,6 +209,7 @@ class SnapshotWriteHandle:
         self.loaded = np.full(image_pages, -1, dtype=np.int64)
         self.strategy.load_header(self.info)
         self.check_memory("load_header")
+        self.reader.after_load_header()
 
     def unpack_orig_pfns(self, meta_index: int) -> None:
         """Unpack metadata page ``meta_index`` from the buffer and check every pfn.

@@ -32,6 +32,7 @@ from swsim.progress import ProgressFactory, no_progress
 from swsim.resume.context import ResumeContext
 from swsim.resume.handle import SnapshotWriteHandle, page_tracer
 from swsim.resume.memory import ZERO_SLOT, FrameMemory, SlotPool, pool_capacity
+from swsim.resume.readers import make_reader
 from swsim.resume.stats import RestoreStats
 from swsim.resume.strategies import strategy_class
 from swsim.resume.strategies.base import Strategy
@@ -50,6 +51,9 @@ class RestoreOptions:
     allocator: str | None = None
     #: seed of the ``random`` allocator
     seed: int = 0
+    #: the image reader (:mod:`swsim.resume.readers`); None: the one the image's format implies
+    #: (``snapshot`` for swsim images)
+    reader: str | None = None
     #: feed the handle one page per ``snapshot_write_next()`` call, as the kernel does
     page_by_page: bool = False
     #: counts only: run the strategy on the metadata and load no data
@@ -216,7 +220,8 @@ class _Pass:
             )
             memory = FrameMemory(frames, pool=self.pool)
             ctx = ResumeContext(target, stats, allocator, options.seed, memory)
-            self.restores.append(_Restore(SnapshotWriteHandle(cls(ctx), info)))
+            reader = make_reader(options.reader, ctx, info, cls.swap_kernel, cls.name)
+            self.restores.append(_Restore(SnapshotWriteHandle(cls(ctx), info, reader)))
         if options.trace is not None:
             handle = self.restores[0].handle
             handle.trace = page_tracer(options.trace, handle)
@@ -319,4 +324,5 @@ class _Pass:
             stats.verified = verify_memory(ctx.memory, handle.pfns, handle.zero, handle.loaded)
         allocated = ctx.allocated_pfns()
         stats.zones = zone_stats(ctx.frames, handle.pfns, handle.zero, orig, allocated)
+        stats.notes = ctx.allocator.report()
         return RestoreRun(stats, ctx, handle.pfns)

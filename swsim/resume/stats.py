@@ -12,6 +12,8 @@ class RestoreStats:
 
     strategy: str
     allocator: str
+    #: the image reader (``--reader``: snapshot, swap, swap-lzo, swap-lz4)
+    reader: str = "snapshot"
     image_pages: int = 0
     meta_pages: int = 0
     data_pages: int = 0
@@ -20,6 +22,8 @@ class RestoreStats:
     #: every page obtained from the allocator (eaten and later-freed pages included)
     allocations: int = 0
     frees: int = 0
+    #: pages the image reader (swap.c) took from the allocator, also counted in allocations
+    reader_pages: int = 0
     #: unsafe pages allocated, held so the allocator would not return them, then freed
     eaten: int = 0
     #: unsafe pages allocated and kept: their own image page is loaded straight into them
@@ -38,7 +42,12 @@ class RestoreStats:
     no_data: bool = False
     #: per zone (DMA, DMA32, Normal): image_pages, zero_pages, direct, copies, allocations
     zones: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: notes for the user (``replay``: a model took fewer pages than the file holds); not in
+    #: the JSON
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """The counts as a JSON object, in field order."""
-        return asdict(self)
+        """The counts as a JSON object, in field order (``notes`` left out)."""
+        data = asdict(self)
+        del data["notes"]
+        return data

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from swsim.errors import RestoreNoMemory
+from swsim.errors import RestoreNoMemory, choose
 from swsim.image.source import ImageSource
+from swsim.resume.readers import READERS
 from swsim.resume.restore import RestoreOptions, restore_each
 from swsim.resume.stats import RestoreStats
 from swsim.resume.strategies import STRATEGIES
@@ -47,16 +48,26 @@ class CompareRow:
         return data
 
 
+def default_strategies(reader: str | None) -> list[str]:
+    """Every strategy, or with ``reader`` those whose kernel's swap.c has it (2.6.17 has no
+    compressed reader)."""
+    if reader is None:
+        return list(STRATEGIES)
+    kernels = choose("reader", reader, READERS).kernels
+    return [name for name, cls in STRATEGIES.items() if cls.swap_kernel in kernels]
+
+
 def compare(
     source: ImageSource,
     options: RestoreOptions | None = None,
     strategies: Sequence[str] = (),
 ) -> list[CompareRow]:
-    """Restore the image of ``source`` with each of ``strategies`` (all by default, in registry
-    order), in one pass; ``options.strategy`` is not used. ``claim`` runs as well when it is not
-    asked for, to measure the excess copies against."""
+    """Restore the image of ``source`` with each of ``strategies`` (by default those
+    :func:`default_strategies` gives, in registry order), in one pass; ``options.strategy`` is
+    not used. ``claim`` runs as well when it is not asked for, to measure the excess copies
+    against."""
     options = options if options is not None else RestoreOptions()
-    names = list(dict.fromkeys(strategies or STRATEGIES))
+    names = list(dict.fromkeys(strategies or default_strategies(options.reader)))
     run = names if BOUND_STRATEGY in names else [*names, BOUND_STRATEGY]
     results = dict(zip(run, restore_each(source, options, run), strict=True))
     rows = []

@@ -33,6 +33,8 @@ class Snapshot:
     machine: Machine
     pfns: PfnArray
     zero: BoolArray
+    #: the suspend model that made it (:mod:`swsim.suspend.kernels`; ``none``: no model)
+    kernel: str = "none"
 
     @property
     def nr_zero_pages(self) -> int:
@@ -49,7 +51,7 @@ class Snapshot:
         return page_contents(self.machine.content, pfns)
 
 
-def take_snapshot(machine: Machine, zero_pages: str = "skip") -> Snapshot:
+def take_snapshot(machine: Machine, zero_pages: str = "skip", kernel: str = "none") -> Snapshot:
     """The image of ``machine``: every saveable page; with ``zero_pages="skip"`` the all-zero
     ones flagged (v6.6+), with ``"store"`` none (before v6.6)."""
     if zero_pages not in ZERO_PAGES_MODES:
@@ -59,4 +61,4 @@ def take_snapshot(machine: Machine, zero_pages: str = "skip") -> Snapshot:
         zero = page_kinds(machine.content, pfns) == KIND_ZERO
     else:
         zero = np.zeros(len(pfns), dtype=bool)
-    return Snapshot(machine, pfns, zero)
+    return Snapshot(machine, pfns, zero, kernel)

@@ -24,7 +24,7 @@ def test_every_strategy_allocator_and_command_is_documented() -> None:
     docs = _docs()
     for name in [*STRATEGIES, *ALLOCATORS]:
         assert f"`{name}`" in docs, name
-    for command in ("compare", "inspect"):
+    for command in ("compare", "inspect", "cycle"):
         assert command in cli.commands
         assert f"swsim {command}" in docs, command
 
@@ -90,3 +90,16 @@ def test_the_machine_file_messages_docs_exit_codes_quotes_are_real(tmp_path: Pat
         proc = run_cli(*args, cwd=tmp_path)
         assert proc.returncode == 2
         assert_quoted("docs/exit-codes.md", f"| 2 | `{proc.stderr.decode().strip()}` |")
+
+
+def test_every_suspend_model_and_its_options_are_documented() -> None:
+    from swsim.suspend.kernels import SUSPEND_KERNELS
+
+    suspend_doc = (ROOT / "docs" / "suspend.md").read_text()
+    commands = (ROOT / "docs" / "commands.md").read_text()
+    for kernel in SUSPEND_KERNELS:
+        assert f"`{kernel}`" in suspend_doc, kernel
+    for option in ("--kernel", "--image-size", "swsim cycle"):
+        assert option in commands, option
+    readme = (ROOT / "README.md").read_text()
+    assert "## Nigel's question" in readme and "swsim cycle --preset nigel-2006" in readme

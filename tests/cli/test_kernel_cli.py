@@ -156,3 +156,23 @@ def test_a_swap_device_written_to_a_pipe_is_whole(workdir: Path) -> None:
     assert made.stdout == kernel_image(compress="lz4")
     shown = run_cli("inspect", "-", "--json", input=made.stdout)
     assert json.loads(shown.stdout)["verified"] is True
+
+
+def test_a_suspend_model_writes_the_kernels_format(tmp_path: Path) -> None:
+    """`--kernel 6.12 --format linux-swap`: the 6.12 suspend side shrinks nigel-2006 to its
+    image_size, and the swap image holds exactly what it saved (its report's counts)."""
+    image = tmp_path / "n.swap"
+    made = run_cli("snapshot", "--preset", "nigel-2006", "--kernel", "6.12", "--format",
+                   "linux-swap", "--compress", "lz4", "--kernel-format", "6.12", "--json",
+                   "-o", str(image))
+    assert made.returncode == 0, made.stderr
+    report = json.loads(made.stdout)
+    info = json.loads(run_cli("inspect", str(image), "--json").stdout)
+    assert info["nr_image_pfns"] == report["image_pages"] < 157286  # shrunk below 60% of RAM
+    assert info["nr_zero_pages"] == report["zero_pages"] > 0
+    # 6.1's layout has no zero flag: the 6.12 model's flagged zero pages cannot go there
+    refused = run_cli("snapshot", "--preset", "nigel-2006", "--kernel", "6.12", "--format",
+                      "linux-swap", "--kernel-format", "6.1", "-o", str(tmp_path / "x.swap"))
+    assert refused.returncode == 2
+    assert "--kernel-format 6.12" in one_line_error(refused.stderr)
+    assert not (tmp_path / "x.swap").exists()

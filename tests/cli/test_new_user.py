@@ -80,7 +80,7 @@ def test_completion_answers_commands_options_and_choices() -> None:
     assert completion("bash_complete", "swsim re", 1).stdout.split() == ["plain,restore"]
     assert "plain,--strategy" in completion("bash_complete", "swsim compare --str", 2).stdout
     presets = completion("bash_complete", "swsim snapshot --preset ", 3).stdout.split()
-    assert presets == ["plain,default", "plain,rafael-2006"]
+    assert presets == ["plain,default", "plain,nigel-2006", "plain,rafael-2006"]
     assert completion("bash_complete", "swsim restore im", 2).stdout.split() == ["file,im"]
 
 

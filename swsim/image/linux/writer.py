@@ -132,13 +132,29 @@ def _stream_pages(
                 yield chunk
 
 
+def kernel_zero_pages(kernel_format: str) -> str:
+    """How a kernel layout saves zero pages: ``skip`` (6.3+: flagged pfns) or ``store`` (6.1)."""
+    return "skip" if KERNEL_FORMATS[kernel_format]["zero_flag"] else "store"
+
+
 def write_kernel_image(
-    machine: Machine, out: BinaryIO, options: KernelWriteOptions = KernelWriteOptions()
+    machine: Machine,
+    out: BinaryIO,
+    options: KernelWriteOptions = KernelWriteOptions(),
+    snapshot: Snapshot | None = None,
 ) -> SwsuspInfo:
-    """Write ``machine``'s image to ``out`` in ``options.image_format``; its header."""
+    """Write ``machine``'s image to ``out`` in ``options.image_format``; its header.
+
+    ``snapshot`` is what a suspend model saved (:mod:`swsim.suspend.kernels`); by default every
+    saveable page, zero pages as the kernel layout saves them."""
     options.check()
-    zero_flag = KERNEL_FORMATS[options.kernel_format]["zero_flag"]
-    snapshot = take_snapshot(machine, "skip" if zero_flag else "store")
+    if snapshot is None:
+        snapshot = take_snapshot(machine, kernel_zero_pages(options.kernel_format))
+    elif snapshot.nr_zero_pages and kernel_zero_pages(options.kernel_format) == "store":
+        raise UsageError(
+            f"--kernel {snapshot.kernel} saves zero pages as flagged pfns, which the "
+            f"{options.kernel_format} layout cannot hold: use --kernel-format 6.12"
+        )
     layout = KernelLayout(snapshot)
     handle = SnapshotReadHandle(snapshot, layout)
     pages = _stream_pages(handle, options.progress, layout.info.image_pages)

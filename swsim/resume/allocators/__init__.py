@@ -1,7 +1,8 @@
 """Boot-time page allocators (``--allocator``), by name.
 
 * ``ascending``, ``descending``, ``random``: one rule each (:mod:`~swsim.resume.allocators.simple`);
-* ``buddy``: the kernel's binary buddy allocator, per zone (:mod:`~swsim.resume.allocators.buddy`).
+* ``buddy``: the kernel's binary buddy allocator, per zone (:mod:`~swsim.resume.allocators.buddy`);
+* ``replay:FILE``: a real kernel's allocations, in order (:mod:`~swsim.resume.allocators.replay`).
 
 Adding one is a module with a :class:`~swsim.resume.allocators.base.PageAllocator` subclass
 and one line in :data:`ALLOCATORS`.
@@ -30,6 +31,21 @@ ALLOCATORS: dict[str, Callable[[BoolArray, int], PageAllocator]] = {
 }
 
 
+#: ``replay:FILE`` names the replay allocator and its file.
+REPLAY_PREFIX = "replay:"
+
+
 def make_allocator(name: str, free: BoolArray, seed: int = 0) -> PageAllocator:
     """The allocator called ``name`` over the frames ``free`` marks free."""
-    return choose("allocator", name, ALLOCATORS)(free, seed)
+    if name.startswith(REPLAY_PREFIX):
+        from swsim.resume.allocators.replay import ReplayAllocator
+
+        return ReplayAllocator(free, name[len(REPLAY_PREFIX):], seed)
+    return choose("allocator", name, ALLOCATORS, [*ALLOCATORS, REPLAY_PREFIX + "FILE"])(free, seed)
+
+
+def check_allocator(name: str) -> str:
+    """``name`` if it names an allocator (``replay:FILE`` included), else UnknownChoice."""
+    if not (name.startswith(REPLAY_PREFIX) and len(name) > len(REPLAY_PREFIX)):
+        choose("allocator", name, ALLOCATORS, [*ALLOCATORS, REPLAY_PREFIX + "FILE"])
+    return name

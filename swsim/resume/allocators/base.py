@@ -29,6 +29,15 @@ class PageAllocator(ABC):
     def alloc(self) -> int:
         """One free frame, taken (-1 when none is left)."""
 
+    def for_caller(self, caller: str) -> PageAllocator:
+        """The allocator that serves ``caller`` (``swsusp``, ``reader``): this one, except for
+        ``replay``, which hands each caller its own entries."""
+        return self
+
+    def report(self) -> list[str]:
+        """Notes on how the restore used this allocator (``replay``: unused entries)."""
+        return []
+
     def alloc_many(self, nr_pages: int) -> PfnArray:
         """What ``nr_pages`` calls of :meth:`alloc` would return, in order (fewer when dry).
 

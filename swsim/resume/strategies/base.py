@@ -26,6 +26,8 @@ class Strategy(ABC):
     name: ClassVar[str]
     #: One line for ``--help`` and the docs.
     summary: ClassVar[str]
+    #: whose kernel/power/swap.c reads the image for it (``2.6.17`` or ``6.x``)
+    swap_kernel: ClassVar[str] = "6.x"
 
     def __init__(self, ctx: ResumeContext) -> None:
         self.ctx = ctx

@@ -30,6 +30,8 @@ from swsim.resume.strategies.pages import get_image_page, get_image_pages
 class Swsusp2006(Strategy):
     """What ``eat`` and ``safe-list`` share (see the module docstring)."""
 
+    swap_kernel = "2.6.17"
+
     def __init__(self, ctx: ResumeContext) -> None:
         super().__init__(ctx)
         self.buffer = -1
