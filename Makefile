@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench fuzz clean
+.PHONY: demo test lint bench fuzz clean real-images truth test-qemu
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,26 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check swsim tests bench
 	$(BIN)/mypy swsim
+
+# Real hibernation images written by Debian's own kernels under QEMU, each proved by resuming
+# from a copy (docs/real-images.md). Needs root or sudo for apt-get; minutes; not part of `make test`.
+REAL_OUT ?= build/real-images
+real-images:
+	tools/real-images/make.sh --out $(REAL_OUT) $(REAL_CONFIGS)
+	python3 tools/real-images/figures.py $(REAL_OUT)
+
+# QEMU-driven test (not part of `make test`): make fresh real images (--force) and check them
+# as the committed fixtures are checked (tests/test_real_data.py, its image tests).
+QEMU_OUT ?= build/test-qemu
+test-qemu: $(STAMP)
+	tools/real-images/make.sh --force --out $(QEMU_OUT) $(REAL_CONFIGS)
+	python3 tools/real-images/figures.py $(QEMU_OUT)
+	SWSIM_REAL_DIR=$(QEMU_OUT) $(BIN)/python -m pytest tests/test_real_data.py -k "not truth"
+
+# Ground truth of one real 6.12 resume (kpageflags dump, allocation trace, kernel counts) into
+# tests/data/real/truth-6.12/ (docs/real-images.md). Same needs as real-images.
+truth:
+	tools/real-images/truth.sh
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -22,9 +22,11 @@ from swsim.cli.fileio import atomic_output, open_input
 from swsim.cli.memory_options import RealMemory, memory_options
 from swsim.cli.options import (
     generate_options,
+    image_format_options,
     key_file_option,
     machine_options,
     restore_options,
+    resume_offset_option,
     write_options,
 )
 from swsim.cli.progress import page_progress
@@ -61,13 +63,17 @@ def cli() -> None:
 )
 @click.option("--seed", type=int, help="Override the machine's page-content seed.")
 @write_options
+@image_format_options
 def snapshot(
-    machine: Machine | None, output: str, seed: int | None, write_options: WriteOptions
+    machine: Machine | None, output: str, seed: int | None, write_options: WriteOptions,
+    image_format: str, kernel_format: str,
 ) -> None:
     """Write the image of a machine (default: the built-in 'default' machine).
 
     The image carries a CRC32 per 32 data pages and a digest (--digest, XXH3-128 by default);
-    --key-file signs it (HMAC-SHA256); --compress=zstd writes it as a standard zstd stream."""
+    --key-file signs it (HMAC-SHA256); --compress=zstd writes it as a standard zstd stream.
+    --format linux-swap|snapshot-stream writes the kernel's own formats instead."""
+    from swsim.cli.kernel_snapshot import check_swsim_compress, write_kernel_snapshot
     from swsim.image.writer import write_image
 
     machine = machine or get_preset("default")
@@ -77,6 +83,10 @@ def snapshot(
         raise UsageError("the machine has no saveable pages: there is nothing to snapshot")
     if output == "-" and sys.stdout.isatty():
         raise UsageError("refusing to write a binary image to a terminal: use -o FILE or a pipe")
+    if image_format != "swsim":
+        write_kernel_snapshot(machine, output, image_format, kernel_format, write_options)
+        return
+    check_swsim_compress(write_options)
     with atomic_output(output) as stream:
         write_image(machine, stream, replace(write_options, progress=page_progress))
 
@@ -94,6 +104,7 @@ def snapshot(
     "order get_buffer() places them (implies --page-by-page).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@resume_offset_option
 def restore(
     image: str,
     strategy: str,
@@ -101,6 +112,7 @@ def restore(
     as_json: bool,
     restore_options: RestoreOptions,
     key: bytes | None,
+    resume_offset: int,
 ) -> None:
     """Restore IMAGE ('-': standard input; raw or zstd) and report what the strategy cost.
 
@@ -116,16 +128,26 @@ def restore(
     with contextlib.ExitStack() as stack:
         stream = stack.enter_context(open_input(image))
         trace = stack.enter_context(atomic_output(trace_file)) if trace_file else None
-        source = open_image(stream, key)
+        source = open_image(stream, key, resume_offset=resume_offset)
         options = replace(restore_options, strategy=strategy, progress=page_progress, trace=trace)
         stats = restore_image(source, options)
     note_unauthenticated(source.checks)
     for note in stats.notes:
         click.echo(f"swsim: note: {note}", err=True)
+    boot = boot_state(source.info.format, restore_options.machine is not None)
     if as_json:
-        click.echo(restore_json(stats, source.checks.to_json()))
+        click.echo(restore_json(stats, {**source.checks.to_json(), "boot_state": boot}))
     else:
-        print_table(restore_table(stats, f"swsim restore {image}"))
+        print_table(restore_table(stats, f"swsim restore {image} (boot state: {boot})"))
+
+
+def boot_state(image_format: str, given: bool) -> str:
+    """Where a restore's boot-time state came from, for its report."""
+    if given:
+        return "--machine/--preset"
+    if image_format == "swsim":
+        return "the image's machine"
+    return "default footprint (docs/kernel-formats.md)"
 
 
 def note_unauthenticated(checks: ImageChecks) -> None:
@@ -143,12 +165,14 @@ def note_unauthenticated(checks: ImageChecks) -> None:
 )
 @restore_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@resume_offset_option
 def compare(
     image: str,
     strategies: tuple[str, ...],
     as_json: bool,
     restore_options: RestoreOptions,
     key: bytes | None,
+    resume_offset: int,
 ) -> None:
     """Restore IMAGE ('-': standard input; raw or zstd) once per strategy, side by side.
 
@@ -159,16 +183,19 @@ def compare(
     from swsim.runs.compare import compare as compare_image
 
     with open_input(image) as stream:
-        rows = compare_image(open_image(stream, key), restore_options, strategies)
+        source = open_image(stream, key, resume_offset=resume_offset)
+        rows = compare_image(source, restore_options, strategies)
     for row in rows:
         for note in row.stats.notes if row.stats is not None else ():
             click.echo(f"swsim: note: {row.strategy}: {note}", err=True)
     asked = restore_options.allocator
     used = next((r.stats.allocator for r in rows if r.stats is not None), asked) or "default"
+    boot = boot_state(source.info.format, restore_options.machine is not None)
     if as_json:
-        click.echo(compare_json(rows, {"image": image, "allocator": used}))
+        click.echo(compare_json(rows, {"image": image, "allocator": used, "boot_state": boot}))
     else:
-        print_table(compare_table(rows, f"swsim compare {image} (allocator {used})"))
+        title = f"swsim compare {image} (allocator {used}; boot state: {boot})"
+        print_table(compare_table(rows, title))
 
 
 @cli.command(epilog=EPILOG)
@@ -179,7 +206,10 @@ def compare(
 )
 @key_file_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
-def inspect(image: str, verify: bool, key: bytes | None, as_json: bool) -> None:
+@resume_offset_option
+def inspect(
+    image: str, verify: bool, key: bytes | None, as_json: bool, resume_offset: int
+) -> None:
     """Show IMAGE's header, a metadata summary (pages per zone, zero pages, pfn ranges) and
     check its block CRCs, digest and (with --key-file) HMAC. Exits 3 (6 with a key) when a
     check fails."""
@@ -188,7 +218,8 @@ def inspect(image: str, verify: bool, key: bytes | None, as_json: bool) -> None:
     from swsim.runs.summary import summarize_image
 
     with open_input(image) as stream:
-        summary = summarize_image(open_image(stream, key), strict=verify)
+        source = open_image(stream, key, resume_offset=resume_offset)
+        summary = summarize_image(source, strict=verify)
     if as_json:
         click.echo(json.dumps(summary.to_json()))
     else:
@@ -206,17 +237,35 @@ def inspect(image: str, verify: bool, key: bytes | None, as_json: bool) -> None:
 @click.option("--list", "list_presets", is_flag=True, help="List the presets and exit.")
 @generate_options
 @memory_options
+@click.option(
+    "--from-image", "from_image", metavar="IMAGE|-",
+    help="The machine an image implies: its pfns as the suspend state, the default boot "
+    "state of docs/kernel-formats.md (a swsim image: the machine it records).",
+)
+@resume_offset_option
 def machine_cmd(
     machine: Machine | None,
     output: str,
     list_presets: bool,
     generate: Callable[[], Machine] | None,
     real_memory: RealMemory | None,
+    from_image: str | None,
+    resume_offset: int,
 ) -> None:
-    """Write a preset (or a checked machine file, or a generated machine) as a machine file.
+    """Write a preset (or a checked machine file, a generated machine, or the machine of an
+    image) as a machine file.
 
     --boot-kpageflags / --suspend-kpageflags / --from-host replace its boot or suspend part
-    with a real kernel's memory (without a machine, they make one of the copies alone)."""
+    with a real kernel's memory (without a machine, they make one of the copies alone):
+    --from-image real.swap --boot-kpageflags boot.kpf takes the image's pfns as the suspend
+    part and the copy as the boot part."""
+    if from_image is not None:
+        if machine is not None or generate is not None:
+            raise UsageError("--from-image cannot be combined with --preset, --machine or "
+                             "--generate")
+        from swsim.cli.from_image import read_image_machine
+
+        machine = read_image_machine(from_image, resume_offset)
     if generate is not None:
         if machine is not None:
             raise UsageError("--generate cannot be combined with --preset or --machine")

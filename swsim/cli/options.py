@@ -28,6 +28,11 @@ if TYPE_CHECKING:  # loaded by the wrappers when a command runs, not to declare 
     pass
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: ``--compress`` values that are the kernel's chunk codecs (``--format linux-swap`` only).
+KERNEL_CHUNK_CODECS = ("lzo", "lz4")
+#: ``snapshot --format`` values, and ``--kernel-format`` layouts (swsim.image.linux.layout).
+IMAGE_FORMATS = ("swsim", "linux-swap", "snapshot-stream")
+KERNEL_LAYOUTS = ("6.1", "6.12")
 
 
 def key_file_option(func: F) -> F:
@@ -49,8 +54,10 @@ def compress_options(func: F) -> F:
     """``--compress none|zstd``, ``--level N``, ``--threads N`` (checked together)."""
 
     @click.option(
-        "--compress", type=click.Choice(list(CODECS)), default="none", show_default=True,
-        help="Compress the image: a standard zstd stream of the raw image.",
+        "--compress", type=click.Choice([*CODECS, *KERNEL_CHUNK_CODECS]), default="none",
+        show_default=True,
+        help="Compress the image: zstd, a standard zstd stream of the raw image (swsim, "
+        "snapshot-stream); lzo or lz4, the kernel's chunks (linux-swap).",
     )
     @click.option(
         "--level", type=int, default=3, show_default=True,
@@ -62,7 +69,8 @@ def compress_options(func: F) -> F:
     )
     @functools.wraps(func)
     def wrapper(*args: Any, compress: str, level: int, threads: int, **kw: Any) -> Any:
-        check_compress_options(compress, level, threads)
+        if compress not in KERNEL_CHUNK_CODECS:
+            check_compress_options(compress, level, threads)
         return func(*args, compress=compress, level=level, threads=threads, **kw)
 
     return cast(F, wrapper)
@@ -76,6 +84,37 @@ def digest_option(func: F) -> F:
         help="Trailer digest of every byte, against accidental damage: xxh3 (XXH3-128, fast) "
         "or sha256 (SHA-256, as older images). Unkeyed either way: --key-file authenticates.",
     )(func)
+
+
+def resume_offset_option(func: F) -> F:
+    """``--resume-offset N``: the page of a swap device where its signature page lies."""
+    return click.option(
+        "--resume-offset", type=click.IntRange(min=0), default=0, show_default=True,
+        metavar="N",
+        help="Read IMAGE as a swap device whose swsusp_header is at page N (the kernel's "
+        "resume_offset=, in pages; for a swap file, give its partition).",
+    )(func)
+
+
+def image_format_options(func: F) -> F:
+    """``--format`` and ``--kernel-format``: which format ``swsim snapshot`` writes."""
+
+    @click.option(
+        "--format", "image_format", type=click.Choice(IMAGE_FORMATS), default="swsim",
+        show_default=True,
+        help="swsim: swsim's own image; linux-swap: a swap device as the kernel writes it "
+        "(--compress none|lzo|lz4); snapshot-stream: the pages /dev/snapshot gives uswsusp.",
+    )
+    @click.option(
+        "--kernel-format", type=click.Choice(KERNEL_LAYOUTS), default="6.12", show_default=True,
+        help="Kernel layout of linux-swap and snapshot-stream: 6.1 stores zero pages as data; "
+        "6.12 flags them in the metadata (6.3+) and has LZ4 (6.9+).",
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, image_format: str, kernel_format: str, **kw: Any) -> Any:
+        return func(*args, image_format=image_format, kernel_format=kernel_format, **kw)
+
+    return cast(F, wrapper)
 
 
 def machine_options(func: F) -> F:

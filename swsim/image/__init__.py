@@ -6,6 +6,7 @@ One home per byte: :mod:`~swsim.image.format` holds every magic, flag and offset
 pfn checks, :mod:`~swsim.image.digest` and :mod:`~swsim.image.auth` the digest and HMAC,
 :mod:`~swsim.image.codecs` the compressions. :mod:`~swsim.image.writer` writes an image,
 :mod:`~swsim.image.reader` reads one, and :mod:`~swsim.image.source` opens any image as the
-neutral :class:`~swsim.image.source.ImageSource` the resume side reads. Another format (the
-kernel's own) is one more reader module and one line in :data:`swsim.image.source.FORMATS`.
+neutral :class:`~swsim.image.source.ImageSource` the resume side reads. The kernel's own
+formats (the swap device, the /dev/snapshot stream) live in :mod:`swsim.image.linux`, behind
+the same seam: lines in :data:`swsim.image.source.FORMATS`.
 """

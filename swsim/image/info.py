@@ -17,9 +17,10 @@ from swsim.machine.model import Machine
 class ImageInfo:
     """An image's page counts and encoding, as read (and checked) from its header."""
 
-    #: which format the image is in (``swsim``)
+    #: which format the image is in (``swsim``, ``linux-swap``, ``snapshot-stream``)
     format: str
-    #: page frames of the machine the image was made on (``num_physpages``)
+    #: page frames of the machine the image was made on (``num_physpages``; for a kernel image
+    #: the frames of the machine it implies, :mod:`swsim.machine.from_image`)
     num_physpages: int
     #: metadata entries: every image page, zero pages included (kernel: ``nr_copy_pages`` +
     #: ``nr_zero_pages`` on v6.6+)
@@ -36,6 +37,9 @@ class ImageInfo:
     #: the kernel reader its format implies (a swap image's flags: ``swap``, ``swap-lzo``,
     #: ``swap-lz4``); None for a snapshot stream such as swsim's (read by snapshot.c alone)
     swap_reader: str | None = None
+    #: swap pages the image's swap map lists (header, then metadata and data, compressed or
+    #: not), when the format has a swap map; the swap readers count their map pages from it
+    swap_pages: int | None = None
 
     @property
     def nr_zero_pages(self) -> int:

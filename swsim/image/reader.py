@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -43,6 +43,9 @@ class CountingInput:
         self.source = source
         self.codec = source.codec
         self.consumed = 0
+        #: the stream the image is read from, when it is stored raw (a format that seeks, the
+        #: swap device, reads it in place if it can)
+        self.origin: BinaryIO | None = None
 
     def read(self, size: int = -1) -> bytes:
         """Up to ``size`` bytes, counted."""

@@ -79,20 +79,54 @@ class ImageFormat:
         )
 
 
-#: Every image format swsim reads, tried in order on the first page.
-FORMATS: tuple[ImageFormat, ...] = (ImageFormat("swsim", IMAGE_MAGIC, 0, SwsimImage),)
+def _linux_swap(
+    data: CountingInput, first_page: bytes, key: bytes | None, checks: ImageChecks | None,
+    resume_offset: int = 0,
+) -> ImageSource:
+    """A swap device holding a kernel image (:mod:`swsim.image.linux`, loaded when needed)."""
+    from swsim.image.linux.source import open_linux_swap
+
+    return open_linux_swap(data, first_page, key, checks, resume_offset)
+
+
+def _snapshot_stream(
+    data: CountingInput, first_page: bytes, key: bytes | None, checks: ImageChecks | None
+) -> ImageSource:
+    """A /dev/snapshot stream (:mod:`swsim.image.linux`, loaded when needed)."""
+    from swsim.image.linux.source import open_snapshot_stream
+
+    return open_snapshot_stream(data, first_page, key, checks)
+
+
+#: Every image format swsim reads, tried in order on the first page: swsim's own; a swap
+#: device with a kernel image (``S1SUSPEND``), or a swap area without one (``_linux_swap`` says
+#: so); a /dev/snapshot stream (x86-64's ``RESTORE_MAGIC`` at offset 24 of its header page).
+FORMATS: tuple[ImageFormat, ...] = (
+    ImageFormat("swsim", IMAGE_MAGIC, 0, SwsimImage),
+    ImageFormat("linux-swap", b"S1SUSPEND\0", PAGE_SIZE - 10, _linux_swap),
+    ImageFormat("swap-area", b"SWAPSPACE2", PAGE_SIZE - 10, _linux_swap),
+    ImageFormat("swap-area-v1", b"SWAP-SPACE", PAGE_SIZE - 10, _linux_swap),
+    ImageFormat("snapshot-stream", (0x23456789ABCDEF02).to_bytes(8, "little"), 24,
+                _snapshot_stream),
+)
 
 
 def open_image(
-    stream: BinaryIO, key: bytes | None = None, checks: ImageChecks | None = None
+    stream: BinaryIO, key: bytes | None = None, checks: ImageChecks | None = None,
+    resume_offset: int = 0,
 ) -> ImageSource:
     """Start reading the image in ``stream`` (any codec, any format): its header is read and
     validated. With ``key`` the image must be signed with it, and every error is an
     :class:`~swsim.errors.AuthError`. ``checks``, if given, is the record filled as the checks
-    pass (else ``source.checks`` is a new one)."""
+    pass (else ``source.checks`` is a new one). ``resume_offset`` (the kernel's
+    ``resume_offset=``, in pages): ``stream`` is a swap device whose signature page is there."""
     with auth_failures(key is not None):
         data = CountingInput(open_image_stream(stream))
+        if data.codec == "none":
+            data.origin = stream
         first_page = read_head(data, PAGE_SIZE)
+        if resume_offset:
+            return _linux_swap(data, first_page, key, checks, resume_offset)
         for image_format in FORMATS:
             if image_format.recognises(first_page):
                 return image_format.open(data, first_page, key, checks)
@@ -102,7 +136,10 @@ def open_image(
 def _not_an_image(first_page: bytes) -> ImageError:
     """Why no format recognises ``first_page``: a bad magic, or a stream too short to tell."""
     if len(first_page) == PAGE_SIZE:
-        return ImageError("not an swsim image (bad magic in the header page)")
+        return ImageError(
+            "not an swsim image (bad magic in the header page), nor a kernel image (no "
+            "S1SUSPEND signature at page 0; --resume-offset N reads it at page N)"
+        )
     if first_page and not IMAGE_MAGIC.startswith(first_page[: len(IMAGE_MAGIC)]):
         return ImageError("not an swsim image (too short, and no swsim magic)")
     return ImageError(
