@@ -70,7 +70,9 @@ def compare(
     for name in names:
         result = results[name]
         if isinstance(result, RestoreNoMemory):
-            rows.append(CompareRow(name, None, error=f"ENOMEM: {result.missing} page(s) missing"))
+            error = (str(result) if result.phase == "replay"
+                     else f"ENOMEM: {result.missing} page(s) missing")
+            rows.append(CompareRow(name, None, error=error))
         else:
             rows.append(CompareRow(name, result.stats))
     bound = results[BOUND_STRATEGY]
