@@ -111,6 +111,7 @@ def test_without_replay_the_buddy_model_is_8_copies_from_the_kernel() -> None:
     # that block for swsusp and loaded those 8 image pages directly.
     assert (run.stats.copies, run.stats.direct) == (truth["pages_copied"] - 8,
                                                     truth["pages_direct"] + 8)
+    assert isinstance(run.strategy, Bitmap) and run.strategy.allocated_unsafe_pages == 8
     differ = [pfn for (pfn, how), (_, kernel) in zip(placement, kernel_placement(), strict=True)
               if how != kernel]
     assert differ == list(range(32568, 32576))
