@@ -8,6 +8,7 @@ serial console of the boot that wrote it).
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from tests.helpers import ROOT, run_cli
 from tests.kernel_spec_reader import read_swap_device
 from tests.kerneltools import mutations
 
-REAL = ROOT / "tests" / "data" / "real"
+#: The committed fixtures, or (``SWSIM_REAL_DIR``, as ``make test-qemu`` sets it) images just made.
+REAL = Path(os.environ.get("SWSIM_REAL_DIR", ROOT / "tests" / "data" / "real"))
 IMAGES = sorted(REAL.glob("*.swap.zst"))
 
 #: The kernel's lines (kernel/power/snapshot.c, swap.c) and the inspect --json keys they match.
