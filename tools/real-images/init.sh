@@ -1,4 +1,7 @@
 #!/bin/sh
+# shellcheck disable=SC2013,SC2034,SC1091
+# (word-splitting /proc/cmdline and /modules is meant; dump_offset and /truth.sh are for
+# truth-init.sh, which this script sources in swsim.mode=truth.)
 # /init of the swsim real-image initramfs (busybox). The mode comes from the kernel command
 # line: swsim.mode=hibernate | resume | truth. See docs/real-images.md.
 export PATH=/bin

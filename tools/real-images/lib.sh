@@ -1,4 +1,5 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
+# (SC2034: the settings and config() outputs are used by make.sh and truth.sh.)
 # Shared by make.sh and truth.sh: packages, kernels, initramfs, QEMU runs.
 # Settings (environment): SCRATCH, MEM_MB, QEMU_TIMEOUT, KERNEL_6_1, KERNEL_6_12.
 
@@ -65,17 +66,20 @@ pick_package() {
   apt-cache pkgnames linux-image-6. | grep -E "$pattern" | sort -V | tail -1
 }
 
+# first_file GLOB...: the first existing path the glob matched, or nothing.
+first_file() { [ -e "$1" ] && echo "$1"; return 0; }
+
 # prepare_kernel SERIES: download and unpack the kernel (once), build the initramfs.
 prepare_kernel() {
   local pkg deb
   pkg=$(pick_package "$1")
   [ -n "$pkg" ] || die "no linux-image package for $1 in the apt sources (apt-get update?)"
   mkdir -p "$SCRATCH/debs"
-  deb=$(ls "$SCRATCH/debs/${pkg}_"*.deb 2> /dev/null | head -1 || true)
+  deb=$(first_file "$SCRATCH/debs/${pkg}_"*.deb)
   if [ -z "$deb" ]; then
     log "downloading $pkg"
     (cd "$SCRATCH/debs" && apt-get download "$pkg" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2) || true
-    deb=$(ls "$SCRATCH/debs/${pkg}_"*.deb 2> /dev/null | head -1 || true)
+    deb=$(first_file "$SCRATCH/debs/${pkg}_"*.deb)
     [ -n "$deb" ] || die "apt-get download $pkg failed"
   fi
   KVER=${pkg#linux-image-}
@@ -97,9 +101,8 @@ prepare_kernel() {
 # order, /init (init.sh) and truth.sh's initramfs part. Rebuilt when an input changed.
 build_initrd() {
   local root=$KDIR/initrd mods m path base
-  local stamp inputs
-  inputs="$HERE/init.sh $HERE/truth-init.sh $HERE/dumper.c $(command -v busybox)"
-  stamp=$(cat $inputs 2> /dev/null | md5sum | cut -d' ' -f1)
+  local stamp
+  stamp=$(cat "$HERE/init.sh" "$HERE/truth-init.sh" "$HERE/dumper.c" "$(command -v busybox)" | md5sum | cut -d' ' -f1)
   [ -s "$INITRD" ] && [ "$(cat "$KDIR/initrd.stamp" 2> /dev/null)" = "$stamp" ] && return 0
   log "building the initramfs for $KVER"
   rm -rf "$root"; mkdir -p "$root"/{bin,proc,sys,dev,lib/modules,mnt}
@@ -141,9 +144,9 @@ run_qemu() {
   fi
 }
 
-# make_image NAME FULLNAME: hibernate onto a fresh sparse swap file, then resume from a copy.
+# make_image FULLNAME: hibernate onto a fresh sparse swap file, then resume from a copy.
 make_image() {
-  local name=$1 full=$2 work=$SCRATCH/work/$2 happend rappend
+  local full=$1 work=$SCRATCH/work/$1 happend rappend
   mkdir -p "$work"; rm -f "$work"/*
   truncate -s "${SWAP_MB}M" "$work/swap.img"
   happend="$BASE_ARGS $KARGS swsim.mode=hibernate $INIT_ARGS"

@@ -47,5 +47,5 @@ for name in "${names[@]}"; do
     echo "== $full: already made (--force to redo)"
     continue
   fi
-  make_image "$name" "$full"
+  make_image "$full"
 done

@@ -1,3 +1,6 @@
+# shellcheck shell=sh disable=SC2016,SC2154
+# (SC2016: the probe definitions' $args are the tracer's, not the shell's; SC2154: $dev, say
+# and finish come from /init.)
 # Sourced by /init in swsim.mode=truth (see truth.sh): kprobe/tracepoint events printed to the
 # console (tp_printk: the trace buffer does not survive the jump into the image), then
 # swsim-dump takes the boot-time memory state, writes it to /dev/vda and writes the resume
