@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -102,7 +102,7 @@ def random_machine(
     nr_saved = sum(e - s for s, e in saveable)
     total = frames + 2 * nr_saved + 256
     zero_fraction = d(st.sampled_from([0.0, 0.3, 1.0])) if zero is None else zero
-    return Machine(
+    machine = Machine(
         frames=total,
         saveable=tuple(saveable),
         boot_used=tuple(used),
@@ -111,6 +111,20 @@ def random_machine(
         content=ContentSpec(seed=d(st.integers(0, 2**16)), zero=zero_fraction, text=0.0),
         name="random",
     )
+    if zero is None and zero_fraction == 1.0:
+        machine = replace(machine, content=replace(machine.content, zero=0.999))
+    return with_a_data_page(machine)
+
+
+def with_a_data_page(machine: Machine) -> Machine:
+    """``machine``, or if every saved page of it is zero the same with no zero page: a kernel
+    refuses an image with no data page at all (``load_image()``: -ENODATA,
+    tests/image/test_zero_pages.py), and random machines are drawn to restore."""
+    from swsim.machine.content import KIND_ZERO, page_kinds
+
+    if (page_kinds(machine.content, machine.saveable_pfns()) == KIND_ZERO).all():
+        return replace(machine, content=replace(machine.content, zero=0.0))
+    return machine
 
 
 # -- the library in one call ----------------------------------------------------------------

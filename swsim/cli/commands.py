@@ -321,10 +321,13 @@ def machine_cmd(
     resume_offset: int,
     real_memory: RealMemory | None,
 ) -> None:
-    """Write a preset, a checked or a generated machine, or an image's, as a machine file.
+    """Write a preset (or a checked machine file, a generated machine, or the machine of an
+    image) as a machine file.
 
     --boot-kpageflags / --suspend-kpageflags / --from-host replace its boot or suspend part
-    with a real kernel's memory (without a machine, they make one of the copies alone)."""
+    with a real kernel's memory (without a machine, they make one of the copies alone):
+    --from-image real.swap --boot-kpageflags boot.kpf takes the image's pfns as the suspend
+    part and the copy as the boot part."""
     if from_image is not None:
         if machine is not None or generate is not None:
             raise UsageError("--from-image cannot be combined with --preset, --machine or "

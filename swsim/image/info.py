@@ -39,6 +39,9 @@ class ImageInfo:
     #: the kernel reader its format implies (a swap image's flags: ``swap``, ``swap-lzo``,
     #: ``swap-lz4``); None for a snapshot stream such as swsim's (read by snapshot.c alone)
     swap_reader: str | None = None
+    #: swap pages the image's swap map lists (header, then metadata and data, compressed or
+    #: not), when the format has a swap map; the swap readers count their map pages from it
+    swap_pages: int | None = None
 
     @property
     def nr_zero_pages(self) -> int:

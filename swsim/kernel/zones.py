@@ -3,8 +3,13 @@
 ZONE_DMA is the first 16 MiB, ZONE_DMA32 runs to 4 GiB, ZONE_NORMAL holds the rest (64-bit:
 no ZONE_HIGHMEM). A zone spans ``[start_pfn, end_pfn)`` (``zone_start_pfn`` and
 ``spanned_pages``), holes included; zones past the end of memory are not populated.
-Departure: the kernel's ZONE_DMA starts at pfn 1 on x86 (pfn 0 is never given to it); swsim's
-starts at 0, which changes no bitmap size (the extents merge into one either way).
+
+On x86 ZONE_DMA starts at pfn 1: the first page is reserved before memblock hands memory to
+the zones (a real 6.1 /proc/zoneinfo: ``start_pfn: 1``, ``spanned 4095``), so the memory
+bitmaps' extent (``create_mem_extents()``) is ``[1, N)``, one block (32768 bits) smaller than
+``[0, N)`` where N - 1 is a multiple of 32768: at 32769 frames each bitmap takes 2 pages, not 4.
+Departure: swsim machines may still save or free pfn 0 (x86 never does); the per-zone counts
+(:func:`pages_per_zone`) put it in DMA.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from swsim.kernel.types import BoolArray, PfnArray
 
 #: MAX_DMA_PFN: 16 MiB.
 MAX_DMA_PFN = (16 << 20) // PAGE_SIZE
+#: x86's ZONE_DMA zone_start_pfn: pfn 0 is never in a zone.
+DMA_START_PFN = 1
 #: MAX_DMA32_PFN: 4 GiB.
 MAX_DMA32_PFN = (4 << 30) // PAGE_SIZE
 
@@ -38,7 +45,7 @@ class Zone:
 
 def machine_zones(frames: int) -> tuple[Zone, ...]:
     """The populated zones of a machine of ``frames`` page frames, in pfn order."""
-    bounds = (("DMA", 0, MAX_DMA_PFN), ("DMA32", MAX_DMA_PFN, MAX_DMA32_PFN),
+    bounds = (("DMA", DMA_START_PFN, MAX_DMA_PFN), ("DMA32", MAX_DMA_PFN, MAX_DMA32_PFN),
               ("Normal", MAX_DMA32_PFN, frames))
     return tuple(
         Zone(name, start, min(end, frames)) for name, start, end in bounds if start < frames
@@ -48,9 +55,11 @@ def machine_zones(frames: int) -> tuple[Zone, ...]:
 def pages_per_zone(pfns: PfnArray, frames: int) -> dict[str, int]:
     """How many of ``pfns`` fall in each populated zone (every zone listed, even at 0)."""
     pfns = np.asarray(pfns, dtype=np.int64)
+    zones = machine_zones(frames)
+    starts = [0, *(zone.start_pfn for zone in zones[1:])]  # pfn 0 counts in DMA
     return {
-        zone.name: int(((pfns >= zone.start_pfn) & (pfns < zone.end_pfn)).sum())
-        for zone in machine_zones(frames)
+        zone.name: int(((pfns >= start) & (pfns < zone.end_pfn)).sum())
+        for zone, start in zip(zones, starts, strict=True)
     }
 
 

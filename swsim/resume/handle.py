@@ -41,7 +41,9 @@ class SnapshotWriteHandle:
     ``get_buffer()``, in image order; a zero page's buffer is zero-filled (memset) and the handle
     moves on to the next image page without asking the caller for data, as the kernel's
     ``goto next``. Trailing zero pages are processed by the call after the last data page, or by
-    :meth:`snapshot_write_finalize` (kernel commit 734eba62cd32) when the caller stops early.
+    :meth:`snapshot_write_finalize` when the caller stops early (what kernels before v7.0 leave
+    to ``load_image()``'s last ``snapshot_write_next()`` call; commit 734eba62cd32, v7.0-rc6,
+    moved the drain into ``snapshot_write_finalize()``: the counts are the same).
     """
 
     def __init__(self, strategy: Strategy, info: ImageInfo, reader: Reader | None = None) -> None:
@@ -163,7 +165,12 @@ class SnapshotWriteHandle:
         """Counts only: run the strategy over the next ``nr_pages`` data pages (and the zero
         pages before them) without loading anything."""
         start, stop = self._data_span(nr_pages)
-        self.strategy.get_buffers(start, stop, self.pfns)
+        if self.trace is None:
+            self.strategy.get_buffers(start, stop, self.pfns)
+        else:  # --trace: every page, in the order get_buffer() places it
+            for index in range(start, stop):
+                pfn = int(self.pfns[index])
+                self.trace(index, pfn, self.strategy.get_buffer(index, pfn))
         self.index = stop
         self.reader.consumed(self.info.nr_meta_pages + self._data_done)
 
@@ -199,6 +206,15 @@ class SnapshotWriteHandle:
             raise ImageError("truncated image: data pages missing before the trailer")
         self.strategy.snapshot_write_finalize()
         self.reader.finish()
+        if not self.snapshot_image_loaded():
+            raise ImageError(
+                "image has no data page (every page is a zero page): the kernel refuses it "
+                "(snapshot_image_loaded() is false, load_image() returns -ENODATA)"
+            )
+
+    def snapshot_image_loaded(self) -> bool:
+        """``snapshot_image_loaded()``: false when ``nr_copy_pages`` (the data pages) is 0."""
+        return self.info.nr_data_pages > 0
 
     def load_header(self) -> None:
         """``load_header()``: size the pfn arrays and let the strategy set up (see the module

@@ -144,8 +144,9 @@ class SwapReader(Reader):
 
     def __init__(self, ctx: ResumeContext, info: ImageInfo, kernel: str) -> None:
         super().__init__(ctx, info, kernel)
-        #: swap pages the map lists: the header, then every page after it
-        self.nr_entries = 1 + info.nr_meta_pages + info.nr_data_pages
+        #: swap pages the map lists: the image's own count (a real swap image), or the header
+        #: then every page after it, one swap page each
+        self.nr_entries = info.swap_pages or 1 + info.nr_meta_pages + info.nr_data_pages
         self.maps: list[int] = []
         #: swap pages read so far (the header is read at once)
         self.entries_read = 0

@@ -66,11 +66,13 @@ class RestoreOptions:
 
 @dataclass
 class RestoreRun:
-    """One strategy's finished restore: its counts, its boot context and the image pfns."""
+    """One strategy's finished restore: its counts, its boot context, the image pfns and the
+    strategy itself (its kernel variables: ``allocated_unsafe_pages``...)."""
 
     stats: RestoreStats
     ctx: ResumeContext
     pfns: PfnArray
+    strategy: Strategy | None = None
 
 
 def check_image_kernel(info: ImageInfo, machine: Machine) -> None:
@@ -325,4 +327,4 @@ class _Pass:
         allocated = ctx.allocated_pfns()
         stats.zones = zone_stats(ctx.frames, handle.pfns, handle.zero, orig, allocated)
         stats.notes = ctx.allocator.report()
-        return RestoreRun(stats, ctx, handle.pfns)
+        return RestoreRun(stats, ctx, handle.pfns, handle.strategy)

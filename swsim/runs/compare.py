@@ -74,7 +74,8 @@ def compare(
     for name in names:
         result = results[name]
         if isinstance(result, RestoreNoMemory):
-            error = f"ENOMEM: {result.missing} page(s) missing"
+            error = (str(result) if result.phase == "replay"
+                     else f"ENOMEM: {result.missing} page(s) missing")
             rows.append(CompareRow(name, result.stats, error=error))
         else:
             rows.append(CompareRow(name, result.stats))

@@ -12,7 +12,7 @@ from tests.helpers import image_bytes_zero, restore_image, run_cli, tiny_machine
 def test_zone_boundaries_are_16_mib_and_4_gib() -> None:
     zones = machine_zones((8 << 30) // 4096)
     assert [(z.name, z.start_pfn, z.end_pfn) for z in zones] == [
-        ("DMA", 0, 4096), ("DMA32", 4096, 1 << 20), ("Normal", 1 << 20, 1 << 21)
+        ("DMA", 1, 4096), ("DMA32", 4096, 1 << 20), ("Normal", 1 << 20, 1 << 21)
     ]
     assert [z.name for z in machine_zones(5000)] == ["DMA", "DMA32"]
     assert [z.name for z in machine_zones(4096)] == ["DMA"]

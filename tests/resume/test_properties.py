@@ -14,7 +14,7 @@ from swsim.machine.model import ContentSpec, Machine
 from swsim.machine.ranges import mask_ranges
 from swsim.resume.allocators import ALLOCATORS
 from swsim.resume.strategies import STRATEGIES
-from tests.helpers import MisplacingSafeList, image_bytes, restore_with_context
+from tests.helpers import MisplacingSafeList, image_bytes, restore_with_context, with_a_data_page
 
 
 def random_machine(seed: int, frames: int, saved: float, used: float) -> Machine:
@@ -26,14 +26,14 @@ def random_machine(seed: int, frames: int, saved: float, used: float) -> Machine
     if not saveable.any():
         saveable[frames - 1] = True
     boot_used = np.array([rng.random() < used for _ in range(frames)]) & ~reserved
-    return Machine(
+    return with_a_data_page(Machine(
         frames=frames,
         saveable=mask_ranges(saveable),
         nosave=mask_ranges(reserved),
         boot_used=mask_ranges(boot_used),
         boot_reserved=mask_ranges(reserved),
         content=ContentSpec(seed=seed),
-    )
+    ))
 
 
 machines = st.builds(

@@ -20,6 +20,7 @@ over every chunk (the kernel's "Invalid image CRC32!").
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -272,6 +273,11 @@ def _open_device(device: SwapDevice, checks: ImageChecks | None, resume_offset: 
     crc_mode = bool(header.flags & SF_CRC32_MODE)
     image = KernelImage(LINUX_SWAP, header_page, pages, max_pages, checks, codec.name, crc_mode)
     image.stored_crc32 = header.crc32
+    # swsusp_read() reads it through swap.c, with the reader its flags choose
+    image.info = replace(
+        image.info, swap_reader="swap" if codec.name == "none" else f"swap-{codec.name}",
+        swap_pages=len(swap_map.entries),
+    )
     used = np.sort(np.concatenate([swap_map.map_pages, swap_map.entries]))
     version, last_page, _, uuid = SWAP_INFO.unpack_from(page, SWAP_INFO_OFFSET)
     image.device_fields = {

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from swsim.kernel.types import BoolArray, PfnArray
-from swsim.kernel.zones import machine_zones
+from swsim.kernel.zones import Zone, machine_zones
 from swsim.machine.ranges import mask_ranges
 from swsim.resume.allocators.base import PageAllocator
 
@@ -42,7 +42,9 @@ class BuddyAllocator(PageAllocator):
     def __init__(self, free: BoolArray, seed: int = 0) -> None:
         super().__init__(free, seed)
         frames = len(free)
-        self.zones = machine_zones(frames)
+        # pfn 0 lies below ZONE_DMA's start on x86: it goes with DMA (a one-frame machine has
+        # no zone at all but that frame)
+        self.zones = machine_zones(frames) or (Zone("DMA", 0, frames),)
         nr_zones = len(self.zones)
         #: order of the free block starting at a pfn (``PageBuddy`` + ``buddy_order``), or -1
         self.block_order = [_NONE] * frames

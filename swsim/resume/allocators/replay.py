@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from swsim.errors import UsageError
+from swsim.errors import RestoreNoMemory, UsageError
 from swsim.kernel.types import BoolArray, PfnArray
 from swsim.resume.allocators.base import PageAllocator
 
@@ -32,8 +32,13 @@ CALLERS = ("swsusp", "reader", "other")
 MAX_ORDER = 10
 
 
-class ReplayExhausted(UsageError):
-    """A model asked for more pages than the replay file holds for its caller."""
+class ReplayExhausted(RestoreNoMemory):
+    """A model asked for more pages than the replay file holds for its caller: the replayed
+    allocator ran dry (exit 4; in ``compare``, that strategy's row)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("replay", 0, "replay")
+        self.args = (message,)
 
 
 def parse_replay(text: str, where: str, frames: int) -> dict[str, PfnArray]:
@@ -84,6 +89,10 @@ class ReplayAllocator(PageAllocator):
         other = pages["other"]
         self._take_many(np.unique(other[self.free[other]]))
         self.queues = {caller: _Queue(caller, pages[caller]) for caller in ("swsusp", "reader")}
+        #: how many times each frame is held (the file may hand out a frame the model still
+        #: holds: the kernel had freed it, a model that diverges has not)
+        self.holds = np.zeros(len(free), dtype=np.int32)
+        self.reissued = 0
 
     def for_caller(self, caller: str) -> PageAllocator:
         """This allocator for ``swsusp``; a view on the ``reader`` entries for ``reader``."""
@@ -102,7 +111,17 @@ class ReplayAllocator(PageAllocator):
         was_free = self.free[pfns]
         self.free[pfns] = False
         self.nr_free -= int(was_free.sum())
+        self.reissued += int((self.holds[pfns] > 0).sum())
+        np.add.at(self.holds, pfns, 1)
         return pfns
+
+    def free_page(self, pfn: int) -> None:
+        """Give ``pfn`` back: free once nothing holds it any more."""
+        if self.holds[pfn] > 1:
+            self.holds[pfn] -= 1
+            return
+        self.holds[pfn] = 0
+        super().free_page(pfn)
 
     def alloc(self) -> int:
         """The next ``swsusp`` page."""
@@ -115,13 +134,20 @@ class ReplayAllocator(PageAllocator):
     take_pages = PageAllocator._take_pages_flat
 
     def report(self) -> list[str]:
-        """One line per caller whose model took fewer pages than the file holds."""
-        return [
+        """One line per caller whose model took fewer pages than the file holds, and one if the
+        file handed out frames the model still held."""
+        notes = [
             f"replay {self.path}: the {queue.caller} model took {queue.taken} page(s), "
             f"the file holds {len(queue.pfns)}"
             for queue in self.queues.values()
             if queue.taken != len(queue.pfns)
         ]
+        if self.reissued:
+            notes.append(
+                f"replay {self.path}: {self.reissued} page(s) handed out while the model still "
+                "held them (the kernel had freed them: the model diverges from the kernel)"
+            )
+        return notes
 
 
 class _CallerView(PageAllocator):

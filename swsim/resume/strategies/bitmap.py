@@ -13,8 +13,8 @@ forbidden and free; otherwise it takes a pbe from the chain allocator and a page
 ``snapshot_write_finalize()`` recycles ``orig_bm`` into ``safe_pages_list``.
 
 Departures: no highmem (``nr_highmem`` = 0: ``prepare_highmem_image`` and ``highmem_pblist``
-are left out, as on 64-bit); ``hibernate=protect_image`` is off; swap.c's swap-map pages and slab
-allocations are not counted, only the pages snapshot.c takes from the page allocator; the
+are left out, as on 64-bit); ``hibernate=protect_image`` is off; swap.c's own pages are the
+reader's (:mod:`swsim.resume.readers`, ``--reader``), slab allocations are not counted; the
 bits live in numpy arrays, not in the leaf frames (their pages are allocated all the same).
 """
 
