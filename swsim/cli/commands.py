@@ -20,6 +20,7 @@ import click
 from swsim import __version__
 from swsim.cli.fileio import atomic_output, open_input
 from swsim.cli.options import (
+    SEED,
     generate_options,
     key_file_option,
     machine_options,
@@ -58,7 +59,7 @@ def cli() -> None:
     "-o", "--output", default="-", show_default=True, metavar="FILE",
     help="Image file to write ('-': standard output). Written atomically.",
 )
-@click.option("--seed", type=int, help="Override the machine's page-content seed.")
+@click.option("--seed", type=SEED, help="Override the machine's page-content seed.")
 @write_options
 def snapshot(
     machine: Machine | None, output: str, seed: int | None, write_options: WriteOptions
@@ -112,6 +113,8 @@ def restore(
 
     if trace_file == "-":
         raise UsageError("--trace needs a file (standard output carries the report)")
+    if trace_file == "":
+        raise UsageError("--trace needs a file name (it is empty)")
     with contextlib.ExitStack() as stack:
         stream = stack.enter_context(open_input(image))
         trace = stack.enter_context(atomic_output(trace_file)) if trace_file else None

@@ -148,8 +148,9 @@ def _run(args: list[str]) -> None:
         # The reader went away (`swsim snapshot | head -c 100`): end quietly.
         quiet_stdout()
         sys.exit(EXIT_BROKEN_PIPE)
-    except MemoryError:
-        click.echo("swsim: error: out of host memory", err=True)
+    except MemoryError as exc:
+        detail = f": {exc}" if str(exc) else ""
+        click.echo(f"swsim: error: out of host memory{detail}", err=True)
         sys.exit(EXIT_UNEXPECTED)
     except OSError as exc:
         click.echo(f"swsim: error: {exc.strerror or exc}", err=True)

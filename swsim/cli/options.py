@@ -18,6 +18,7 @@ from swsim.image.auth import load_key
 from swsim.image.codecs import CODECS, check_compress_options
 from swsim.image.codecs.zstd import ZSTD
 from swsim.image.digest import DEFAULT_DIGEST, DIGESTS
+from swsim.machine.content import SEED_RANGE
 from swsim.machine.model import Machine
 from swsim.machine.presets import DEFAULT_ALLOCATOR, PRESET_ALLOCATORS, PRESETS, get_preset
 from swsim.resume.allocators import ALLOCATORS
@@ -27,6 +28,10 @@ if TYPE_CHECKING:  # loaded by the wrappers when a command runs, not to declare 
     pass
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: The type of every ``--seed`` option: snapshot, restore and ``machine --generate`` take the
+#: same seeds (:data:`~swsim.machine.content.SEED_RANGE`).
+SEED = click.IntRange(SEED_RANGE.start, SEED_RANGE.stop - 1)
 
 
 def key_file_option(func: F) -> F:
@@ -52,15 +57,28 @@ def compress_options(func: F) -> F:
         help="Compress the image: a standard zstd stream of the raw image.",
     )
     @click.option(
-        "--level", type=int, default=3, show_default=True,
-        help=f"zstd compression level ({ZSTD.levels.start}-{ZSTD.levels.stop - 1}).",
+        "--level", type=int, default=None, show_default="3",
+        help=f"zstd compression level ({ZSTD.levels.start}-{ZSTD.levels.stop - 1}); "
+        "needs --compress.",
     )
     @click.option(
-        "--threads", type=int, default=0, show_default=True,
-        help="zstd worker threads (0: compress in the calling thread).",
+        "--threads", type=int, default=None, show_default="0",
+        help=f"zstd worker threads (0: compress in the calling thread; at most "
+        f"{ZSTD.max_threads}); needs --compress.",
     )
     @functools.wraps(func)
-    def wrapper(*args: Any, compress: str, level: int, threads: int, **kw: Any) -> Any:
+    def wrapper(
+        *args: Any, compress: str, level: int | None, threads: int | None, **kw: Any
+    ) -> Any:
+        if compress == "none":
+            given = [f"--{name}" for name, value in (("level", level), ("threads", threads))
+                     if value is not None]
+            if given:
+                verb = "needs" if len(given) == 1 else "need"
+                raise UsageError(f"{' and '.join(given)} {verb} --compress (without it the "
+                                 "image is not compressed)")
+        level = 3 if level is None else level
+        threads = 0 if threads is None else threads
         check_compress_options(compress, level, threads)
         return func(*args, compress=compress, level=level, threads=threads, **kw)
 
@@ -161,7 +179,7 @@ def restore_options(func: F) -> F:
         + "].",
     )
     @click.option(
-        "--seed", type=int, default=0, show_default=True, help="Seed of --allocator=random."
+        "--seed", type=SEED, default=0, show_default=True, help="Seed of --allocator=random."
     )
     @machine_options
     @key_file_option
@@ -220,7 +238,7 @@ def generate_options(func: F) -> F:
                   help="--generate: early boot allocations above the kernel image.")
     @click.option("--struct-page-bytes", type=click.IntRange(min=0), default=64,
                   show_default=True, help="--generate: bytes of mem_map per frame.")
-    @click.option("--seed", "gen_seed", type=int, default=1, show_default=True,
+    @click.option("--seed", "gen_seed", type=SEED, default=1, show_default=True,
                   help="--generate: layout and content seed.")
     @functools.wraps(func)
     def wrapper(

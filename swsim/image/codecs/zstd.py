@@ -36,6 +36,9 @@ READ_ALL_CHUNK = 1 << 20
 MAX_WINDOW_SIZE = 1 << 27
 #: zstd's compression levels.
 ZSTD_LEVELS = range(1, 23)
+#: The most worker threads libzstd uses (ZSTDMT_NBWORKERS_MAX on 64-bit systems; it silently
+#: uses that many for any larger request, and Python's C int overflows beyond 2**31).
+ZSTD_MAX_THREADS = 256
 
 
 class _WalkedSource:
@@ -132,14 +135,23 @@ def zstd_output(out: BinaryIO, level: int, threads: int) -> Iterator[BinaryIO]:
     """A stream whose bytes reach ``out`` zstd-compressed (with a content checksum).
 
     The frame is finished only when the block completes, so an interrupted write never leaves
-    a complete-looking frame.
+    a complete-looking frame. libzstd failing to allocate its buffers (many ``threads`` under a
+    memory limit) is a :class:`MemoryError`.
     """
-    cctx = zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True)
-    writer = cctx.stream_writer(out, closefd=False)
-    stream = cast(BinaryIO, writer)
-    yield stream
-    writer.flush(zstandard.FLUSH_FRAME)
-    stream.close()
+    try:
+        cctx = zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True)
+        writer = cctx.stream_writer(out, closefd=False)
+        stream = cast(BinaryIO, writer)
+        yield stream
+        writer.flush(zstandard.FLUSH_FRAME)
+        stream.close()
+    except zstandard.ZstdError as exc:
+        if "memory" not in str(exc):
+            raise
+        raise MemoryError(
+            f"zstd at level {level} with {threads} worker thread(s) could not allocate its "
+            "buffers"
+        ) from None
 
 
-ZSTD = Codec("zstd", ZSTD_MAGIC, ZSTD_LEVELS, ZstdImageReader, zstd_output)
+ZSTD = Codec("zstd", ZSTD_MAGIC, ZSTD_LEVELS, ZstdImageReader, zstd_output, ZSTD_MAX_THREADS)
