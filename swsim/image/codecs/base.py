@@ -59,6 +59,15 @@ class Codec:
     open_output: Callable[[BinaryIO, int, int], AbstractContextManager[BinaryIO]]
     #: the most worker threads its writer takes (0: it has none)
     max_threads: int = 0
+    #: whether the first bytes of a stream are this codec's (default: they start with
+    #: ``magic``); zstd also begins with a skippable frame's magic
+    starts: Callable[[bytes], bool] | None = None
+
+    def recognises(self, head: bytes) -> bool:
+        """Whether a stream beginning with ``head`` is in this codec (never for the raw one)."""
+        if self.starts is not None:
+            return self.starts(head)
+        return bool(self.magic) and head.startswith(self.magic)
 
     def check_options(self, level: int, threads: int) -> None:
         """Refuse a level this codec does not take, or a number of threads outside

@@ -25,7 +25,7 @@ import zstandard
 
 from swsim.errors import ImageError
 from swsim.image.codecs.base import Codec, WritableBuffer, byte_view, fill_buffer
-from swsim.image.codecs.zstd_frames import ZSTD_MAGIC, FrameWalker, too_long
+from swsim.image.codecs.zstd_frames import ZSTD_MAGIC, FrameWalker, starts_zstd_stream, too_long
 
 #: Compressed bytes the decompressor asks its source for at a time (two zstd blocks: large
 #: enough that the Python calls cost nothing, small enough to stay in cache).
@@ -119,6 +119,12 @@ class ZstdImageReader:
                 if self._reader.read(1):
                     raise too_long(self._produced)
             self._ended = True
+            walker = self._walker
+            if walker.all_declared and walker.declared != self._produced:
+                raise ImageError(
+                    "corrupted compressed image (its zstd frames declare "
+                    f"{walker.declared} bytes of content, they hold {self._produced})"
+                )
 
 
 @contextlib.contextmanager
@@ -143,8 +149,7 @@ def zstd_output(out: BinaryIO, level: int, threads: int) -> Iterator[BinaryIO]:
         writer = cctx.stream_writer(out, closefd=False)
         stream = cast(BinaryIO, writer)
         yield stream
-        writer.flush(zstandard.FLUSH_FRAME)
-        stream.close()
+        stream.close()  # ends the frame (flushing it first would start an empty second one)
     except zstandard.ZstdError as exc:
         if "memory" not in str(exc):
             raise
@@ -154,4 +159,7 @@ def zstd_output(out: BinaryIO, level: int, threads: int) -> Iterator[BinaryIO]:
         ) from None
 
 
-ZSTD = Codec("zstd", ZSTD_MAGIC, ZSTD_LEVELS, ZstdImageReader, zstd_output, ZSTD_MAX_THREADS)
+ZSTD = Codec(
+    "zstd", ZSTD_MAGIC, ZSTD_LEVELS, ZstdImageReader, zstd_output, ZSTD_MAX_THREADS,
+    starts_zstd_stream,
+)
