@@ -91,7 +91,12 @@ def error_message(exc: SwsimError) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI on ``argv`` (default: the process's arguments), turning every error into
-    one line on stderr and ``sys.exit`` with its code; returns when the command succeeded."""
+    one line on stderr and ``sys.exit`` with its code; returns when the command succeeded.
+
+    Without ``argv`` this is the process's entry point: once the run is over (its outputs
+    complete or removed, its exit status decided) a stop signal is ignored while the
+    interpreter shuts down. With ``argv`` (a caller in the same process) the previous handlers
+    are put back."""
     previous: dict[signal.Signals, _Handler] = {}
     try:
         previous = catch_stop_signals()
@@ -102,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(_stopped(signal.SIGINT))
     finally:
         for stop, handler in previous.items():
-            signal.signal(stop, handler)
+            signal.signal(stop, signal.SIG_IGN if argv is None else handler)
 
 
 def _run(args: list[str]) -> None:

@@ -119,11 +119,8 @@ def run_hostile(
             imported.wait(timeout)
         time.sleep(after)
         sent_after = time.monotonic() - start
-        try:
-            proc.send_signal(send)
-        except ProcessLookupError:
-            pass
-    deadline = threading.Timer(timeout, proc.kill)
+        os.kill(proc.pid, send)  # not send_signal(): its poll() could reap the child first
+    deadline = threading.Timer(timeout, os.kill, (proc.pid, signal.SIGKILL))
     deadline.start()
     _, status, usage = os.wait4(proc.pid, 0)
     deadline.cancel()

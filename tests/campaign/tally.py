@@ -29,6 +29,11 @@ def record(kind: str, outcome: str) -> str:
     return outcome
 
 
+def of_code(code: int) -> str:
+    """The outcome of an exit code: ``ok`` or ``exit N``."""
+    return "ok" if code == 0 else f"exit {code}"
+
+
 def total() -> int:
     """Cases recorded so far."""
     return sum(LEDGER.values())
