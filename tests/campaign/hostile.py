@@ -73,9 +73,9 @@ def run_hostile(
     env.pop("SWSIM_PROGRESS", None)
     command = [sys.executable, *(["-X", "importtime"] if wait_for_import else []), "-m", "swsim",
                *args]
-    stdin: int | object
+    stdin: int
     if stdin_file is not None:
-        stdin = stdin_file.open("rb")
+        stdin = os.open(stdin_file, os.O_RDONLY)  # a directory too, as the shell's `<`
     else:
         stdin = subprocess.PIPE if input is not None else subprocess.DEVNULL
     proc = subprocess.Popen(
@@ -83,7 +83,7 @@ def run_hostile(
         preexec_fn=_child_setup(close, limit_as),
     )
     if stdin_file is not None:
-        stdin.close()  # type: ignore[union-attr]
+        os.close(stdin)
     out: dict[str, bytes] = {}
     imported = threading.Event()
 
