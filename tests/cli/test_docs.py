@@ -19,3 +19,15 @@ def test_every_strategy_allocator_and_command_is_documented() -> None:
     for command in ("compare", "inspect"):
         assert command in cli.commands
         assert f"swsim {command}" in docs, command
+
+
+def test_every_exit_code_is_documented_alike() -> None:
+    """README's table and docs/exit-codes.md give every code of EXIT_CODES, README with the
+    very words of ``--help``."""
+    from swsim.errors import EXIT_CODES
+
+    readme = (ROOT / "README.md").read_text()
+    reference = (ROOT / "docs" / "exit-codes.md").read_text()
+    for code, meaning in EXIT_CODES.items():
+        assert f"| {code} | {meaning} |" in readme, code
+        assert f"\n| {code} | " in reference, code
