@@ -34,8 +34,11 @@ class Worker:
     def submit(self, func: Callable[..., Any], *args: Any) -> None:
         """Run ``func(*args)`` after everything submitted before it."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="swsim-hash", daemon=True)
-            self._thread.start()
+            # Kept only once started: a signal's exception (Ctrl-C, SIGTERM) raised in start()
+            # must not leave close() a thread to join that never ran.
+            thread = threading.Thread(target=self._run, name="swsim-hash", daemon=True)
+            thread.start()
+            self._thread = thread
         self._queue.put((func, args))
 
     def _run(self) -> None:

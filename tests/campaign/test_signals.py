@@ -29,7 +29,7 @@ from tests.imagetools import FUZZ_EXAMPLES
 MACHINE = tiny_machine(4096, ((256, 3256),), used=((3500, 3600),), reserved=((0, 256),))
 OLD = b"the previous output, which must survive\n"
 #: Runs per signal: a few in ``make test``, many more in ``make fuzz``.
-CASES = max(4, FUZZ_EXAMPLES // 100)
+CASES = max(4, FUZZ_EXAMPLES // 50)
 MESSAGES = {
     signal.SIGINT: "swsim: interrupted",
     signal.SIGTERM: "swsim: terminated (SIGTERM)",
