@@ -175,6 +175,8 @@ def atomic_output(path: str) -> Iterator[BinaryIO]:
             quiet_stdout()
             raise _write_error("standard output", exc) from None
         return
+    if not path:
+        raise UsageError("cannot write '': the file name is empty")
     target, in_place = output_target(path)
     if in_place:
         with _in_place_output(path) as stream:

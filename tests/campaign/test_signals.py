@@ -12,6 +12,7 @@ start-up runs, which no program of Python's can word: docs/exit-codes.md.)
 from __future__ import annotations
 
 import io
+import json
 import random
 import signal
 from pathlib import Path
@@ -40,6 +41,7 @@ COMMANDS = {
     "snapshot zstd -o FILE": ["snapshot", "--machine", "m.json", "--compress=zstd", "-o", "out"],
     "snapshot to a pipe": ["snapshot", "--machine", "m.json"],
     "restore --trace FILE": ["restore", "img", "--trace", "out", "--json"],
+    "restore - (stdin)": ["restore", "-", "--json"],
 }
 
 
@@ -63,6 +65,8 @@ def complete(workdir: Path, label: str, stdout: bytes) -> bool:
     out = (workdir / "out").read_bytes()
     if label.startswith("snapshot zstd"):
         return zstandard.ZstdDecompressor().decompressobj().decompress(out) == image
+    if label == "restore - (stdin)":
+        return json.loads(stdout)["verified"] is True
     if label.startswith("restore"):
         return out == (workdir / "trace.ref").read_bytes()
     return out == image
@@ -75,7 +79,8 @@ def test_a_stop_signal_at_a_random_moment(workdir: Path, sig: signal.Signals) ->
         label = rng.choice(sorted(COMMANDS))
         after = rng.uniform(0.0, 1.2)
         (workdir / "out").write_bytes(OLD)
-        run = run_hostile(COMMANDS[label], workdir, send=sig, after=after,
+        stdin = workdir / "img" if label == "restore - (stdin)" else None
+        run = run_hostile(COMMANDS[label], workdir, stdin_file=stdin, send=sig, after=after,
                           wait_for_import="swsim.cli.fileio")
         outcome = judge(run, expect_codes={0, 128 + sig})
         if stray_files(workdir):
@@ -87,5 +92,5 @@ def test_a_stop_signal_at_a_random_moment(workdir: Path, sig: signal.Signals) ->
             assert complete(workdir, label, run.stdout), where
         else:  # the old output, or (the signal came after the rename) the new one, whole
             assert run.lines == [MESSAGES[sig]], where
-            if label != "snapshot to a pipe":
+            if label not in ("snapshot to a pipe", "restore - (stdin)"):
                 assert (workdir / "out").read_bytes() == OLD or complete(workdir, label, b""), where

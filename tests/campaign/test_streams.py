@@ -133,6 +133,8 @@ BAD_VALUES = [
     ["snapshot", "--machine", "m.json", "-o", "x", "--threads", "2"],
     ["snapshot", "--machine", "m.json", "-o", "x", "--compress=none", "--level", "3"],
     ["restore", "img", "--trace", ""],
+    ["snapshot", "--machine", "m.json", "-o", ""],
+    ["machine", "--preset", "default", "-o", ""],
     ["restore", "img", "--trace", "-"],
 ]
 
