@@ -30,10 +30,13 @@ demo: $(RUN_STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# Long fuzz run: `make fuzz FUZZ_EXAMPLES=20000` (CI runs the same suite with a small default).
+# The hostile campaign at full size (about 30,000 cases at the default; `make test` runs the
+# same suites with SWSIM_FUZZ_EXAMPLES=400): mutated and resealed images, zstd streams against
+# `zstd -t`, signals, closed streams, devices and FIFOs as outputs, memory limits, huge
+# numbers. Ends with the table of case kinds x outcomes (tests/campaign/tally.py).
 FUZZ_EXAMPLES ?= 5000
 fuzz: $(STAMP)
-	SWSIM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -p no:cacheprovider tests/image/test_fuzz.py tests/cli/test_fuzz.py
+	SWSIM_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -p no:cacheprovider tests/image/test_fuzz.py tests/cli/test_fuzz.py tests/campaign
 
 # Benchmarks against the peer commands (zstd, cat + numpy copy); see bench/bench.py.
 BENCH_RUNS ?= 3

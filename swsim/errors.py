@@ -19,8 +19,10 @@ EXIT_BAD_IMAGE = 3
 EXIT_NOMEM = 4
 EXIT_MACHINE_MISMATCH = 5
 EXIT_AUTH = 6
+EXIT_HANGUP = 129
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
+EXIT_TERMINATED = 143
 
 #: The exit-code table shown by ``--help`` and README.md.
 EXIT_CODES: dict[int, str] = {
@@ -40,8 +42,10 @@ EXIT_CODES: dict[int, str] = {
         "authentication failure: with --key-file, an unsigned image, a wrong key, "
         "or any changed or bad byte"
     ),
-    EXIT_INTERRUPTED: "interrupted (Ctrl-C)",
+    EXIT_HANGUP: "hung up (SIGHUP): partial outputs removed",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C, SIGINT): partial outputs removed",
     EXIT_BROKEN_PIPE: "output pipe closed early (quietly)",
+    EXIT_TERMINATED: "terminated (SIGTERM): partial outputs removed",
 }
 
 

@@ -21,6 +21,7 @@ from swsim import __version__
 from swsim.cli.fileio import atomic_output, open_input
 from swsim.cli.memory_options import RealMemory, memory_options
 from swsim.cli.options import (
+    SEED,
     generate_options,
     image_format_options,
     key_file_option,
@@ -79,7 +80,7 @@ def cli() -> None:
     "-o", "--output", default="-", show_default=True, metavar="FILE",
     help="Image file to write ('-': standard output). Written atomically.",
 )
-@click.option("--seed", type=int, help="Override the machine's page-content seed.")
+@click.option("--seed", type=SEED, help="Override the machine's page-content seed.")
 @write_options
 @image_format_options
 @suspend_options
@@ -173,6 +174,8 @@ def restore(
 
     if trace_file == "-":
         raise UsageError("--trace needs a file (standard output carries the report)")
+    if trace_file == "":
+        raise UsageError("--trace needs a file name (it is empty)")
     with contextlib.ExitStack() as stack:
         stream = stack.enter_context(open_input(image))
         trace = stack.enter_context(atomic_output(trace_file)) if trace_file else None

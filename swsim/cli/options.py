@@ -19,6 +19,7 @@ from swsim.image.auth import load_key, read_key
 from swsim.image.codecs import CODECS, check_compress_options
 from swsim.image.codecs.zstd import ZSTD
 from swsim.image.digest import DEFAULT_DIGEST, DIGESTS
+from swsim.machine.content import SEED_RANGE
 from swsim.machine.model import MAX_FRAMES, Machine
 from swsim.machine.presets import DEFAULT_ALLOCATOR, PRESET_ALLOCATORS, PRESETS, get_preset
 from swsim.resume.allocators import ALLOCATORS, check_allocator
@@ -35,6 +36,10 @@ KERNEL_CHUNK_CODECS = ("lzo", "lz4")
 #: ``snapshot --format`` values, and ``--kernel-format`` layouts (swsim.image.linux.layout).
 IMAGE_FORMATS = ("swsim", "linux-swap", "snapshot-stream")
 KERNEL_LAYOUTS = ("6.1", "6.12")
+
+#: The type of every ``--seed`` option: snapshot, restore and ``machine --generate`` take the
+#: same seeds (:data:`~swsim.machine.content.SEED_RANGE`).
+SEED = click.IntRange(SEED_RANGE.start, SEED_RANGE.stop - 1)
 
 
 def key_file_option(func: F) -> F:
@@ -69,15 +74,28 @@ def compress_options(func: F) -> F:
         "snapshot-stream); lzo or lz4, the kernel's chunks (linux-swap).",
     )
     @click.option(
-        "--level", type=int, default=3, show_default=True,
-        help=f"zstd compression level ({ZSTD.levels.start}-{ZSTD.levels.stop - 1}).",
+        "--level", type=int, default=None, show_default="3",
+        help=f"zstd compression level ({ZSTD.levels.start}-{ZSTD.levels.stop - 1}); "
+        "needs --compress.",
     )
     @click.option(
-        "--threads", type=int, default=0, show_default=True,
-        help="zstd worker threads (0: compress in the calling thread).",
+        "--threads", type=int, default=None, show_default="0",
+        help=f"zstd worker threads (0: compress in the calling thread; at most "
+        f"{ZSTD.max_threads}); needs --compress.",
     )
     @functools.wraps(func)
-    def wrapper(*args: Any, compress: str, level: int, threads: int, **kw: Any) -> Any:
+    def wrapper(
+        *args: Any, compress: str, level: int | None, threads: int | None, **kw: Any
+    ) -> Any:
+        if compress == "none":
+            given = [f"--{name}" for name, value in (("level", level), ("threads", threads))
+                     if value is not None]
+            if given:
+                verb = "needs" if len(given) == 1 else "need"
+                raise UsageError(f"{' and '.join(given)} {verb} --compress (without it the "
+                                 "image is not compressed)")
+        level = 3 if level is None else level
+        threads = 0 if threads is None else threads
         if compress not in KERNEL_CHUNK_CODECS:
             check_compress_options(compress, level, threads)
         return func(*args, compress=compress, level=level, threads=threads, **kw)
@@ -222,7 +240,7 @@ def restore_options(func: F) -> F:
         "one the image's format implies: snapshot for swsim images].",
     )
     @click.option(
-        "--seed", type=int, default=0, show_default=True, help="Seed of --allocator=random."
+        "--seed", type=SEED, default=0, show_default=True, help="Seed of --allocator=random."
     )
     @machine_options
     @key_file_option
@@ -301,7 +319,7 @@ def generate_options(func: F) -> F:
                   help="--generate: early boot allocations above the kernel image.")
     @click.option("--struct-page-bytes", type=click.IntRange(min=0), default=64,
                   show_default=True, help="--generate: bytes of mem_map per frame.")
-    @click.option("--seed", "gen_seed", type=int, default=1, show_default=True,
+    @click.option("--seed", "gen_seed", type=SEED, default=1, show_default=True,
                   help="--generate: layout and content seed.")
     @functools.wraps(func)
     def wrapper(

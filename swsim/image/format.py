@@ -49,6 +49,9 @@ KNOWN_FLAGS = (
 #: magic, version, page_size, num_physpages, image_pages, pages, size, nr_meta_pages,
 #: nr_data_pages, flags, cpus, identity, desc_len, (4 zero bytes), release; from offset 0.
 HEADER = struct.Struct("<8sIIQQQQQQII16sI4x64s")
+#: The creator's name (``release``): NUL-padded, every byte after the first NUL zero.
+RELEASE_OFFSET = 96
+RELEASE_SIZE = 64
 #: Where the header's own CRC32 (over the page with these 4 bytes zero) lies.
 HEADER_CRC_OFFSET = PAGE_SIZE - 4
 #: The zlib-compressed machine description runs from here up to the CRC.
@@ -57,6 +60,20 @@ MACHINE_DESC_MAX = HEADER_CRC_OFFSET - MACHINE_DESC_OFFSET
 #: The largest simulated machine an image may describe (1 TiB of 4 KiB frames): a header is
 #: trusted with allocations only up to this.
 MAX_FRAMES = MACHINE_MAX_FRAMES
+
+
+
+def header_zero_ranges(desc_len: int) -> tuple[tuple[int, int], ...]:
+    """The header's byte ranges ``[start, end)`` that hold nothing and must be zero: the
+    padding before ``release``, the reserved bytes after it, and the rest of the page after a
+    machine description of ``desc_len`` bytes, up to the CRC. (The kernel's header page is a
+    zeroed page too, get_image_page(); swsim refuses an image whose unused bytes are not.)"""
+    return (
+        (RELEASE_OFFSET - 4, RELEASE_OFFSET),
+        (HEADER.size, MACHINE_DESC_OFFSET),
+        (MACHINE_DESC_OFFSET + desc_len, HEADER_CRC_OFFSET),
+    )
+
 
 # -- checksum pages ------------------------------------------------------------------------
 #: kernel/power/swap.c UNC_PAGES: pages per compression (and here checksum) block.

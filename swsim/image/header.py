@@ -27,6 +27,7 @@ from swsim.image.format import (
     MACHINE_DESC_MAX,
     MACHINE_DESC_OFFSET,
     MAX_FRAMES,
+    header_zero_ranges,
 )
 from swsim.image.info import ImageInfo
 from swsim.kernel.constants import PAGE_SIZE, nr_meta_pages
@@ -196,6 +197,15 @@ class ImageHeader:
             raise ImageError("corrupted image: more image pages than page frames")
         if not 0 < desc_len <= MACHINE_DESC_MAX:
             raise ImageError("corrupted image: bad machine description length")
+        for start, end in header_zero_ranges(desc_len):
+            if any(page[start:end]):
+                raise ImageError(
+                    f"corrupted image: non-zero bytes in the header's unused bytes {start}-"
+                    f"{end - 1}"
+                )
+        text, nul, padding = bytes(release).partition(b"\0")
+        if any(padding):
+            raise ImageError("corrupted image: the header's release field is not NUL-padded")
         try:
             desc = zlib.decompress(page[MACHINE_DESC_OFFSET : MACHINE_DESC_OFFSET + desc_len])
             machine = parse_machine(desc, where="image machine description")
@@ -216,5 +226,5 @@ class ImageHeader:
         return cls(
             num_physpages=num_physpages, image_pages=image_pages, nr_meta_pages=meta,
             nr_data_pages=data, machine=machine, identity=identity, flags=flags, cpus=cpus,
-            release=release.rstrip(b"\0").decode(errors="replace"), version=version,
+            release=text.decode(errors="replace"), version=version,
         )

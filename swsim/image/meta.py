@@ -33,6 +33,13 @@ def pack_meta_pages(entries: WordArray | PfnArray) -> bytes:
     return out.tobytes()
 
 
+def padding_is_zero(last_page: bytes | memoryview, image_pages: int) -> bool:
+    """Whether the entries of the last metadata page after the last of ``image_pages`` are zero
+    (the kernel clears each metadata page before pack_pfns() fills it)."""
+    used = (image_pages - 1) % PFNS_PER_META_PAGE + 1
+    return not any(memoryview(last_page)[used * 8 :])
+
+
 def decode_meta_page(page: bytes | memoryview, count: int) -> tuple[PfnArray, BoolArray]:
     """``unpack_orig_pfns()`` of v6.6+: the first ``count`` pfns (int64) of ``page`` (one or
     more metadata pages) and which of them are zero pages."""

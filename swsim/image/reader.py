@@ -25,6 +25,7 @@ from swsim.image.digest import Hasher, digest_for_flags
 from swsim.image.format import FLAG_BLOCK_CRC32, nr_crc_blocks, nr_crc_pages, tail_pages
 from swsim.image.header import ImageHeader
 from swsim.image.info import ImageInfo
+from swsim.image.meta import padding_is_zero
 from swsim.image.trailer import check_trailer
 from swsim.image.worker import Worker
 from swsim.kernel.constants import PAGE_SIZE
@@ -111,9 +112,16 @@ class ImageReader:
         return self._read_exact(nr_pages * PAGE_SIZE, what) if nr_pages else b""
 
     def iter_meta_pages(self) -> Iterator[bytes]:
-        """The metadata pages, in order, each hashed like the rest."""
+        """The metadata pages, in order, each hashed like the rest; the last one's padding must
+        be zero."""
+        last = self.header.nr_meta_pages - 1
         for index in range(self.header.nr_meta_pages):
-            yield self._read_exact(PAGE_SIZE, f"metadata page {index}")
+            page = self._read_exact(PAGE_SIZE, f"metadata page {index}")
+            if index == last and not padding_is_zero(page, self.header.image_pages):
+                raise ImageError(
+                    "corrupted image: non-zero bytes in the padding of the last metadata page"
+                )
+            yield page
 
     def iter_data(
         self,

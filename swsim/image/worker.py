@@ -34,8 +34,11 @@ class Worker:
     def submit(self, func: Callable[..., Any], *args: Any) -> None:
         """Run ``func(*args)`` after everything submitted before it."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="swsim-hash", daemon=True)
-            self._thread.start()
+            # Kept only once started: a signal's exception (Ctrl-C, SIGTERM) raised in start()
+            # must not leave close() a thread to join that never ran.
+            thread = threading.Thread(target=self._run, name="swsim-hash", daemon=True)
+            thread.start()
+            self._thread = thread
         self._queue.put((func, args))
 
     def _run(self) -> None:
@@ -89,7 +92,13 @@ class read_ahead(Generic[T]):  # noqa: N801 - used like a function: read_ahead(i
         self._stop = threading.Event()
         self._done = False
         self._thread = threading.Thread(target=self._produce, name="swsim-read", daemon=True)
-        self._thread.start()
+        try:
+            self._thread.start()
+        except BaseException:  # a signal's exception (Ctrl-C, SIGTERM) while it starts
+            self._stop.set()  # no thread may go on reading the stream unseen
+            if self._thread.ident is not None:
+                self._thread.join()
+            raise
 
     def _put(self, item: tuple[bool, Any]) -> bool:
         while not self._stop.is_set():

@@ -41,6 +41,10 @@ def splitmix64(x: WordArray) -> WordArray:
         return out
 
 
+#: Every seed swsim takes (content, allocator, generator): what the content generator's
+#: unsigned 64-bit arithmetic holds, 0 to 2**64 - 1.
+SEED_RANGE = range(1 << 64)
+
 RANDOM_POOL_WORDS = (8 << 20) // 8
 TEXT_POOL_WORDS = (1 << 20) // 8
 

@@ -103,3 +103,15 @@ def test_every_suspend_model_and_its_options_are_documented() -> None:
         assert option in commands, option
     readme = (ROOT / "README.md").read_text()
     assert "## Nigel's question" in readme and "swsim cycle --preset nigel-2006" in readme
+
+
+def test_every_exit_code_is_documented_alike() -> None:
+    """README's table and docs/exit-codes.md give every code of EXIT_CODES, README with the
+    very words of ``--help``."""
+    from swsim.errors import EXIT_CODES
+
+    readme = (ROOT / "README.md").read_text()
+    reference = (ROOT / "docs" / "exit-codes.md").read_text()
+    for code, meaning in EXIT_CODES.items():
+        assert f"| {code} | {meaning} |" in readme, code
+        assert f"\n| {code} | " in reference, code

@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from swsim.errors import EXIT_AUTH, EXIT_CODES
+from tests.campaign import tally
 from tests.helpers import run_swsim
 from tests.imagetools import FUZZ_EXAMPLES, KEY, RAW, SIGNED, Mutation, fuzz_settings, mutations
 
@@ -40,9 +41,16 @@ def test_the_real_cli_never_shows_a_traceback(
         keyfile.write_bytes(KEY)
         args += ["--key-file", str(keyfile)]
     proc = run_swsim(*args, input=mutated)
+    changed = mutation.apply(base) != base
+    if b"Traceback" in proc.stderr:
+        name = "TRACEBACK"
+    elif proc.returncode == 0 and changed:
+        name = "ok, resealed" if mutation.sealed and variant != "key" else "VERIFIED MUTATION"
+    else:
+        name = tally.of_code(proc.returncode)
+    tally.record(f"cli: {variant} image", name)
     assert b"Traceback" not in proc.stderr
     assert proc.returncode in EXIT_CODES
-    changed = mutation.apply(base) != base
     if proc.returncode == 0:
         assert json.loads(proc.stdout)["verified"] is True
         assert not changed or (mutation.sealed and variant != "key")

@@ -82,3 +82,21 @@ def test_quiet_runs_load_neither_rich_nor_other_commands(
 def test_a_table_loads_rich(workdir: Path) -> None:
     """The counterpart, which also shows the check above reads the imports right."""
     assert "rich.table" in loaded_modules(["restore", "img"], workdir)
+
+
+def test_the_entry_point_catches_signals_before_anything_heavy_loads(tmp_path: Path) -> None:
+    """``swsim.cli.main`` (what the ``swsim`` script imports) loads neither click nor numpy nor
+    zstandard: main() installs the stop-signal handlers before they load, so that a Ctrl-C
+    during those imports is one line and exit 130 (tests/campaign/test_signals.py)."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import swsim.cli.main"],
+        capture_output=True, cwd=tmp_path, env=swsim_env(), timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    modules = {
+        line.rsplit("|", 1)[1].strip()
+        for line in proc.stderr.decode().splitlines()
+        if line.startswith("import time:")
+    }
+    assert "swsim.cli.main" in modules
+    assert within(modules, ["click", "numpy", "zstandard", "rich", "swsim.cli.commands"]) == []

@@ -265,3 +265,88 @@ def test_a_mutated_stream_is_refused_exactly_when_zstd_refuses_it(
     except ImageError:
         got = None
     assert got == decompresses_to(bytes(stream))
+
+
+# -- as strict as the zstd format (issue 14, item 5) ---------------------------------------------
+def _with_content_size(frame: bytes, delta: int) -> bytes:
+    """``frame`` with its Frame_Content_Size field changed by ``delta``."""
+    descriptor = frame[4]
+    single = descriptor >> 5 & 1
+    size = (single, 2, 4, 8)[descriptor >> 6]
+    assert size, "the frame has no content size field"
+    offset = 5 + (1 - single) + (0, 1, 2, 4)[descriptor & 3]
+    value = int.from_bytes(frame[offset : offset + size], "little") + delta
+    return frame[:offset] + value.to_bytes(size, "little") + frame[offset + size :]
+
+
+def _restore_code(stream: bytes) -> int:
+    from swsim.errors import SwsimError
+    from tests.helpers import restore_image
+
+    try:
+        assert restore_image(stream).verified
+    except SwsimError as exc:
+        return exc.exit_code
+    return 0
+
+
+def test_a_stream_may_begin_with_skippable_frames() -> None:
+    from tests.imagetools import RAW
+
+    packed = zstandard.ZstdCompressor().compress(RAW)
+    assert _restore_code(SKIPPABLE + SKIPPABLE + packed) == 0
+    assert open_image_stream(io.BytesIO(SKIPPABLE + packed)).codec == "zstd"
+
+
+def test_swsims_writer_ends_its_one_frame_without_an_empty_one() -> None:
+    from swsim.image.writer import WriteOptions
+    from tests.helpers import image_bytes
+    from tests.imagetools import SMALL
+
+    packed = image_bytes(SMALL, WriteOptions(compress="zstd"))
+    obj = zstandard.ZstdDecompressor().decompressobj()
+    obj.decompress(packed)
+    assert obj.eof and obj.unused_data == b""
+
+
+@pytest.mark.parametrize("delta", [1, 5, 255])
+def test_an_empty_frame_must_hold_its_content_size(delta: int) -> None:
+    """zstd -t refuses it; libzstd's streaming decoder lets it pass (empty last block)."""
+    from tests.imagetools import RAW
+
+    empty = zstandard.ZstdCompressor(write_content_size=True, write_checksum=True).compress(b"")
+    stream = zstandard.ZstdCompressor().compress(RAW) + _with_content_size(empty, delta)
+    with pytest.raises(ImageError, match=f"declares {delta} bytes of content, its blocks hold 0"):
+        FrameWalker().feed(stream)
+    assert _restore_code(stream) == EXIT_BAD_IMAGE
+
+
+def test_a_frame_of_raw_blocks_must_hold_its_content_size() -> None:
+    data = random.Random(3).randbytes(300_000)  # incompressible: raw blocks
+    frame = zstandard.ZstdCompressor(level=1).compress(data)
+    walker = FrameWalker()
+    walker.feed(frame)
+    walker.finish()
+    with pytest.raises(ImageError, match="declares 299999 bytes of content, its blocks hold"):
+        FrameWalker().feed(_with_content_size(frame, -1))
+
+
+def test_a_content_size_is_checked_even_where_zstd_1_5_lets_it_pass() -> None:
+    """A frame of compressed blocks ending in an empty block, its content size raised: the
+    zstd command (1.5.4) and libzstd's streaming decoder accept it; the format says the field is
+    the content's size, and swsim refuses it (every frame of the stream declares its size, so
+    their sum must be what it holds; here the sum is more than the image header allows)."""
+    from tests.imagetools import RAW
+
+    out = io.BytesIO()
+    writer = zstandard.ZstdCompressor(write_checksum=True).stream_writer(
+        out, size=len(RAW), closefd=False
+    )
+    writer.write(RAW)
+    writer.flush(zstandard.FLUSH_BLOCK)
+    writer.flush(zstandard.FLUSH_FRAME)
+    frame = out.getvalue()
+    assert frame[-7:-4] == b"\x01\x00\x00"  # the empty last block
+    assert _restore_code(frame) == 0
+    assert _restore_code(_with_content_size(frame, 4096)) == EXIT_BAD_IMAGE
+    assert _restore_code(_with_content_size(frame, -4096)) == EXIT_BAD_IMAGE

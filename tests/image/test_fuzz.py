@@ -18,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from swsim.errors import EXIT_AUTH, SwsimError
+from tests.campaign import tally
 from tests.helpers import restore_image, summarize
 from tests.imagetools import (
     FUZZ_EXAMPLES,
@@ -47,11 +48,30 @@ def outcome(image: bytes, key: bytes | None = None) -> int:
     return 0
 
 
+def record(
+    kind: str, mutation: Mutation, code: int, changed: bool, *, keyed: bool = False,
+    sealed: bool | None = None,
+) -> None:
+    """Count the case in the campaign's ledger (tests/campaign/tally.py): a changed image
+    restored is a failure unless resealed without a key (it is then another, consistent
+    image)."""
+    sealed = mutation.sealed if sealed is None else sealed
+    if code != 0:
+        tally.record(kind, tally.of_code(code))
+    elif not changed:
+        tally.record(kind, "ok")
+    elif sealed and not keyed:
+        tally.record(kind, "ok, resealed")
+    else:
+        tally.record(kind, "VERIFIED MUTATION")
+
+
 @FUZZ
 @given(mutations)
 def test_a_mutated_raw_image_fails_cleanly_unless_resealed(mutation: Mutation) -> None:
     mutated = mutation.apply(RAW)
     code = outcome(mutated)
+    record("library: raw image", mutation, code, mutated != RAW)
     if mutated == RAW:
         assert code == 0
     elif not mutation.sealed:
@@ -67,6 +87,7 @@ def test_with_the_key_every_changed_byte_is_an_authentication_failure(
 ) -> None:
     mutated = mutation.apply(SIGNED)
     code = outcome(mutated, KEY)
+    record("library: signed image, key", mutation, code, mutated != SIGNED, keyed=True)
     assert code == (0 if mutated == SIGNED else EXIT_AUTH), mutation
 
 
@@ -82,6 +103,7 @@ def test_a_mutated_compressed_image_fails_cleanly(mutation: Mutation, before: bo
         mutated = mutation.apply(packed)
         raw = decompresses_to(mutated) or b""
     code = outcome(mutated)
+    record("library: zstd image", mutation, code, raw != RAW, sealed=before and mutation.sealed)
     if raw == RAW:
         assert code == 0
     elif not (before and mutation.sealed):
@@ -95,6 +117,8 @@ def test_inspect_verify_never_passes_a_changed_unsealed_image(mutation: Mutation
     try:
         summarize(mutated, KEY, strict=True)
     except SwsimError as exc:
+        record("library: inspect --verify, key", mutation, exc.exit_code, True, keyed=True)
         assert exc.exit_code == EXIT_AUTH
     else:
+        record("library: inspect --verify, key", mutation, 0, mutated != SIGNED, keyed=True)
         assert mutated == SIGNED

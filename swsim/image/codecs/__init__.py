@@ -31,7 +31,7 @@ def open_image_stream(stream: BinaryIO) -> ImageInput:
     """The image bytes of ``stream``, decoded by the codec whose magic it starts with."""
     head = read_head(stream, _SNIFF)
     for codec in CODECS.values():
-        if codec.magic and head.startswith(codec.magic):
+        if codec.recognises(head):
             return codec.open_input(head, stream)
     return RAW.open_input(head, stream)
 

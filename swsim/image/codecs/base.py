@@ -57,15 +57,31 @@ class Codec:
     open_input: Callable[[bytes, BinaryIO], ImageInput]
     #: ``open_output(out, level, threads)``: a stream whose bytes reach ``out`` encoded
     open_output: Callable[[BinaryIO, int, int], AbstractContextManager[BinaryIO]]
+    #: the most worker threads its writer takes (0: it has none)
+    max_threads: int = 0
+    #: whether the first bytes of a stream are this codec's (default: they start with
+    #: ``magic``); zstd also begins with a skippable frame's magic
+    starts: Callable[[bytes], bool] | None = None
+
+    def recognises(self, head: bytes) -> bool:
+        """Whether a stream beginning with ``head`` is in this codec (never for the raw one)."""
+        if self.starts is not None:
+            return self.starts(head)
+        return bool(self.magic) and head.startswith(self.magic)
 
     def check_options(self, level: int, threads: int) -> None:
-        """Refuse a level this codec does not take, or a negative number of threads."""
+        """Refuse a level this codec does not take, or a number of threads outside
+        0..``max_threads``."""
         if level not in self.levels:
             raise InvalidValue(
                 "level", f"must be between {self.levels.start} and {self.levels.stop - 1}"
             )
-        if threads < 0:
-            raise InvalidValue("threads", "must be 0 (no worker threads) or more")
+        if not 0 <= threads <= self.max_threads:
+            if not self.max_threads:
+                raise InvalidValue("threads", f"must be 0 ({self.name} has no worker threads)")
+            raise InvalidValue(
+                "threads", f"must be between 0 (no worker threads) and {self.max_threads}"
+            )
 
 
 def fill_buffer(readinto: Callable[[memoryview], int | None], view: memoryview) -> int:

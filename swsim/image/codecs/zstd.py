@@ -25,7 +25,7 @@ import zstandard
 
 from swsim.errors import ImageError
 from swsim.image.codecs.base import Codec, WritableBuffer, byte_view, fill_buffer
-from swsim.image.codecs.zstd_frames import ZSTD_MAGIC, FrameWalker, too_long
+from swsim.image.codecs.zstd_frames import ZSTD_MAGIC, FrameWalker, starts_zstd_stream, too_long
 
 #: Compressed bytes the decompressor asks its source for at a time (two zstd blocks: large
 #: enough that the Python calls cost nothing, small enough to stay in cache).
@@ -36,6 +36,9 @@ READ_ALL_CHUNK = 1 << 20
 MAX_WINDOW_SIZE = 1 << 27
 #: zstd's compression levels.
 ZSTD_LEVELS = range(1, 23)
+#: The most worker threads libzstd uses (ZSTDMT_NBWORKERS_MAX on 64-bit systems; it silently
+#: uses that many for any larger request, and Python's C int overflows beyond 2**31).
+ZSTD_MAX_THREADS = 256
 
 
 class _WalkedSource:
@@ -116,6 +119,12 @@ class ZstdImageReader:
                 if self._reader.read(1):
                     raise too_long(self._produced)
             self._ended = True
+            walker = self._walker
+            if walker.all_declared and walker.declared != self._produced:
+                raise ImageError(
+                    "corrupted compressed image (its zstd frames declare "
+                    f"{walker.declared} bytes of content, they hold {self._produced})"
+                )
 
 
 @contextlib.contextmanager
@@ -132,14 +141,25 @@ def zstd_output(out: BinaryIO, level: int, threads: int) -> Iterator[BinaryIO]:
     """A stream whose bytes reach ``out`` zstd-compressed (with a content checksum).
 
     The frame is finished only when the block completes, so an interrupted write never leaves
-    a complete-looking frame.
+    a complete-looking frame. libzstd failing to allocate its buffers (many ``threads`` under a
+    memory limit) is a :class:`MemoryError`.
     """
-    cctx = zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True)
-    writer = cctx.stream_writer(out, closefd=False)
-    stream = cast(BinaryIO, writer)
-    yield stream
-    writer.flush(zstandard.FLUSH_FRAME)
-    stream.close()
+    try:
+        cctx = zstandard.ZstdCompressor(level=level, threads=threads, write_checksum=True)
+        writer = cctx.stream_writer(out, closefd=False)
+        stream = cast(BinaryIO, writer)
+        yield stream
+        stream.close()  # ends the frame (flushing it first would start an empty second one)
+    except zstandard.ZstdError as exc:
+        if "memory" not in str(exc):
+            raise
+        raise MemoryError(
+            f"zstd at level {level} with {threads} worker thread(s) could not allocate its "
+            "buffers"
+        ) from None
 
 
-ZSTD = Codec("zstd", ZSTD_MAGIC, ZSTD_LEVELS, ZstdImageReader, zstd_output)
+ZSTD = Codec(
+    "zstd", ZSTD_MAGIC, ZSTD_LEVELS, ZstdImageReader, zstd_output, ZSTD_MAX_THREADS,
+    starts_zstd_stream,
+)

@@ -9,6 +9,18 @@ block contents without looking at them (a few Python steps per 128 KiB block), a
 :class:`~swsim.errors.ImageError` on a stream that ends inside a frame or goes on with bytes
 that are no frame. It also sums the content sizes the frame headers declare, so that a header
 declaring more than the image may hold is refused before anything is decompressed.
+
+It is also where swsim is as strict as the zstd format where libzstd's streaming decoder is
+not: a frame whose last block is empty ends without libzstd comparing what it decoded with
+the frame's Frame_Content_Size (``zstd -t`` refuses such a frame; python-zstandard's stream
+reader passes it). The walker knows the size of raw and RLE blocks without decoding them, so
+for a frame made only of those (swsim's own writer's empty frames, ``zstd`` on incompressible
+data) it compares the content size field with the blocks; a frame with compressed blocks and
+a non-empty last block is checked by libzstd; and the whole stream, when every frame declares
+its size, must decompress to exactly the sum (:attr:`FrameWalker.all_declared`,
+:class:`~swsim.image.codecs.zstd.ZstdImageReader`). What is left unchecked: a stream of several
+frames with compressed blocks, each ending in an empty block, whose content sizes are wrong
+and add up right.
 """
 
 from __future__ import annotations
@@ -36,6 +48,12 @@ def _skippable_magic_start(data: bytes) -> bool:
     return data[0] & 0xF0 == 0x50 and _SKIPPABLE_HIGH.startswith(data[1:4])
 
 
+def starts_zstd_stream(head: bytes) -> bool:
+    """Whether ``head`` (4 bytes or more) begins a zstd stream: a zstd frame, or a skippable
+    frame (``zstd -d`` accepts a stream that begins with one; so does swsim)."""
+    return head.startswith(ZSTD_MAGIC) or (len(head) >= 4 and _skippable_magic_start(head))
+
+
 def _magic_start(data: bytes) -> bool:
     """Whether ``data`` (1 to 4 bytes) begins a zstd or a skippable frame's magic."""
     return ZSTD_MAGIC.startswith(data) or _skippable_magic_start(data)
@@ -56,8 +74,13 @@ class FrameWalker:
         self._step: Callable[[bytes], None] = self._magic  # parses the field
         self._checksum = False  # whether the current frame ends with a content checksum
         self._size_bytes = 0  # size of its Frame_Content_Size field
+        self._content_size: int | None = None  # its Frame_Content_Size, if it has one
+        self._known = 0  # bytes its raw and RLE blocks decode to
+        self._opaque = False  # whether it has a compressed block (whose size only libzstd knows)
         #: the sum of the content sizes the frame headers seen declare
         self.declared = 0
+        #: whether every frame seen declares its content size (then ``declared`` is exact)
+        self.all_declared = True
         #: the most the whole stream may decompress to (None: no bound yet)
         self.limit: int | None = None
 
@@ -136,17 +159,24 @@ class FrameWalker:
 
     def _header_fields(self, field: bytes) -> None:
         """Window_Descriptor, Dictionary_ID, Frame_Content_Size: only the last one matters."""
+        self._content_size = None
+        self._known = 0
+        self._opaque = False
         if self._size_bytes:
             size = int.from_bytes(field[-self._size_bytes :], "little")
-            self.declared += size + 256 if self._size_bytes == 2 else size
+            self._content_size = size + 256 if self._size_bytes == 2 else size
+            self.declared += self._content_size
             self._check_declared()
+        else:
+            self.all_declared = False
         self._expect(3, self._block)
 
     def _block(self, field: bytes) -> None:
         """Block_Header: Last_Block, Block_Type, Block_Size; then the block's content."""
         header = int.from_bytes(field, "little")
-        content = _block_content(header)
+        content = self._block_content(header)
         if header & 1:
+            self._check_content_size()
             self._expect(len(ZSTD_MAGIC), self._magic, skip=content + 4 * self._checksum)
         else:
             self._expect(3, self._block, skip=content)
@@ -161,8 +191,32 @@ class FrameWalker:
             if header & 1 or end - pos < content:
                 self._block(data[pos - 3 : pos])
                 return pos
+            self._count_block(header)
             pos += content
         return pos
+
+    def _block_content(self, header: int) -> int:
+        """:func:`_block_content`, counting what the block decodes to."""
+        content = _block_content(header)
+        self._count_block(header)
+        return content
+
+    def _count_block(self, header: int) -> None:
+        """Add a raw or RLE block's decoded size to the frame's (Block_Size, either way)."""
+        if header >> 1 & 0x03 == 2:
+            self._opaque = True
+        else:
+            self._known += header >> 3
+
+    def _check_content_size(self) -> None:
+        """At a frame's last block: a frame of raw and RLE blocks only must hold what its
+        Frame_Content_Size says (RFC 8878 3.1.1.1.4)."""
+        if self._content_size is not None and not self._opaque:
+            if self._known != self._content_size:
+                raise ImageError(
+                    "corrupted compressed image (a zstd frame declares "
+                    f"{self._content_size} bytes of content, its blocks hold {self._known})"
+                )
 
 
 def _block_content(header: int) -> int:
