@@ -52,6 +52,22 @@ def cli() -> None:
     restore it page by page with the kernel's strategies, counting what each one costs."""
 
 
+MEMORY_OUT = click.option(
+    "--memory-out", metavar="FILE", type=click.Path(dir_okay=False),
+    help="Also write the machine's memory to FILE as a sparse file: frame PFN at byte "
+    "PFN*4096, the image's pages in their frames, every other frame a hole (snapshot: as "
+    "suspended; restore: after the final copies), so that cmp of the two proves a restore. "
+    "Written atomically; not to standard output.",
+)
+
+
+def check_memory_out(path: str | None) -> None:
+    """``--memory-out -`` is refused: the memory is written at offsets, into a file."""
+    if path == "-":
+        raise UsageError("--memory-out needs a file (the memory is written at its frames' "
+                         "offsets, not as a stream)")
+
+
 @cli.command(epilog=EPILOG)
 @machine_options
 @click.option(
@@ -60,8 +76,13 @@ def cli() -> None:
 )
 @click.option("--seed", type=int, help="Override the machine's page-content seed.")
 @write_options
+@MEMORY_OUT
 def snapshot(
-    machine: Machine | None, output: str, seed: int | None, write_options: WriteOptions
+    machine: Machine | None,
+    output: str,
+    seed: int | None,
+    write_options: WriteOptions,
+    memory_out: str | None,
 ) -> None:
     """Write the image of a machine (default: the built-in 'default' machine).
 
@@ -76,8 +97,16 @@ def snapshot(
         raise UsageError("the machine has no saveable pages: there is nothing to snapshot")
     if output == "-" and sys.stdout.isatty():
         raise UsageError("refusing to write a binary image to a terminal: use -o FILE or a pipe")
+    check_memory_out(memory_out)
     with atomic_output(output) as stream:
         write_image(machine, stream, replace(write_options, progress=page_progress))
+    if memory_out is not None:
+        from swsim.machine.memory_file import MemoryFile
+        from swsim.suspend.snapshot import take_snapshot
+
+        saved = take_snapshot(machine, write_options.zero_pages)
+        with atomic_output(memory_out, durable=False) as out:
+            saved.write_memory(MemoryFile(out.fileno(), machine.frames))
 
 
 @cli.command(epilog=EPILOG)
@@ -92,11 +121,13 @@ def snapshot(
     help="Write a line per image page (index, pfn, zero, frame, direct|safe) to FILE, in the "
     "order get_buffer() places them (implies --page-by-page).",
 )
+@MEMORY_OUT
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 def restore(
     image: str,
     strategy: str,
     trace_file: str | None,
+    memory_out: str | None,
     as_json: bool,
     restore_options: RestoreOptions,
     key: bytes | None,
@@ -112,11 +143,16 @@ def restore(
 
     if trace_file == "-":
         raise UsageError("--trace needs a file (standard output carries the report)")
+    check_memory_out(memory_out)
     with contextlib.ExitStack() as stack:
         stream = stack.enter_context(open_input(image))
         trace = stack.enter_context(atomic_output(trace_file)) if trace_file else None
         source = open_image(stream, key)
-        options = replace(restore_options, strategy=strategy, progress=page_progress, trace=trace)
+        memory = None
+        if memory_out is not None:
+            memory = stack.enter_context(atomic_output(memory_out, durable=False))
+        options = replace(restore_options, strategy=strategy, progress=page_progress, trace=trace,
+                          memory_out=memory)
         stats = restore_image(source, options)
     note_unauthenticated(source.checks)
     if as_json:

@@ -49,8 +49,13 @@ def _write_error(where: str, exc: OSError) -> UsageError:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str) -> Iterator[BinaryIO]:
-    """A binary stream that becomes ``path`` only if the block completes (``-``: stdout)."""
+def atomic_output(path: str, durable: bool = True) -> Iterator[BinaryIO]:
+    """A binary stream that becomes ``path`` only if the block completes (``-``: stdout).
+
+    With ``durable`` False the file is not synced to disk before it is renamed: still all or
+    nothing for every reader, but not across a crash (``--memory-out``: a file as large as the
+    machine's image, made to be compared and thrown away).
+    """
     if path == "-":
         try:
             yield sys.stdout.buffer
@@ -78,7 +83,8 @@ def atomic_output(path: str) -> Iterator[BinaryIO]:
         with os.fdopen(fd, "wb") as stream:
             yield stream
             stream.flush()
-            os.fsync(stream.fileno())
+            if durable:
+                os.fsync(stream.fileno())
         os.replace(tmp, target)
     except OSError as exc:
         with contextlib.suppress(OSError):

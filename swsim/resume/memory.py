@@ -69,8 +69,8 @@ class FrameMemory:
     def _record(self, pfns: PfnArray, ids: PfnArray) -> None:
         self._flush_pending()
         self._flush_singles()
-        if self._other:
-            for pfn in np.intersect1d(pfns, np.fromiter(self._other, dtype=np.int64)).tolist():
+        for pfn in list(self._other):  # a frame or two (the handle's buffer)
+            if (pfns == pfn).any():
                 del self._other[pfn]
         self._chunks_pfns.append(np.asarray(pfns, dtype=np.int64))
         self._chunks_ids.append(np.asarray(ids, dtype=np.int64))
