@@ -44,10 +44,12 @@ class BuddyAllocator(PageAllocator):
         frames = len(free)
         self.zones = machine_zones(frames)
         nr_zones = len(self.zones)
-        #: order of the free block starting at a pfn (``PageBuddy`` + ``buddy_order``), or -1
-        self.block_order = [_NONE] * frames
-        self._next = [_NONE] * frames
-        self._prev = [_NONE] * frames
+        #: order of the free block starting at a pfn (``PageBuddy`` + ``buddy_order``); the
+        #: free lists' links. Keyed by the blocks' first pfns: memory follows the free blocks,
+        #: not the frames (a mostly free 1 TiB machine has 2^18 blocks of 4 MiB)
+        self.block_order: dict[int, int] = {}
+        self._next: dict[int, int] = {}
+        self._prev: dict[int, int] = {}
         self._head = [[_NONE] * NR_PAGE_ORDERS for _ in range(nr_zones)]
         self._tail = [[_NONE] * NR_PAGE_ORDERS for _ in range(nr_zones)]
         self.nr_free_blocks = [[0] * NR_PAGE_ORDERS for _ in range(nr_zones)]
@@ -91,7 +93,7 @@ class BuddyAllocator(PageAllocator):
             self._tail[zone][order] = prev
         else:
             self._prev[nxt] = prev
-        self.block_order[pfn] = _NONE
+        del self.block_order[pfn], self._next[pfn], self._prev[pfn]
         self.nr_free_blocks[zone][order] -= 1
 
     # -- the page allocator ------------------------------------------------------------
@@ -111,7 +113,7 @@ class BuddyAllocator(PageAllocator):
         zone_end = self._zone_ends[self.zone_idx(pfn)]
         while order < MAX_PAGE_ORDER:
             buddy = pfn ^ (1 << order)
-            if buddy >= zone_end or self.block_order[buddy] != order:
+            if buddy >= zone_end or self.block_order.get(buddy) != order:
                 break
             self._del_page_from_free_list(buddy, order)
             pfn &= buddy
@@ -207,7 +209,7 @@ class BuddyAllocator(PageAllocator):
         """``take_page_off_buddy()``: split the block holding ``pfn`` down to ``pfn`` alone."""
         for order in range(NR_PAGE_ORDERS):
             start = pfn & ~((1 << order) - 1)
-            if self.block_order[start] == order:
+            if self.block_order.get(start) == order:
                 break
         else:
             raise AssertionError(f"free pfn {pfn} is in no free block")
