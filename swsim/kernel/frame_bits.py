@@ -44,13 +44,27 @@ class FrameBits:
             self._set_range(*pfn.indices(self.size)[:2], bool(value))
             return
         if isinstance(pfn, int | np.integer):
-            pfns = np.array([pfn], dtype=np.int64)
+            at, bit = int(pfn) >> 3, 1 << (int(pfn) & 7)
+            byte = int(self.bytes[at])
+            self.bytes[at] = byte | bit if value else byte & ~bit
+            return
+        pfns = self._pfns(pfn)
+        if not len(pfns):
+            return
+        where: PfnArray = pfns >> 3
+        bits = _BITS[pfns & 7]
+        if len(pfns) > 64 and (where[1:] >= where[:-1]).all():
+            # sorted (the usual case): the bits of each byte combined first, one write per byte
+            first = np.flatnonzero(np.concatenate((np.ones(1, dtype=bool), where[1:] != where[:-1])))
+            where, bits = where[first], np.bitwise_or.reduceat(bits, first)
+            if value:
+                self.bytes[where] |= bits
+            else:
+                self.bytes[where] &= ~bits
+        elif value:
+            np.bitwise_or.at(self.bytes, where, bits)
         else:
-            pfns = self._pfns(pfn)
-        if value:
-            np.bitwise_or.at(self.bytes, pfns >> 3, _BITS[pfns & 7])
-        else:
-            np.bitwise_and.at(self.bytes, pfns >> 3, ~_BITS[pfns & 7])
+            np.bitwise_and.at(self.bytes, where, ~bits)
 
     def _set_range(self, start: int, stop: int, value: bool) -> None:
         if stop <= start:

@@ -54,8 +54,46 @@ class BuddyAllocator(PageAllocator):
         self._tail = [[_NONE] * NR_PAGE_ORDERS for _ in range(nr_zones)]
         self.nr_free_blocks = [[0] * NR_PAGE_ORDERS for _ in range(nr_zones)]
         self._zone_ends = [zone.end_pfn for zone in self.zones]
+        self.memblock_free_all()
+
+    def memblock_free_all(self) -> None:
+        """``memblock_free_all()``: every run of free frames to :meth:`free_pages_memory`, in
+        pfn order, all at once.
+
+        Equal to calling :meth:`free_pages_memory` run by run (tests/resume/test_buddy.py):
+        each run is cut into the largest aligned blocks and each goes to the tail of its list;
+        none of them merges, since two neighbouring blocks of one order that are buddies would
+        have been cut as one block of the next order (or are of the top order, which does not
+        merge), and runs are separated by frames that are not free. So the lists are the
+        blocks of each zone and order in pfn order, linked at once.
+        """
+        starts: list[int] = []
+        orders: list[int] = []
         for start, end in mask_ranges(self.free):
-            self.free_pages_memory(start, end)
+            while start < end:
+                order = MAX_PAGE_ORDER
+                if start:
+                    order = min(order, (start & -start).bit_length() - 1)
+                while start + (1 << order) > end:
+                    order -= 1
+                starts.append(start)
+                orders.append(order)
+                start += 1 << order
+        if not starts:
+            return
+        pfns = np.array(starts, dtype=np.int64)
+        order_of = np.array(orders, dtype=np.int64)
+        zone_of = np.searchsorted(np.array(self._zone_ends), pfns, side="right")
+        self.block_order = dict(zip(starts, orders, strict=True))
+        for zone in range(len(self.zones)):
+            for order in range(NR_PAGE_ORDERS):
+                chain = pfns[(zone_of == zone) & (order_of == order)].tolist()
+                if not chain:
+                    continue
+                self._head[zone][order], self._tail[zone][order] = chain[0], chain[-1]
+                self._next.update(zip(chain, [*chain[1:], _NONE], strict=True))
+                self._prev.update(zip(chain, [_NONE, *chain[:-1]], strict=True))
+                self.nr_free_blocks[zone][order] = len(chain)
 
     # -- free lists (struct free_area) ---------------------------------------------------
     def zone_idx(self, pfn: int) -> int:
