@@ -55,7 +55,8 @@ class FrameBits:
         bits = _BITS[pfns & 7]
         if len(pfns) > 64 and (where[1:] >= where[:-1]).all():
             # sorted (the usual case): the bits of each byte combined first, one write per byte
-            first = np.flatnonzero(np.concatenate((np.ones(1, dtype=bool), where[1:] != where[:-1])))
+            starts = np.concatenate((np.ones(1, dtype=bool), where[1:] != where[:-1]))
+            first = np.flatnonzero(starts)
             where, bits = where[first], np.bitwise_or.reduceat(bits, first)
             if value:
                 self.bytes[where] |= bits
