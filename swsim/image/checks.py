@@ -24,6 +24,14 @@ from swsim.image.format import CRC_BLOCK_PAGES, CRCS_PER_PAGE, nr_crc_pages
 from swsim.kernel.constants import PAGE_SIZE
 from swsim.kernel.types import PageArray, PfnArray
 
+try:  # ISA-L's CRC32 (the ``fast`` extra): the same values, about twice zlib's speed
+    from isal.isal_zlib import crc32 as _crc32
+except ImportError:  # pragma: no cover - depends on the installation
+    _crc32 = zlib.crc32
+
+#: The CRC32 of the block checksums (zlib's polynomial): ISA-L's where installed, else zlib's.
+crc32: Callable[[bytes | memoryview, int], int] = _crc32
+
 #: ``ImageChecks.codec`` of an image read as it is.
 NO_CODEC = "none"
 
@@ -61,7 +69,7 @@ class BlockCrc32:
         page = 0
         while page < nr_pages:
             take = min(CRC_BLOCK_PAGES - self._in_block, nr_pages - page)
-            self._crc = zlib.crc32(data[page * PAGE_SIZE : (page + take) * PAGE_SIZE], self._crc)
+            self._crc = crc32(data[page * PAGE_SIZE : (page + take) * PAGE_SIZE], self._crc)
             self._in_block += take
             page += take
             if self._in_block == CRC_BLOCK_PAGES:
