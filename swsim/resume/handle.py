@@ -182,7 +182,7 @@ class SnapshotWriteHandle:
                 page_id = self.loaded[index] = self.nr_loaded
                 self.nr_loaded += 1
                 return self.ctx.memory.load_frame(dest, page_id)
-            self.ctx.memory.zero(np.array([dest]))
+            self.ctx.memory.zero_frame(dest)
         return None
 
     def snapshot_write_finalize(self) -> None:

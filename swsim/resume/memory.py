@@ -108,6 +108,14 @@ class FrameMemory:
             self._pending = pfn
         return self._buffer
 
+    def zero_frame(self, pfn: int) -> None:
+        """memset() frame ``pfn`` to zero (the page-by-page path's :meth:`zero`)."""
+        self._flush_pending()
+        self._single_pfns.append(pfn)
+        self._single_ids.append(ZERO)
+        self._other.pop(pfn, None)
+        self._table = None
+
     def write_frame(self, pfn: int) -> PageArray:
         """A write of something that is no image data into frame ``pfn`` (the header, a
         metadata page): the frame's 4096 bytes to write through (:meth:`read_frame` reads them).

@@ -50,7 +50,9 @@ def test_the_last_write_of_a_frame_wins_batched_or_single() -> None:
     memory.load_frame(2, 5)[:] = 1
     memory.load(np.array([2, 3]), np.array([6, 7]))
     memory.load_frame(3, 8)
-    assert memory.contents(np.array([1, 2, 3])).tolist() == [0, 6, 8]
+    memory.zero_frame(1)
+    memory.load_frame(4, 9)
+    assert memory.contents(np.array([1, 2, 3, 4])).tolist() == [ZERO, 6, 8, 9]
 
 
 def test_the_memory_file_holds_the_image_frames_after_copies_and_nothing_else(
