@@ -12,7 +12,8 @@ next to its target (issue 15):
 * ``compare`` of all four strategies (one pass) / one ``restore``: <= 1.5x time, <= 1.2x RSS;
 * peak RSS of the 1 GiB-image restore: < 200 MiB;
 * a 64 GiB machine (16M frames) with a 2 GiB image: < 300 MiB and < 2 s;
-* ``restore --memory-out`` of the 1 GiB image / ``cat IMAGE > OUT``: <= 2x;
+* ``restore --memory-out`` of the 1 GiB image / ``cat IMAGE > OUT`` (OUT on /dev/shm when
+  writable): <= 2x;
 * zstd snapshot of the 1 GiB image / ``zstd -c -3 -T2`` of the raw image: <= 1.2x;
 * ``--no-data`` counts of a 1 TiB machine (2^28 frames) with a 16 GiB image: < 10 s, < 2 GiB;
 * pages per second of the page-by-page path (no target).
@@ -132,7 +133,10 @@ def main() -> None:
                             [*swsim, "restore", str(zst), "--json"], runs)
     row("zstd -d -c IMAGE > /dev/null", t_zd, raw_bytes)
     row("swsim restore (zstd, safe-list)", t_zrestore, raw_bytes)
-    out = work / "memory.out"
+    # OUT in memory (tmpfs) where there is one: both commands write through the page cache,
+    # and neither waits for a shared disk's writeback
+    shm = Path("/dev/shm")
+    out = (shm if shm.is_dir() and os.access(shm, os.W_OK) else work) / "swsim-bench-memory.out"
     t_cp, t_memout = pair(f"cat {raw} > {out}",
                           [*swsim, "restore", str(raw), "--json", "--memory-out", str(out)], runs)
     out.unlink()
