@@ -67,23 +67,45 @@ class MemoryFile:
         self.frames = frames
         os.ftruncate(fd, frames * PAGE_SIZE)
         self._fallocate = _libc_fallocate()
+        self._spilled = 0
 
-    def write(self, pfns: PfnArray, pages: PageArray) -> None:
-        """Page ``pages[i]`` into frame ``pfns[i]`` (one write per run of frames)."""
+    def write(self, pfns: PfnArray, pages: PageArray, rows: PfnArray | None = None) -> None:
+        """Page ``pages[rows[i]]`` (default: ``pages[i]``) into frame ``pfns[i]``, one write per
+        run of consecutive frames and rows."""
         pfns = np.asarray(pfns, dtype=np.int64)
-        for start, stop in runs(pfns):
-            self._pwrite(pages[start:stop].reshape(-1).data, int(pfns[start]) * PAGE_SIZE)
+        rows = np.arange(len(pfns)) if rows is None else rows
+        for start, stop in runs(pfns, rows):
+            first = int(rows[start])
+            data = pages[first : first + stop - start].reshape(-1).data
+            self._pwrite(data, int(pfns[start]) * PAGE_SIZE)
+
+    def spill(self, pages: PageArray, rows: PfnArray) -> PfnArray:
+        """Pages ``pages[rows]`` appended after the frames, where no frame is (pages in frames
+        the caller does not show: a restore's safe pages); their spill slots. :meth:`close`
+        cuts them off."""
+        slots = np.arange(self._spilled, self._spilled + len(rows), dtype=np.int64)
+        self._spilled += len(rows)
+        self.write(self.frames + slots, pages, rows)
+        return slots
+
+    def copy_from(self, dst: PfnArray, src_pages: PfnArray) -> None:
+        """Frame ``dst[i]`` gets file page ``src_pages[i]`` (a frame, or ``frames + slot`` of a
+        spilled page; sources and targets disjoint), in the kernel where it can."""
+        for start, stop in runs(dst, src_pages):
+            count = (stop - start) * PAGE_SIZE
+            self._copy_range(int(src_pages[start]) * PAGE_SIZE, int(dst[start]) * PAGE_SIZE,
+                             count)
+
+    def close(self) -> None:
+        """Cut off the spilled pages: the file is the frames again."""
+        if self._spilled:
+            os.ftruncate(self.fd, self.frames * PAGE_SIZE)
+            self._spilled = 0
 
     def _pwrite(self, data: memoryview, offset: int) -> None:
         while data:
             done = os.pwrite(self.fd, data, offset)
             data, offset = data[done:], offset + done
-
-    def copy(self, dst: PfnArray, src: PfnArray) -> None:
-        """Frame ``src[i]`` to frame ``dst[i]`` (disjoint), in the kernel where it can."""
-        for start, stop in runs(dst, src):
-            count = (stop - start) * PAGE_SIZE
-            self._copy_range(int(src[start]) * PAGE_SIZE, int(dst[start]) * PAGE_SIZE, count)
 
     def _copy_range(self, src: int, dst: int, count: int) -> None:
         while count > 0:

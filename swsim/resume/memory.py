@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from swsim.kernel.constants import PAGE_SIZE
-from swsim.kernel.types import PageArray, PfnArray
+from swsim.kernel.types import BoolArray, PageArray, PfnArray
 from swsim.machine.content import poison_pages
 from swsim.machine.memory_file import MemoryFile
 
@@ -62,6 +62,10 @@ class FrameMemory:
         #: the page-by-page path's write buffer, and the frame it is written through to
         self._buffer = np.zeros(PAGE_SIZE, dtype=np.uint8)
         self._pending = -1
+        #: the memory file: the frames it shows (None: all), and the frames spilled past them
+        self._image: PfnArray | None = None
+        self._spill_pfns: list[PfnArray] = []
+        self._spill_slots: list[PfnArray] = []
         #: resolved table: frames written (sorted) and what each holds; None when stale
         self._table: tuple[PfnArray, PfnArray] | None = (_EMPTY, _EMPTY)
 
@@ -85,16 +89,41 @@ class FrameMemory:
     def _flush_pending(self) -> None:
         """Write the page-by-page buffer to the memory file, once its page is in it."""
         if self._pending >= 0:
-            assert self.out is not None
-            self.out.write(np.array([self._pending]), self._buffer.reshape(1, PAGE_SIZE))
+            self._write_out(np.array([self._pending]), self._buffer.reshape(1, PAGE_SIZE))
             self._pending = -1
+
+    def image_frames(self, pfns: PfnArray) -> None:
+        """The frames the memory file shows (the image pfns, increasing): data loaded into any
+        other frame is spilled past the frames, where a final copy finds it, and cut off at the
+        end (so it never needs punching out)."""
+        self._image = pfns
+
+    def _in_image(self, pfns: PfnArray) -> BoolArray:
+        image = self._image
+        if image is None:
+            return np.ones(len(pfns), dtype=bool)
+        at = np.searchsorted(image, pfns)
+        found = at < len(image)
+        found[found] = image[at[found]] == pfns[found]
+        return found
+
+    def _write_out(self, pfns: PfnArray, pages: PageArray) -> None:
+        """Data pages into the memory file: image frames in place, the others spilled."""
+        out = self.out
+        assert out is not None
+        inside = self._in_image(pfns)
+        rows = np.arange(len(pfns))
+        out.write(pfns[inside], pages, rows[inside])
+        if not inside.all():
+            self._spill_pfns.append(pfns[~inside])
+            self._spill_slots.append(out.spill(pages, rows[~inside]))
 
     def load(self, pfns: PfnArray, ids: PfnArray, pages: PageArray | None = None) -> None:
         """Data pages ``ids[i]`` (whose bytes are ``pages[i]``) written into frames ``pfns[i]``."""
         self._record(pfns, ids)
         if self.out is not None and len(pfns):
             assert pages is not None
-            self.out.write(pfns, pages)
+            self._write_out(pfns, pages)
 
     def load_frame(self, pfn: int, page_id: int) -> PageArray:
         """Data page ``page_id`` about to be written into frame ``pfn``: the buffer to write
@@ -136,8 +165,15 @@ class FrameMemory:
         other = {int(d): self._other[int(s)] for d, s in zip(dst[ids == OTHER], src[ids == OTHER],
                                                             strict=True)}
         if self.out is not None:
-            data = ids >= 0  # the file holds exactly that page at the source
-            self.out.copy(dst[data], src[data])
+            # the file holds exactly that page at the source: in its frame, or spilled
+            show = (ids >= 0) & self._in_image(dst)
+            source = src[show]
+            at = source.copy()
+            spilled = ~self._in_image(source)
+            if spilled.any():
+                frames, slots = _last_writes(self._spill_pfns, self._spill_slots)
+                at[spilled] = self.frames + slots[np.searchsorted(frames, source[spilled])]
+            self.out.copy_from(dst[show], at)
         self._record(dst, ids)
         self._other.update(other)
 
@@ -199,7 +235,9 @@ class FrameMemory:
         out.write(poisoned, poison_pages(poisoned))
         for pfn in pfns[final == OTHER].tolist():
             out.write(np.array([pfn]), self._other[pfn].reshape(1, PAGE_SIZE))
-        out.punch(np.setdiff1d(file_frames, pfns, assume_unique=True))
+        if self._image is None:  # everything was written in place
+            out.punch(np.setdiff1d(file_frames, pfns, assume_unique=True))
+        out.close()
 
 
 def _last_writes(pfns: list[PfnArray], ids: list[PfnArray]) -> tuple[PfnArray, PfnArray]:
