@@ -238,7 +238,6 @@ class SnapshotWriteHandle:
                 f"the header says {self.info.nr_zero_pages}"
             )
         self.prepared = True
-        self.ctx.memory.image_frames(self.pfns)
         self.ctx.poison_boot_frames(self.pfns)
         self.strategy.prepare_image(self.pfns)
         self.check_memory("prepare_image")

@@ -19,9 +19,10 @@ each destination the identity of its source, as a 4096-byte copy gives its bytes
 asks whether frame ``pfns[i]`` holds identity ``loaded[i]``.
 
 With a :class:`~swsim.machine.memory_file.MemoryFile` (``restore --memory-out``), the data
-pages' bytes also go to that file at ``frame * 4096`` as they stream through, the final copies
-are made in the file, and :meth:`FrameMemory.write_out` leaves in it exactly the image frames'
-contents (every other frame a hole).
+pages' bytes are also appended to that file, past the frames, as they stream through; once the
+final copies are made, :meth:`FrameMemory.write_out` writes each image frame's contents at
+``frame * 4096`` from what the page table says it holds, and the spilled pages are cut off
+(every other frame a hole).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from swsim.kernel.constants import PAGE_SIZE
-from swsim.kernel.types import BoolArray, PageArray, PfnArray
+from swsim.kernel.types import PageArray, PfnArray
 from swsim.machine.content import poison_pages
 from swsim.machine.memory_file import MemoryFile
 
@@ -62,10 +63,6 @@ class FrameMemory:
         #: the page-by-page path's write buffer, and the frame it is written through to
         self._buffer = np.zeros(PAGE_SIZE, dtype=np.uint8)
         self._pending = -1
-        #: the memory file: the frames it shows (None: all), and the frames spilled past them
-        self._image: PfnArray | None = None
-        self._spill_pfns: list[PfnArray] = []
-        self._spill_slots: list[PfnArray] = []
         #: resolved table: frames written (sorted) and what each holds; None when stale
         self._table: tuple[PfnArray, PfnArray] | None = (_EMPTY, _EMPTY)
 
@@ -87,43 +84,18 @@ class FrameMemory:
             self._single_pfns, self._single_ids = [], []
 
     def _flush_pending(self) -> None:
-        """Write the page-by-page buffer to the memory file, once its page is in it."""
+        """Spill the page-by-page buffer to the memory file, once its page is in it."""
         if self._pending >= 0:
-            self._write_out(np.array([self._pending]), self._buffer.reshape(1, PAGE_SIZE))
+            assert self.out is not None
+            self.out.spill(self._buffer.reshape(1, PAGE_SIZE), np.array([self._pending]))
             self._pending = -1
-
-    def image_frames(self, pfns: PfnArray) -> None:
-        """The frames the memory file shows (the image pfns, increasing): data loaded into any
-        other frame is spilled past the frames, where a final copy finds it, and cut off at the
-        end (so it never needs punching out)."""
-        self._image = pfns
-
-    def _in_image(self, pfns: PfnArray) -> BoolArray:
-        image = self._image
-        if image is None:
-            return np.ones(len(pfns), dtype=bool)
-        at = np.searchsorted(image, pfns)
-        found = at < len(image)
-        found[found] = image[at[found]] == pfns[found]
-        return found
-
-    def _write_out(self, pfns: PfnArray, pages: PageArray) -> None:
-        """Data pages into the memory file: image frames in place, the others spilled."""
-        out = self.out
-        assert out is not None
-        inside = self._in_image(pfns)
-        rows = np.arange(len(pfns))
-        out.write(pfns[inside], pages, rows[inside])
-        if not inside.all():
-            self._spill_pfns.append(pfns[~inside])
-            self._spill_slots.append(out.spill(pages, rows[~inside]))
 
     def load(self, pfns: PfnArray, ids: PfnArray, pages: PageArray | None = None) -> None:
         """Data pages ``ids[i]`` (whose bytes are ``pages[i]``) written into frames ``pfns[i]``."""
         self._record(pfns, ids)
         if self.out is not None and len(pfns):
             assert pages is not None
-            self._write_out(pfns, pages)
+            self.out.spill(pages, ids)
 
     def load_frame(self, pfn: int, page_id: int) -> PageArray:
         """Data page ``page_id`` about to be written into frame ``pfn``: the buffer to write
@@ -134,7 +106,7 @@ class FrameMemory:
         self._other.pop(pfn, None)
         self._table = None
         if self.out is not None:
-            self._pending = pfn
+            self._pending = page_id
         return self._buffer
 
     def zero_frame(self, pfn: int) -> None:
@@ -160,20 +132,10 @@ class FrameMemory:
 
     def copy_pages(self, dst: PfnArray, src: PfnArray) -> None:
         """Copy frame ``src[i]`` to frame ``dst[i]`` for all i (sources and targets disjoint):
-        each destination holds its source's identity (and, in the memory file, its bytes)."""
+        each destination holds its source's identity."""
         ids = self.contents(src)
         other = {int(d): self._other[int(s)] for d, s in zip(dst[ids == OTHER], src[ids == OTHER],
                                                             strict=True)}
-        if self.out is not None:
-            # the file holds exactly that page at the source: in its frame, or spilled
-            show = (ids >= 0) & self._in_image(dst)
-            source = src[show]
-            at = source.copy()
-            spilled = ~self._in_image(source)
-            if spilled.any():
-                frames, slots = _last_writes(self._spill_pfns, self._spill_slots)
-                at[spilled] = self.frames + slots[np.searchsorted(frames, source[spilled])]
-            self.out.copy_from(dst[show], at)
         self._record(dst, ids)
         self._other.update(other)
 
@@ -213,31 +175,22 @@ class FrameMemory:
 
     # -- the memory file -----------------------------------------------------------------------
     def write_out(self, pfns: PfnArray) -> None:
-        """Leave in the memory file exactly frames ``pfns``' contents (the image frames, after
-        the final copies); every other frame a hole."""
-        out = self.out
-        if out is None:
-            return
-        self._flush_pending()
-        self._flush_singles()
-        # What the file holds now: data written at load time, then the copies' bytes.
-        frames = np.concatenate(self._chunks_pfns)
-        ids = np.concatenate(self._chunks_ids)
-        in_file = ids >= 0
-        file_frames, file_ids = _last_writes([frames[in_file]], [ids[in_file]])
-        final = self.contents(pfns)
-        held = _lookup(file_frames, file_ids, pfns)
-        if not (held[final >= 0] == final[final >= 0]).all():
-            raise AssertionError("memory file out of step with the page table")
-        stale = (final < 0) & (held >= 0)
-        out.punch(pfns[stale & (final == ZERO)])
-        poisoned = pfns[final == POISON]
-        out.write(poisoned, poison_pages(poisoned))
-        for pfn in pfns[final == OTHER].tolist():
-            out.write(np.array([pfn]), self._other[pfn].reshape(1, PAGE_SIZE))
-        if self._image is None:  # everything was written in place
-            out.punch(np.setdiff1d(file_frames, pfns, assume_unique=True))
-        out.close()
+        """Write frames ``pfns``' contents (the image frames, increasing, after the final
+        copies) into the memory file, from the data pages spilled as they streamed through;
+        every other frame stays a hole."""
+        if self.out is not None:
+            self._flush_pending()
+            final = self.contents(pfns)
+            self.out.write_frames(pfns, final, self._special_pages)
+
+    def _special_pages(self, pfns: PfnArray, what: PfnArray) -> PageArray:
+        """The bytes of frames that hold no data page: zeros, poison, or what was written."""
+        pages = np.zeros((len(pfns), PAGE_SIZE), dtype=np.uint8)
+        poisoned = what == POISON
+        pages[poisoned] = poison_pages(pfns[poisoned])
+        for row in np.flatnonzero(what == OTHER).tolist():
+            pages[row] = self._other[int(pfns[row])]
+        return pages
 
 
 def _last_writes(pfns: list[PfnArray], ids: list[PfnArray]) -> tuple[PfnArray, PfnArray]:

@@ -50,9 +50,9 @@ class Snapshot:
         return page_contents(self.machine.content, pfns)
 
     def write_memory(self, out: MemoryFile, batch_pages: int = BATCH_PAGES) -> None:
-        """The suspended machine's saved memory into ``out``: every data page in its frame;
-        zero pages and every frame not saved are holes (``snapshot --memory-out``)."""
-        pfns = self.data_pfns
+        """The suspended machine's saved memory into ``out``: every saved page in its frame
+        (zero pages as zeros); every frame not saved is a hole (``snapshot --memory-out``)."""
+        pfns = self.pfns
         for start in range(0, len(pfns), batch_pages):
             batch = pfns[start : start + batch_pages]
             out.write(batch, self.data_pages(batch))

@@ -66,12 +66,12 @@ def test_the_memory_file_is_sparse(workdir: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     proc = run_cli("restore", "img", "--memory-out", "restored.mem", "--json", cwd=workdir)
     assert proc.returncode == 0, proc.stderr
-    data_pages = json.loads(proc.stdout)["data_pages"]
+    image_pages = json.loads(proc.stdout)["image_pages"]
     for name in ("suspended.mem", "restored.mem"):
         stat = os.stat(workdir / name)
         assert stat.st_size == MACHINE.frames * PAGE_SIZE
-        # holes: the blocks allocated hold about the data pages, not the whole memory
-        assert stat.st_blocks * 512 < data_pages * PAGE_SIZE + (1 << 20) < stat.st_size, name
+        # holes: the blocks allocated hold about the image pages, not the whole memory
+        assert stat.st_blocks * 512 < image_pages * PAGE_SIZE + (1 << 20) < stat.st_size, name
 
 
 def test_a_strategy_that_misplaces_one_page_fails_verification_and_cmp(

@@ -55,14 +55,11 @@ def test_the_last_write_of_a_frame_wins_batched_or_single() -> None:
     assert memory.contents(np.array([1, 2, 3, 4])).tolist() == [ZERO, 6, 8, 9]
 
 
-@pytest.mark.parametrize("spill", [False, True])
 def test_the_memory_file_holds_the_image_frames_after_copies_and_nothing_else(
-    tmp_path: Path, spill: bool
+    tmp_path: Path,
 ) -> None:
     with open(tmp_path / "mem", "w+b") as out:
         memory = FrameMemory(16, MemoryFile(out.fileno(), 16))
-        if spill:  # pages loaded outside the image frames go past the frames, then are cut
-            memory.image_frames(np.array([3, 5, 7, 8, 10]))
         memory.load(np.array([3, 4, 9]), np.array([0, 1, 2]), pages(1, 2, 3))
         memory.load_frame(10, 3)[:] = 4  # page by page: written once the next write comes
         memory.copy_pages(np.array([7, 8]), np.array([9, 4]))  # 7 <- 9, 8 <- 4
