@@ -24,13 +24,10 @@ from swsim.image.format import CRC_BLOCK_PAGES, CRCS_PER_PAGE, nr_crc_pages
 from swsim.kernel.constants import PAGE_SIZE
 from swsim.kernel.types import PageArray, PfnArray
 
-try:  # ISA-L's CRC32 (the ``fast`` extra): the same values, about twice zlib's speed
-    from isal.isal_zlib import crc32 as _crc32
-except ImportError:  # pragma: no cover - depends on the installation
-    _crc32 = zlib.crc32
-
-#: The CRC32 of the block checksums (zlib's polynomial): ISA-L's where installed, else zlib's.
-crc32: Callable[[bytes | memoryview, int], int] = _crc32
+#: The CRC32 of the block checksums: zlib's, which releases the GIL, so that it runs on the
+#: hashing thread beside the reading and the handle. (ISA-L's, through python-isal, is about
+#: twice as fast but holds the GIL: the compressed snapshot got slower with it.)
+crc32: Callable[[bytes | memoryview, int], int] = zlib.crc32
 
 #: ``ImageChecks.codec`` of an image read as it is.
 NO_CODEC = "none"

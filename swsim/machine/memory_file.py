@@ -9,12 +9,12 @@ Everything goes through the page cache in large writes. A restore's data pages s
 before it knows where each ends up, so they are appended past the frames as they come
 (:meth:`MemoryFile.spill`, one write per batch); at the end :meth:`MemoryFile.write_frames`
 writes each run of frames, up to 8 MiB at a time, gathering each frame's page from the spilled
-pages (read through a read-only mapping), and cuts the spilled pages off.
+pages (read back in large reads: a correct restore's frames, in pfn order, hold its data pages
+in stream order), and cuts the spilled pages off.
 """
 
 from __future__ import annotations
 
-import mmap
 import os
 from collections.abc import Callable, Iterator
 
@@ -76,30 +76,43 @@ class MemoryFile:
         ids = np.concatenate(self._spill_ids) if self._spill_ids else np.zeros(0, np.int64)
         slot_of = np.full(int(ids.max()) + 1 if len(ids) else 0, -1, dtype=np.int64)
         slot_of[ids] = np.arange(len(ids))
-        spill = None
-        if self._spilled:
-            spill = mmap.mmap(self.fd, self._spilled * PAGE_SIZE, mmap.MAP_SHARED,
-                              mmap.PROT_READ, offset=self.frames * PAGE_SIZE)
-        try:
-            spilled = (np.frombuffer(spill, dtype=np.uint8).reshape(-1, PAGE_SIZE)
-                       if spill is not None else np.zeros((0, PAGE_SIZE), dtype=np.uint8))
-            buffer = np.empty((WRITE_CHUNK, PAGE_SIZE), dtype=np.uint8)
-            for first, last in runs(pfns):
-                for start in range(first, last, WRITE_CHUNK):
-                    stop = min(start + WRITE_CHUNK, last)
-                    chunk, held = buffer[: stop - start], what[start:stop]
-                    data = held >= 0
-                    chunk[data] = spilled[slot_of[held[data]]]
-                    if not data.all():
-                        chunk[~data] = special(pfns[start:stop][~data], held[~data])
-                    self._pwrite(chunk.reshape(-1).data, int(pfns[start]) * PAGE_SIZE)
-            del spilled
-        finally:
-            if spill is not None:
-                spill.close()
+        buffer = np.empty((WRITE_CHUNK, PAGE_SIZE), dtype=np.uint8)
+        source = np.empty((2 * WRITE_CHUNK, PAGE_SIZE), dtype=np.uint8)
+        for first, last in runs(pfns):
+            for start in range(first, last, WRITE_CHUNK):
+                stop = min(start + WRITE_CHUNK, last)
+                chunk, held = buffer[: stop - start], what[start:stop]
+                data = held >= 0
+                chunk[data] = self._read_spilled(slot_of[held[data]], source)
+                if not data.all():
+                    chunk[~data] = special(pfns[start:stop][~data], held[~data])
+                self._pwrite(chunk.reshape(-1).data, int(pfns[start]) * PAGE_SIZE)
         os.ftruncate(self.fd, self.frames * PAGE_SIZE)
         self._spilled = 0
         self._spill_ids = []
+
+    def _read_spilled(self, slots: PfnArray, buffer: PageArray) -> PageArray:
+        """The spilled pages ``slots``: in one read when they lie close together (a correct
+        restore's frames, in pfn order, hold data pages in stream order), else run by run."""
+        if not len(slots):
+            return buffer[:0]
+        low, high = int(slots.min()), int(slots.max()) + 1
+        if high - low <= len(buffer):
+            self._pread(buffer[: high - low], low)
+            return buffer[slots - low]
+        pages = np.empty((len(slots), PAGE_SIZE), dtype=np.uint8)
+        for start, stop in runs(slots):
+            self._pread(pages[start:stop], int(slots[start]))
+        return pages
+
+    def _pread(self, pages: PageArray, slot: int) -> None:
+        view = memoryview(pages.reshape(-1).data)
+        offset = (self.frames + slot) * PAGE_SIZE
+        while view:
+            done = os.preadv(self.fd, [view], offset)
+            if done <= 0:
+                raise OSError("memory file: spilled pages missing")
+            view, offset = view[done:], offset + done
 
     def _pwrite(self, data: memoryview, offset: int) -> None:
         while data:

@@ -74,6 +74,23 @@ def test_the_memory_file_holds_the_image_frames_after_copies_and_nothing_else(
     assert os.stat(tmp_path / "mem").st_size == 16 * PAGE_SIZE
 
 
+def test_spilled_pages_far_apart_are_read_back_run_by_run(tmp_path: Path) -> None:
+    nr_pages = 5000  # more than one read's span
+    pages = np.zeros((nr_pages, PAGE_SIZE), dtype=np.uint8)
+    pages[:, 0] = np.arange(nr_pages) % 251
+    pages[:, 1] = np.arange(nr_pages) // 251
+    with open(tmp_path / "mem", "w+b") as out:
+        memory = MemoryFile(out.fileno(), 8)
+        memory.spill(pages[:3000], np.arange(3000))
+        memory.spill(pages[3000:], np.arange(3000, nr_pages))
+        memory.write_frames(np.array([1, 2, 3, 6]), np.array([4999, 0, 4998, ZERO]),
+                            lambda pfns, what: np.zeros((len(pfns), PAGE_SIZE), np.uint8))
+    data = np.fromfile(tmp_path / "mem", dtype=np.uint8).reshape(-1, PAGE_SIZE)
+    assert len(data) == 8  # the spill is cut off
+    assert np.array_equal(data[[1, 2, 3]], pages[[4999, 0, 4998]])
+    assert not data[[0, 4, 5, 6, 7]].any()
+
+
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 @pytest.mark.parametrize("page_by_page", [False, True])
 def test_after_a_restore_every_image_frame_holds_its_pages_bytes(
