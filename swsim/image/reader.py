@@ -128,21 +128,31 @@ class ImageReader:
             if buffer is None:
                 return
             batch = buffer[: min(batch_pages, total - start)]
-            self._read_into(batch, f"data pages from {start}")
-            if crc is not None:
-                self.worker.submit(crc.update, batch)
-            self.worker.submit(ring.hashed, always=True)
+            data = self._read_into(batch, f"data pages from {start}")
+            # one item per batch: digest, MAC, CRCs, then the buffer is free again
+            self.worker.submit(self._check_batch, data, batch, crc, ring, always=True)
             yield batch
 
-    def _read_into(self, batch: PageArray, what: str) -> None:
-        """Fill ``batch`` from the stream with ``readinto`` (no copy)."""
+    def _check_batch(
+        self, data: memoryview, batch: PageArray, crc: BlockCrc32 | None, ring: BufferRing
+    ) -> None:
+        try:
+            if not self.worker.failed:
+                self._digest(data)
+                if crc is not None:
+                    crc.update(batch)
+        finally:
+            ring.hashed()
+
+    def _read_into(self, batch: PageArray, what: str) -> memoryview:
+        """Fill ``batch`` from the stream with ``readinto`` (no copy); its bytes."""
         buffer = memoryview(batch.reshape(-1).data)
         got = fill_buffer(self._stream.readinto, buffer)
         if got < len(buffer):
             raise ImageError(
                 f"truncated image: stream ended in the {what} ({got} of {len(buffer)} bytes read)"
             )
-        self.worker.submit(self._digest, buffer)
+        return buffer
 
     def check_trailer(self) -> bytes:
         """Read the trailer, compare its digest with everything read before it; return its MAC."""

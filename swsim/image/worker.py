@@ -62,6 +62,11 @@ class Worker:
                 item = None
                 self._queue.task_done()
 
+    @property
+    def failed(self) -> bool:
+        """Whether an item has raised (the rest are skipped but for ``always`` ones)."""
+        return self._error is not None
+
     def wait(self) -> None:
         """Block until every submitted item has run; re-raise a worker exception."""
         if self._thread is not None:
