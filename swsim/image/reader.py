@@ -29,9 +29,9 @@ from swsim.kernel.constants import PAGE_SIZE
 from swsim.kernel.types import PageArray
 
 #: Pages read from a stream per batch by :meth:`ImageReader.iter_data`.
-READ_BATCH_PAGES = 512
-#: Batch buffers a data stream reuses (:class:`~swsim.image.worker.BufferRing`): 16 MiB.
-RING_BUFFERS = 8
+READ_BATCH_PAGES = 1024
+#: Batch buffers a data stream reuses (:class:`~swsim.image.worker.BufferRing`): 24 MiB.
+RING_BUFFERS = 6
 #: Pages read per step by :meth:`SwsimImage.authenticate_rest`.
 _DRAIN_PAGES = 256
 
