@@ -74,6 +74,22 @@ def cli() -> None:
     restore it page by page with the kernel's strategies, counting what each one costs."""
 
 
+MEMORY_OUT = click.option(
+    "--memory-out", metavar="FILE", type=click.Path(dir_okay=False),
+    help="Also write the machine's memory to FILE as a sparse file: frame PFN at byte "
+    "PFN*4096, the image's pages in their frames, every other frame a hole (snapshot: as "
+    "suspended; restore: after the final copies), so that cmp of the two proves a restore. "
+    "Written atomically; not to standard output.",
+)
+
+
+def check_memory_out(path: str | None) -> None:
+    """``--memory-out -`` is refused: the memory is written at offsets, into a file."""
+    if path == "-":
+        raise UsageError("--memory-out needs a file (the memory is written at its frames' "
+                         "offsets, not as a stream)")
+
+
 @cli.command(epilog=EPILOG)
 @machine_options
 @click.option(
@@ -88,6 +104,7 @@ def cli() -> None:
     "--json", "as_json", is_flag=True,
     help="Print the suspend report as one JSON object (needs -o FILE).",
 )
+@MEMORY_OUT
 def snapshot(
     machine: Machine | None,
     output: str,
@@ -98,6 +115,7 @@ def snapshot(
     kernel: str,
     image_size: ImageSize | None,
     as_json: bool,
+    memory_out: str | None,
 ) -> None:
     """Write the hibernation image of a machine.
 
@@ -121,8 +139,9 @@ def snapshot(
         raise UsageError("the machine has no saveable pages: there is nothing to snapshot")
     if output == "-" and sys.stdout.isatty():
         raise UsageError("refusing to write a binary image to a terminal: use -o FILE or a pipe")
+    check_memory_out(memory_out)
     if image_format != "swsim":
-        report = write_kernel_snapshot(
+        report, saved = write_kernel_snapshot(
             machine, output, image_format, kernel_format, write_options, kernel, image_size
         )
     else:
@@ -132,6 +151,11 @@ def snapshot(
                 machine, kernel, image_size, write_options.zero_pages
             )
             write_snapshot(saved, stream, replace(write_options, progress=page_progress))
+    if memory_out is not None:  # the suspended machine's memory: what the image saved
+        from swsim.machine.memory_file import MemoryFile
+
+        with atomic_output(memory_out, durable=False) as out:
+            saved.write_memory(MemoryFile(out.fileno(), machine.frames))
     if as_json:
         click.echo(json.dumps(report.to_json()))
     elif kernel != "none":
@@ -151,12 +175,14 @@ def snapshot(
     help="Write a line per image page (index, pfn, zero, frame, direct|safe) to FILE, in the "
     "order get_buffer() places them (implies --page-by-page).",
 )
+@MEMORY_OUT
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @resume_offset_option
 def restore(
     image: str,
     strategy: str,
     trace_file: str | None,
+    memory_out: str | None,
     as_json: bool,
     restore_options: RestoreOptions,
     key: bytes | None,
@@ -174,13 +200,18 @@ def restore(
 
     if trace_file == "-":
         raise UsageError("--trace needs a file (standard output carries the report)")
+    check_memory_out(memory_out)
     if trace_file == "":
         raise UsageError("--trace needs a file name (it is empty)")
     with contextlib.ExitStack() as stack:
         stream = stack.enter_context(open_input(image))
         trace = stack.enter_context(atomic_output(trace_file)) if trace_file else None
         source = open_image(stream, key, resume_offset=resume_offset)
-        options = replace(restore_options, strategy=strategy, progress=page_progress, trace=trace)
+        memory = None
+        if memory_out is not None:
+            memory = stack.enter_context(atomic_output(memory_out, durable=False))
+        options = replace(restore_options, strategy=strategy, progress=page_progress, trace=trace,
+                          memory_out=memory)
         try:
             stats = restore_image(source, options)
         except RestoreNoMemory as exc:

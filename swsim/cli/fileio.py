@@ -183,9 +183,14 @@ def output_target(path: str) -> tuple[str, bool]:
 
 
 @contextlib.contextmanager
-def atomic_output(path: str) -> Iterator[BinaryIO]:
+def atomic_output(path: str, durable: bool = True) -> Iterator[BinaryIO]:
     """A binary stream that becomes ``path`` only if the block completes (``-``: stdout; a
-    device, FIFO or open file: written in place, see :func:`output_target`)."""
+    device, FIFO or open file: written in place, see :func:`output_target`).
+
+    With ``durable`` False the file is not synced to disk before it is renamed: still all or
+    nothing for every reader, but not across a crash (``--memory-out``: a file as large as the
+    machine's image, made to be compared and thrown away).
+    """
     if path == "-":
         if isinstance(sys.stdout, ClosedStream):
             raise UsageError("cannot write standard output: it is closed")
@@ -205,7 +210,7 @@ def atomic_output(path: str) -> Iterator[BinaryIO]:
         with _in_place_output(path) as stream:
             yield stream
         return
-    with _replacing_output(path, Path(target)) as stream:
+    with _replacing_output(path, Path(target), durable) as stream:
         yield stream
 
 
@@ -231,7 +236,7 @@ def _in_place_output(path: str) -> Iterator[BinaryIO]:
 
 
 @contextlib.contextmanager
-def _replacing_output(path: str, target: Path) -> Iterator[BinaryIO]:
+def _replacing_output(path: str, target: Path, durable: bool = True) -> Iterator[BinaryIO]:
     """A temporary file next to ``target``, renamed over it when the block completes (and
     removed otherwise); ``path`` is the name errors give."""
     import signal
@@ -254,7 +259,8 @@ def _replacing_output(path: str, target: Path) -> Iterator[BinaryIO]:
             with os.fdopen(fd, "wb") as stream:
                 yield stream
                 stream.flush()
-                os.fsync(stream.fileno())
+                if durable:
+                    os.fsync(stream.fileno())
             os.replace(tmp, target)
         except OSError as exc:
             with contextlib.suppress(OSError):

@@ -14,6 +14,7 @@ from swsim.image.writer import WriteOptions
 from swsim.machine.model import Machine
 from swsim.suspend.kernels import ImageSize, suspend_or_fail
 from swsim.suspend.report import SuspendReport
+from swsim.suspend.snapshot import Snapshot
 
 
 def check_swsim_compress(write_options: WriteOptions) -> None:
@@ -29,9 +30,9 @@ def write_kernel_snapshot(
     write_options: WriteOptions,
     kernel: str = "none",
     image_size: ImageSize | None = None,
-) -> SuspendReport:
+) -> tuple[SuspendReport, Snapshot]:
     """Write ``machine``'s image to ``output`` in a kernel format (options checked first),
-    saved by the ``kernel`` suspend model; return that model's report."""
+    saved by the ``kernel`` suspend model; return that model's report and what it saved."""
     from swsim.image.linux.writer import (
         KernelWriteOptions,
         kernel_zero_pages,
@@ -51,4 +52,4 @@ def write_kernel_snapshot(
         zero_pages = kernel_zero_pages(kernel_format)
         report, saved = suspend_or_fail(machine, kernel, image_size, zero_pages)
         write_kernel_image(machine, stream, options, saved)
-    return report
+    return report, saved

@@ -24,6 +24,11 @@ from swsim.image.format import CRC_BLOCK_PAGES, CRCS_PER_PAGE, nr_crc_pages
 from swsim.kernel.constants import PAGE_SIZE
 from swsim.kernel.types import PageArray, PfnArray
 
+#: The CRC32 of the block checksums: zlib's, which releases the GIL, so that it runs on the
+#: hashing thread beside the reading and the handle. (ISA-L's, through python-isal, is about
+#: twice as fast but holds the GIL: the compressed snapshot got slower with it.)
+crc32: Callable[[bytes | memoryview, int], int] = zlib.crc32
+
 #: ``ImageChecks.codec`` of an image read as it is.
 NO_CODEC = "none"
 
@@ -61,7 +66,7 @@ class BlockCrc32:
         page = 0
         while page < nr_pages:
             take = min(CRC_BLOCK_PAGES - self._in_block, nr_pages - page)
-            self._crc = zlib.crc32(data[page * PAGE_SIZE : (page + take) * PAGE_SIZE], self._crc)
+            self._crc = crc32(data[page * PAGE_SIZE : (page + take) * PAGE_SIZE], self._crc)
             self._in_block += take
             page += take
             if self._in_block == CRC_BLOCK_PAGES:

@@ -15,24 +15,24 @@ import hmac
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
-import numpy as np
-
 from swsim.errors import ImageError
 from swsim.image.auth import check_mac, is_signed, new_mac, require_signed
-from swsim.image.checks import BlockCrc32, ImageChecks, check_crc_padding
+from swsim.image.checks import BlockCrc32, ImageChecks
 from swsim.image.codecs.base import ImageInput, WritableBuffer, fill_buffer, read_head
 from swsim.image.digest import Hasher, digest_for_flags
-from swsim.image.format import FLAG_BLOCK_CRC32, nr_crc_blocks, nr_crc_pages, tail_pages
+from swsim.image.format import FLAG_BLOCK_CRC32, nr_crc_pages, tail_pages
 from swsim.image.header import ImageHeader
 from swsim.image.info import ImageInfo
 from swsim.image.meta import padding_is_zero
 from swsim.image.trailer import check_trailer
-from swsim.image.worker import Worker
+from swsim.image.worker import BufferRing, Worker, read_ahead
 from swsim.kernel.constants import PAGE_SIZE
 from swsim.kernel.types import PageArray
 
 #: Pages read from a stream per batch by :meth:`ImageReader.iter_data`.
 READ_BATCH_PAGES = 1024
+#: Batch buffers a data stream reuses (:class:`~swsim.image.worker.BufferRing`): 24 MiB.
+RING_BUFFERS = 6
 #: Pages read per step by :meth:`SwsimImage.authenticate_rest`.
 _DRAIN_PAGES = 256
 
@@ -124,32 +124,46 @@ class ImageReader:
             yield page
 
     def iter_data(
-        self,
-        batch_pages: int = READ_BATCH_PAGES,
-        into: Callable[[int], PageArray] | None = None,
+        self, ring: BufferRing, crc: BlockCrc32 | None = None
     ) -> Iterator[PageArray]:
-        """Data pages in batches, each a ``(n, PAGE_SIZE)`` uint8 array.
+        """Data pages in batches, each a ``(n, PAGE_SIZE)`` uint8 array read into the next
+        buffer of ``ring`` and fed (on the worker) to the digest, the MAC and ``crc``.
 
-        ``into(n)``, if given, supplies the array each batch is read into (a restore reads
-        straight into its page slots, :meth:`swsim.resume.memory.SlotPool.reserve`); by default
-        every batch is a new array.
+        Meant to run on a reading thread (:class:`DataStream`): each buffer is reused once the
+        consumer and the worker are done with it.
         """
         total = self.header.nr_stored_pages
-        for start in range(0, total, batch_pages):
-            count = min(batch_pages, total - start)
-            batch = into(count) if into else np.empty((count, PAGE_SIZE), dtype=np.uint8)
-            self._read_into(batch, f"data pages from {start}")
+        batch_pages = len(ring.buffers[0])
+        for n, start in enumerate(range(0, total, batch_pages)):
+            buffer = ring.acquire(n)
+            if buffer is None:
+                return
+            batch = buffer[: min(batch_pages, total - start)]
+            data = self._read_into(batch, f"data pages from {start}")
+            # one item per batch: digest, MAC, CRCs, then the buffer is free again
+            self.worker.submit(self._check_batch, data, batch, crc, ring, always=True)
             yield batch
 
-    def _read_into(self, batch: PageArray, what: str) -> None:
-        """Fill ``batch`` from the stream with ``readinto`` (no copy)."""
+    def _check_batch(
+        self, data: memoryview, batch: PageArray, crc: BlockCrc32 | None, ring: BufferRing
+    ) -> None:
+        try:
+            if not self.worker.failed:
+                self._digest(data)
+                if crc is not None:
+                    crc.update(batch)
+        finally:
+            ring.hashed()
+
+    def _read_into(self, batch: PageArray, what: str) -> memoryview:
+        """Fill ``batch`` from the stream with ``readinto`` (no copy); its bytes."""
         buffer = memoryview(batch.reshape(-1).data)
         got = fill_buffer(self._stream.readinto, buffer)
         if got < len(buffer):
             raise ImageError(
                 f"truncated image: stream ended in the {what} ({got} of {len(buffer)} bytes read)"
             )
-        self.worker.submit(self._digest, buffer)
+        return buffer
 
     def check_trailer(self) -> bytes:
         """Read the trailer, compare its digest with everything read before it; return its MAC."""
@@ -161,6 +175,37 @@ class ImageReader:
         if self._stream.read(1):
             raise ImageError("corrupted image: unexpected bytes after the trailer page")
         return mac
+
+
+class DataStream(Iterator[PageArray]):
+    """An image's data pages, read ahead on a thread into a ring of reused buffers.
+
+    Each batch is valid until the next one is asked for. Close it (or use it as a context
+    manager) to stop the reading thread if the batches are not all taken.
+    """
+
+    def __init__(self, reader: ImageReader, crc: BlockCrc32 | None) -> None:
+        self._ring = BufferRing(RING_BUFFERS, READ_BATCH_PAGES)
+        self._ahead = read_ahead(reader.iter_data(self._ring, crc), depth=RING_BUFFERS)
+        self._handed = False
+
+    def __next__(self) -> PageArray:
+        if self._handed:
+            self._ring.release()
+        batch = next(self._ahead)
+        self._handed = True
+        return batch
+
+    def close(self) -> None:
+        """Stop the reading thread (idempotent)."""
+        self._ring.close()
+        self._ahead.close()
+
+    def __enter__(self) -> DataStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class SwsimImage:
@@ -187,8 +232,7 @@ class SwsimImage:
         self.keyed = key is not None
         #: CRC32 per 32 data pages as read, when the image has checksum pages to check them by
         self.crc = BlockCrc32()
-        #: batches read into the caller's memory, for the CRCs if the digest fails
-        self._kept: list[PageArray] | None = None
+        self._stream: DataStream | None = None
         self.checks = checks if checks is not None else ImageChecks()
         self.checks.codec = source.codec
         self.checks.signed = is_signed(header.flags)
@@ -202,55 +246,34 @@ class SwsimImage:
         """The metadata pages, in order."""
         return self.reader.iter_meta_pages()
 
-    def iter_data(self, into: Callable[[int], PageArray] | None = None) -> Iterator[PageArray]:
-        """Data pages in batches (see :meth:`ImageReader.iter_data`).
-
-        With checksum pages in the image, each batch is fed to the block CRCs as it is read; but
-        batches read ``into`` memory the caller keeps (a restore's page slots, which never
-        change) are only kept track of, and their CRCs computed if the digest fails, to say
-        which block is damaged (:meth:`finish`).
-        """
-        self._kept = [] if into is not None and self.checks.block_checksums else None
-        for batch in self.reader.iter_data(into=into):
-            if self._kept is not None:
-                self._kept.append(batch)
-            elif self.checks.block_checksums:
-                self.reader.worker.submit(self.crc.update, batch)
-            yield batch
+    def iter_data(self) -> DataStream:
+        """The data pages in batches (see :class:`DataStream`), each fed to the digest, the
+        MAC and, with checksum pages in the image, the block CRCs as it is read."""
+        crc = self.crc if self.checks.block_checksums else None
+        self._stream = DataStream(self.reader, crc)
+        return self._stream
 
     def finish(self, pfn_of: Callable[[int], int]) -> ImageChecks:
         """After the data: check block CRCs, trailer digest, MAC and the end of the stream.
 
-        Block CRCs computed while reading are checked first. Those of kept batches are computed
-        only when the trailer check fails: an intact digest (over the checksum pages too)
-        already shows they are what the writer stored; otherwise the first damaged block is
-        reported, as when they are checked first. ``pfn_of(i)`` is data page ``i``'s pfn.
+        The block CRCs are checked first, so a damaged block is named as such.
+        ``pfn_of(i)`` is data page ``i``'s pfn.
         """
         header = self.header
         self.reader.worker.wait()
-        stored = b""
         if self.checks.block_checksums:
             stored = self.reader.read_pages(nr_crc_pages(header.nr_stored_pages), "checksum pages")
-            if self._kept is None:
-                self.crc.check(stored, header.nr_stored_pages, pfn_of)
-        try:
-            mac_field = self.reader.check_trailer()
-        except ImageError:  # digest mismatch, or a trailer out of place: which block is damaged?
-            if self._kept is not None:
-                for batch in self._kept:
-                    self.crc.update(batch)
-                self.crc.check(stored, header.nr_stored_pages, pfn_of)
-            raise
-        if self._kept is not None:
-            check_crc_padding(stored, nr_crc_blocks(header.nr_stored_pages))
+            self.crc.check(stored, header.nr_stored_pages, pfn_of)
+        mac_field = self.reader.check_trailer()
         self.checks.authenticated = check_mac(header.flags, mac_field, self._mac)
         return self.checks
 
     def close(self) -> None:
         """Stop the hashing thread and let go of the pages read (idempotent); the source can be
         read no further."""
+        if self._stream is not None:
+            self._stream.close()
         self.reader.worker.close()
-        self._kept = None
 
     def authenticate_rest(self) -> None:
         """Read the rest of the image unprocessed and check its MAC (and digest).
@@ -259,6 +282,8 @@ class SwsimImage:
         image is known to be authentic; otherwise the metadata may have been forged, and the
         caller reports an authentication failure instead (this raises it).
         """
+        if self._stream is not None:
+            self._stream.close()  # no reading thread beside this one
         header = self.header
         tail = tail_pages(header.flags, header.nr_stored_pages) - 1
         remaining = (header.stream_pages + tail) * PAGE_SIZE - self._source.consumed

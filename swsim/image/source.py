@@ -28,6 +28,19 @@ from swsim.kernel.constants import PAGE_SIZE
 from swsim.kernel.types import PageArray
 
 
+class DataBatches(Protocol):
+    """An image's data pages in batches, read ahead (close it to stop early)."""
+
+    def __iter__(self) -> Iterator[PageArray]:
+        """Itself."""
+
+    def __next__(self) -> PageArray:
+        """The next batch; the previous one may be overwritten from now on."""
+
+    def close(self) -> None:
+        """Stop reading (idempotent)."""
+
+
 class ImageSource(Protocol):
     """An image being read front to back (see the module docstring)."""
 
@@ -46,8 +59,9 @@ class ImageSource(Protocol):
     def iter_meta_pages(self) -> Iterator[bytes]:
         """The ``info.nr_meta_pages`` metadata pages, in order (after the header page)."""
 
-    def iter_data(self, into: Callable[[int], PageArray] | None = None) -> Iterator[PageArray]:
-        """The data pages in ``(n, PAGE_SIZE)`` batches, read into ``into(n)`` if given."""
+    def iter_data(self) -> DataBatches:
+        """The data pages in ``(n, PAGE_SIZE)`` batches, each checked as it is read and valid
+        until the next is asked for (a small ring of buffers is reused: nothing is kept)."""
 
     def finish(self, pfn_of: Callable[[int], int]) -> ImageChecks:
         """After the data: every remaining check (``pfn_of(i)``: data page ``i``'s pfn)."""

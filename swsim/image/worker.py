@@ -1,4 +1,5 @@
-"""Using the second core: a background thread for hashing, and reading ahead on another.
+"""Using the second core: a background thread for hashing, and reading ahead on another into
+a ring of reused buffers (:class:`BufferRing`).
 
 The digest (XXH3-128 or SHA-256), HMAC and CRC32 over large buffers release the GIL (xxhash,
 hashlib and zlib do for buffers of more than a few KiB), so digesting an image on a second
@@ -15,6 +16,11 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar, cast
 
+import numpy as np
+
+from swsim.kernel.constants import PAGE_SIZE
+from swsim.kernel.types import PageArray
+
 T = TypeVar("T")
 
 #: Items in flight at most (each typically a batch of a few MiB): bounds the memory held.
@@ -25,21 +31,22 @@ class Worker:
     """A background thread running submitted calls in order (see the module docstring)."""
 
     def __init__(self) -> None:
-        self._queue: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = (
+        self._queue: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...], bool] | None] = (
             queue.Queue(MAX_PENDING)
         )
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
 
-    def submit(self, func: Callable[..., Any], *args: Any) -> None:
-        """Run ``func(*args)`` after everything submitted before it."""
+    def submit(self, func: Callable[..., Any], *args: Any, always: bool = False) -> None:
+        """Run ``func(*args)`` after everything submitted before it (once an item has failed,
+        only the items submitted with ``always``: those that release a buffer)."""
         if self._thread is None:
             # Kept only once started: a signal's exception (Ctrl-C, SIGTERM) raised in start()
             # must not leave close() a thread to join that never ran.
             thread = threading.Thread(target=self._run, name="swsim-hash", daemon=True)
             thread.start()
             self._thread = thread
-        self._queue.put((func, args))
+        self._queue.put((func, args, always))
 
     def _run(self) -> None:
         while True:
@@ -47,7 +54,7 @@ class Worker:
             try:
                 if item is None:
                     return
-                if self._error is None:
+                if self._error is None or item[2]:
                     item[0](*item[1])
             except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
                 # The traceback keeps its place (file, line) but not its frames' variables,
@@ -57,6 +64,11 @@ class Worker:
             finally:
                 item = None
                 self._queue.task_done()
+
+    @property
+    def failed(self) -> bool:
+        """Whether an item has raised (the rest are skipped but for ``always`` ones)."""
+        return self._error is not None
 
     def wait(self) -> None:
         """Block until every submitted item has run; re-raise a worker exception."""
@@ -71,6 +83,50 @@ class Worker:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+
+
+class BufferRing:
+    """``count`` batch buffers of ``batch_pages`` pages, reused in turn by a reading thread.
+
+    Batch ``n`` is read into buffer ``n % count``, once batch ``n - count`` is done with both by
+    the consumer (:meth:`release`, in order) and by the hashing worker (:meth:`hashed`, in
+    order): the image's data streams through these buffers and nothing else.
+    """
+
+    def __init__(self, count: int, batch_pages: int) -> None:
+        self.count = count
+        self.buffers = [np.empty((batch_pages, PAGE_SIZE), dtype=np.uint8) for _ in range(count)]
+        self._cond = threading.Condition()
+        self._released = 0
+        self._hashed = 0
+        self._closed = False
+
+    def acquire(self, n: int) -> PageArray | None:
+        """The buffer for batch ``n``, once free (None once the ring is closed)."""
+        need = n - self.count + 1
+        with self._cond:
+            self._cond.wait_for(
+                lambda: self._closed or (self._released >= need and self._hashed >= need)
+            )
+            return None if self._closed else self.buffers[n % self.count]
+
+    def release(self) -> None:
+        """The consumer is done with its oldest batch."""
+        with self._cond:
+            self._released += 1
+            self._cond.notify_all()
+
+    def hashed(self) -> None:
+        """The worker is done with its oldest batch."""
+        with self._cond:
+            self._hashed += 1
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """Wake a waiting reader for good (it stops)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
 
 
 #: Batches :func:`read_ahead` may hold ready beyond the one being used.

@@ -26,7 +26,6 @@ from swsim.machine.ranges import (
     check_disjoint,
     parse_ranges,
     ranges_len,
-    ranges_mask,
     ranges_pfns,
 )
 
@@ -130,8 +129,9 @@ class Machine:
     def boot_state(self) -> StateArray:
         """One byte per frame: FRAME_FREE, FRAME_USED or FRAME_RESERVED at resume."""
         state = np.zeros(self.frames, dtype=np.uint8)
-        state[ranges_mask(self.boot_used, self.frames)] = FRAME_USED
-        state[ranges_mask(self.boot_reserved, self.frames)] = FRAME_RESERVED
+        for kind, ranges in ((FRAME_USED, self.boot_used), (FRAME_RESERVED, self.boot_reserved)):
+            for start, end in ranges:  # no mask as large as memory
+                state[start:end] = kind
         return state
 
     @property

@@ -59,11 +59,25 @@ def ranges_pfns(ranges: Sequence[Range]) -> PfnArray:
     return np.concatenate([np.arange(s, e, dtype=np.int64) for s, e in ranges])
 
 
+#: Frames compared per step by :func:`mask_ranges`.
+_MASK_CHUNK = 1 << 22
+
+
 def mask_ranges(mask: BoolArray) -> Ranges:
     """The inverse of :func:`ranges_mask`: maximal runs of True as ranges."""
-    padded = np.concatenate(([False], mask.astype(bool), [False]))
-    edges = np.flatnonzero(padded[1:] != padded[:-1])
-    return tuple((int(s), int(e)) for s, e in zip(edges[::2], edges[1::2], strict=True))
+    mask = np.asarray(mask, dtype=bool)
+    size = len(mask)
+    if not size:
+        return ()
+    # every change of value is an edge; compared a chunk at a time, so that the temporary
+    # arrays stay small beside a mask of 2^28 frames
+    edges: list[PfnArray] = [np.zeros(1 if mask[0] else 0, dtype=np.int64)]
+    for start in range(0, size - 1, _MASK_CHUNK):
+        stop = min(start + _MASK_CHUNK, size - 1)
+        edges.append(np.flatnonzero(mask[start + 1 : stop + 1] != mask[start:stop]) + start + 1)
+    edges.append(np.full(1 if mask[-1] else 0, size, dtype=np.int64))
+    bounds = np.concatenate(edges).tolist()
+    return tuple(zip(bounds[::2], bounds[1::2], strict=True))
 
 
 def ranges_len(ranges: Iterable[Range]) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from swsim.kernel.frame_bits import FrameBits
 from swsim.kernel.types import BoolArray, PfnArray, StateArray
 from swsim.machine.model import FRAME_FREE, FRAME_USED, Machine
 from swsim.resume.allocators import make_allocator
@@ -24,7 +25,8 @@ class ResumeContext:
 
     ``page_nosave`` and ``page_nosave_free`` are the 2.6.17 page flags ``PG_nosave`` and
     ``PG_nosave_free`` (modern kernels keep the same two facts in ``forbidden_pages_map`` and
-    ``free_pages_map``). Both arrays extend past the last frame to hold phantom frames.
+    ``free_pages_map``), a bit per frame (:class:`~swsim.kernel.frame_bits.FrameBits`). Both
+    extend past the last frame to hold phantom frames.
     ``memory`` is the frames' contents (by default a new :class:`FrameMemory`).
     """
 
@@ -46,8 +48,8 @@ class ResumeContext:
         self.reader_allocator = self.allocator.for_caller("reader")
         self.memory = memory if memory is not None else FrameMemory(machine.frames)
         limit = self.frames + self.frames // 64 + 64
-        self.page_nosave: BoolArray = np.zeros(limit, dtype=bool)
-        self.page_nosave_free: BoolArray = np.zeros(limit, dtype=bool)
+        self.page_nosave = FrameBits(limit)
+        self.page_nosave_free = FrameBits(limit)
         self.held = 0
         self._next_phantom = self.frames
         #: every frame handed out, in chunks (for the per-zone counts)
@@ -145,8 +147,7 @@ class ResumeContext:
         self.stats.missing += 1
         pfn = self._next_phantom
         if pfn >= len(self.page_nosave):
-            grow = np.zeros(len(self.page_nosave), dtype=bool)
-            self.page_nosave = np.concatenate([self.page_nosave, grow])
-            self.page_nosave_free = np.concatenate([self.page_nosave_free, grow])
+            self.page_nosave.grow(2 * len(self.page_nosave))
+            self.page_nosave_free.grow(2 * len(self.page_nosave_free))
         self._next_phantom += 1
         return pfn

@@ -57,8 +57,11 @@ class SnapshotWriteHandle:
         self.pfns: PfnArray = np.zeros(0, dtype=np.int64)
         #: which image pages are zero pages (ENCODED_PFN_ZERO_FLAG), in image order
         self.zero: BoolArray = np.zeros(0, dtype=bool)
-        #: the memory slot each data page was loaded into (-1: a zero page, or not yet loaded)
+        #: which data page (its number in the image's data) each image page was loaded as
+        #: (-1: a zero page, or not yet loaded); verification looks for it in the page's frame
         self.loaded: PfnArray = np.zeros(0, dtype=np.int64)
+        #: data pages handed a buffer so far (the next data page's number)
+        self.nr_loaded = 0
         self.buffer = -1
         #: the next image page (data or zero) to get a buffer for
         self.index = 0
@@ -68,12 +71,10 @@ class SnapshotWriteHandle:
         #: batched path: image indices of the data pages, and how many were loaded
         self._data_index: PfnArray = np.zeros(0, dtype=np.int64)
         self._data_done = 0
-        #: page-by-page path: data pages given a buffer
-        self._data_given = 0
 
     def _write_frame(self, pfn: int) -> PageArray:
         """The buffer through which the next page is written into frame ``pfn``."""
-        return self.ctx.memory.write_frame(pfn)[0]
+        return self.ctx.memory.write_frame(pfn)
 
     def snapshot_write_next(self) -> PageArray | None:
         """Process the page written into the last buffer; return the next buffer (or None).
@@ -147,15 +148,17 @@ class SnapshotWriteHandle:
         """Load the next ``len(batch)`` data pages and the zero pages before each of them.
 
         One ``get_buffers()`` call for the image pages they span, then one load of the data
-        into the frames it returned (no copy when ``batch`` was read into slots of this
-        memory's pool, :meth:`swsim.resume.memory.SlotPool.reserve`) and one memset of the zero
-        pages' frames.
+        into the frames it returned (the memory records which data page each frame holds,
+        :mod:`swsim.resume.memory`) and one memset of the zero pages' frames.
         """
         start, stop = self._data_span(len(batch))
         dest = self.strategy.get_buffers(start, stop, self.pfns)
         data = ~self.zero[start:stop]
         memory = self.ctx.memory
-        self.loaded[start:stop][data] = memory.load(dest[data], batch)
+        ids = np.arange(self.nr_loaded, self.nr_loaded + len(batch), dtype=np.int64)
+        self.nr_loaded += len(batch)
+        self.loaded[start:stop][data] = ids
+        memory.load(dest[data], ids, batch)
         if not data.all():
             memory.zero(dest[~data])
         self.index = stop
@@ -193,11 +196,11 @@ class SnapshotWriteHandle:
             if self.trace is not None:
                 self.trace(index, pfn, dest)
             if not self.zero[index]:
-                frame, self.loaded[index] = self.ctx.memory.write_frame(dest)
-                self._data_given += 1
-                self.reader.consumed(self.info.nr_meta_pages + self._data_given)
-                return frame
-            self.ctx.memory.zero(np.array([dest]))
+                page_id = self.loaded[index] = self.nr_loaded
+                self.nr_loaded += 1
+                self.reader.consumed(self.info.nr_meta_pages + self.nr_loaded)
+                return self.ctx.memory.load_frame(dest, page_id)
+            self.ctx.memory.zero_frame(dest)
         return None
 
     def snapshot_write_finalize(self) -> None:

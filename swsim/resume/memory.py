@@ -1,247 +1,216 @@
-"""Simulated physical memory at resume: a page table from page frames to write-once page slots.
+"""Simulated physical memory at resume: what each frame holds, not its bytes.
 
-Every frame maps to a *slot*, a 4096-byte page in a pool, or to one of two shared pages: the
-zero page (a frame nothing wrote, or one that was zeroed) and the boot kernel's poison (a frame
-the boot kernel uses, whose words are tagged with its pfn:
-:func:`~swsim.machine.content.poison_pages`).
+A restore streams its data pages through a small reused buffer (:mod:`swsim.image.reader`);
+nothing reads those bytes again once they are checked. So a frame's memory is an *identity*:
 
-Slots are written once, when a page is loaded into a frame, and never change afterwards: writing
-a frame again takes a new slot. That makes the restore's memory work exact and cheap:
+* ``k >= 0``: data page ``k`` of the image (its position among the stored data pages, whose
+  bytes the image's digest, block CRCs and MAC have checked);
+* :data:`ZERO`: zeros (a frame nothing wrote, or one that was zeroed);
+* :data:`POISON`: the boot kernel's data (words tagged with the pfn:
+  :func:`~swsim.machine.content.poison_pages`);
+* :data:`OTHER`: something the restore wrote that is no image data (the header or a metadata
+  page in the handle's buffer frame), whose bytes are kept while it is the frame's latest write.
 
-* a page copied from one frame to another (the final copies, ``restore_pblist``) shares its
-  slot, as copy-on-write would: both frames read exactly the bytes a 4096-byte copy would give;
-* zeroing a frame maps it to the zero page;
-* the pool is filled in load order, so an image reader can read a batch of data pages straight
-  into the slots they will occupy (:meth:`SlotPool.reserve`) and the handle maps them to their
-  frames without moving a byte (:meth:`FrameMemory.load`);
-* restores of the same image can share one pool (:class:`SlotPool`): each data page is read
-  once, and each restore's page table maps its frames to that page's slot;
-* "frame ``pfn`` holds image page ``i``" is exactly "frame ``pfn`` maps to the slot page ``i``
-  was loaded into", which is how a restore is verified.
+Writes are recorded in order, as (frames, identities) chunks, and resolved once, last write
+wins, when the memory is read (:meth:`FrameMemory.contents`): memory costs the writes made
+(about 16 bytes per image page), not the frames the machine has, so a 1 TiB machine restoring
+a small image allocates nothing per frame here. The final copies (``restore_pblist``) give
+each destination the identity of its source, as a 4096-byte copy gives its bytes; verification
+asks whether frame ``pfns[i]`` holds identity ``loaded[i]``.
 
-The pool is an anonymous ``MAP_NORESERVE`` mapping: it costs resident memory only for slots
-written, so a 64 GiB machine whose image is 2 GiB needs about 2 GiB.
+With a :class:`~swsim.machine.memory_file.MemoryFile` (``restore --memory-out``), the data
+pages' bytes are also appended to that file, past the frames, as they stream through; once the
+final copies are made, :meth:`FrameMemory.write_out` writes each image frame's contents at
+``frame * 4096`` from what the page table says it holds, and the spilled pages are cut off
+(every other frame a hole).
 """
 
 from __future__ import annotations
-
-import ctypes
-import mmap
-import sys
-import threading
-from collections.abc import Callable
-from typing import cast
 
 import numpy as np
 
 from swsim.kernel.constants import PAGE_SIZE
 from swsim.kernel.types import PageArray, PfnArray
 from swsim.machine.content import poison_pages
+from swsim.machine.memory_file import MemoryFile
 
-#: Slot number of a frame that reads as zeros.
-ZERO_SLOT = -1
-#: Slot number of a frame holding the boot kernel's data (its poison pattern).
-POISON_SLOT = -2
-#: ``madvise(MADV_POPULATE_WRITE)`` (Linux 5.14+): fault a range in without touching it.
-MADV_POPULATE_WRITE = 23
-#: Pages faulted in per ``madvise`` call by :meth:`SlotPool.prefault` (8 MiB).
-PREFAULT_STEP = 2048
+#: A frame that reads as zeros.
+ZERO = -1
+#: A frame holding the boot kernel's data (its poison pattern).
+POISON = -2
+#: A frame written with something that is no image data (header, metadata).
+OTHER = -3
 
-
-def _libc_madvise() -> Callable[[int, int, int], int] | None:
-    """libc's ``madvise`` through ctypes (which releases the GIL around the call), if any."""
-    if sys.platform != "linux":
-        return None
-    try:
-        func = ctypes.CDLL(None, use_errno=True).madvise
-    except (OSError, AttributeError):
-        return None
-    func.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
-    func.restype = ctypes.c_int
-    return cast(Callable[[int, int, int], int], func)
-
-
-class SlotPool:
-    """At most ``capacity`` write-once page slots, handed out from slot 0 up.
-
-    Several :class:`FrameMemory` page tables may share one pool: the restores of one pass over
-    an image (``swsim compare``) read each data page once, into one slot, and every restore maps
-    its frames to that slot.
-    """
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS
-        # Python < 3.13 lacks the constant; 0x4000 is MAP_NORESERVE on Linux.
-        flags |= getattr(mmap, "MAP_NORESERVE", 0x4000 if sys.platform == "linux" else 0)
-        self._map = mmap.mmap(-1, capacity * PAGE_SIZE, flags=flags)
-        #: the slots' bytes, one row per slot
-        self.pages: PageArray = np.frombuffer(self._map, dtype=np.uint8).reshape(
-            capacity, PAGE_SIZE
-        )
-        #: slots handed out so far
-        self.used = 0
-        self._lock = threading.Lock()
-        self._prefaulter: threading.Thread | None = None
-
-    def reserve(self, nr_pages: int) -> PageArray:
-        """The next ``nr_pages`` unwritten slots, as a ``(nr_pages, PAGE_SIZE)`` array to fill
-        (then map them with :meth:`FrameMemory.load`)."""
-        return self.take(nr_pages)[0]
-
-    def take(self, nr_pages: int) -> tuple[PageArray, int]:
-        """:meth:`reserve`, with the number of the first slot."""
-        with self._lock:  # the read-ahead thread and the handles reserve slots side by side
-            first = self.used
-            if first + nr_pages > self.capacity:
-                raise MemoryError(f"page pool exhausted ({self.capacity} slots)")
-            self.used += nr_pages
-        return self.pages[first : first + nr_pages], first
-
-    def take_one(self) -> tuple[PageArray, int]:
-        """One unwritten slot: ``(its 4096 bytes, its number)`` (the page-by-page path's)."""
-        with self._lock:
-            slot = self.used
-            if slot >= self.capacity:
-                raise MemoryError(f"page pool exhausted ({self.capacity} slots)")
-            self.used = slot + 1
-        return self.pages[slot], slot
-
-    def slots_of(self, pages: PageArray) -> PfnArray | None:
-        """The slot numbers of ``pages`` if it is a run of whole slots of the pool, else None."""
-        base = self.pages.ctypes.data
-        offset = pages.ctypes.data - base if pages.ndim == 2 else -1
-        if not 0 <= offset < self.capacity * PAGE_SIZE or pages.strides != self.pages.strides:
-            return None
-        first = offset // PAGE_SIZE
-        return np.arange(first, first + len(pages), dtype=np.int64)
-
-    def prefault(self, nr_pages: int) -> None:
-        """Fault in the next ``nr_pages`` unwritten slots on a background thread.
-
-        The kernel then zero-fills their pages in bulk (``MADV_POPULATE_WRITE``) while the
-        caller reads an image into them, instead of one page fault per page in the reading
-        thread. A no-op where the kernel or the platform lacks it; :meth:`wait` joins it.
-        """
-        madvise = _libc_madvise()
-        first = self.used
-        last = min(first + nr_pages, self.capacity)
-        if madvise is None or last <= first:
-            return
-        base = self.pages.ctypes.data
-
-        def run() -> None:
-            for start in range(first, last, PREFAULT_STEP):
-                count = min(PREFAULT_STEP, last - start)
-                if madvise(base + start * PAGE_SIZE, count * PAGE_SIZE, MADV_POPULATE_WRITE):
-                    return  # not supported (EINVAL) or no memory: page faults will do it
-
-        self.wait()
-        self._prefaulter = threading.Thread(target=run, name="swsim-prefault", daemon=True)
-        self._prefaulter.start()
-
-    def wait(self) -> None:
-        """Wait for a :meth:`prefault` to finish."""
-        if self._prefaulter is not None:
-            self._prefaulter.join()
-            self._prefaulter = None
-
-
-def pool_capacity(frames: int) -> int:
-    """Slots for every write of one restore on ``frames`` frames: the header page, the metadata
-    pages (each a new write of the same buffer frame) and every data page, one per frame."""
-    return frames + frames // 256 + 64
+_EMPTY = np.zeros(0, dtype=np.int64)
 
 
 class FrameMemory:
-    """``frames`` page frames: a page table over write-once slots of a :class:`SlotPool`.
+    """``frames`` page frames, as the identities written into them (see the module docstring).
 
-    By default the pool is its own, of :func:`pool_capacity` slots (or ``capacity``).
+    ``out``, if given, receives the data pages' bytes at their frames (``--memory-out``).
     """
 
-    def __init__(
-        self, frames: int, capacity: int | None = None, pool: SlotPool | None = None
-    ) -> None:
+    def __init__(self, frames: int, out: MemoryFile | None = None) -> None:
         self.frames = frames
-        #: the page table: the slot of every frame, or ZERO_SLOT / POISON_SLOT
-        self.slot: PfnArray = np.full(frames, ZERO_SLOT, dtype=np.int64)
-        if pool is None:
-            pool = SlotPool(capacity if capacity is not None else pool_capacity(frames))
-        self.pool = pool
+        self.out = out
+        self._chunks_pfns: list[PfnArray] = []
+        self._chunks_ids: list[PfnArray] = []
+        # single writes (the page-by-page path), kept in order until the next chunk
+        self._single_pfns: list[int] = []
+        self._single_ids: list[int] = []
+        #: bytes of frames whose latest write is OTHER
+        self._other: dict[int, PageArray] = {}
+        #: the page-by-page path's write buffer, and the frame it is written through to
+        self._buffer = np.zeros(PAGE_SIZE, dtype=np.uint8)
+        self._pending = -1
+        #: resolved table: frames written (sorted) and what each holds; None when stale
+        self._table: tuple[PfnArray, PfnArray] | None = (_EMPTY, _EMPTY)
 
     # -- writing -----------------------------------------------------------------------------
-    def reserve(self, nr_pages: int) -> PageArray:
-        """The pool's next ``nr_pages`` unwritten slots (:meth:`SlotPool.reserve`)."""
-        return self.pool.reserve(nr_pages)
+    def _record(self, pfns: PfnArray, ids: PfnArray) -> None:
+        self._flush_pending()
+        self._flush_singles()
+        for pfn in list(self._other):  # a frame or two (the handle's buffer)
+            if (pfns == pfn).any():
+                del self._other[pfn]
+        self._chunks_pfns.append(np.asarray(pfns, dtype=np.int64))
+        self._chunks_ids.append(np.asarray(ids, dtype=np.int64))
+        self._table = None
 
-    @property
-    def used(self) -> int:
-        """Slots of the pool handed out so far."""
-        return self.pool.used
+    def _flush_singles(self) -> None:
+        if self._single_pfns:
+            self._chunks_pfns.append(np.array(self._single_pfns, dtype=np.int64))
+            self._chunks_ids.append(np.array(self._single_ids, dtype=np.int64))
+            self._single_pfns, self._single_ids = [], []
 
-    def load(self, pfns: PfnArray, pages: PageArray) -> PfnArray:
-        """Write page ``pages[i]`` into frame ``pfns[i]``; returns the slots now holding them.
+    def _flush_pending(self) -> None:
+        """Spill the page-by-page buffer to the memory file, once its page is in it."""
+        if self._pending >= 0:
+            assert self.out is not None
+            self.out.spill(self._buffer.reshape(1, PAGE_SIZE), np.array([self._pending]))
+            self._pending = -1
 
-        Pages already in reserved slots (:meth:`reserve`) are mapped where they are; any other
-        array is copied into new slots first.
+    def load(self, pfns: PfnArray, ids: PfnArray, pages: PageArray | None = None) -> None:
+        """Data pages ``ids[i]`` (whose bytes are ``pages[i]``) written into frames ``pfns[i]``."""
+        self._record(pfns, ids)
+        if self.out is not None and len(pfns):
+            assert pages is not None
+            self.out.spill(pages, ids)
+
+    def load_frame(self, pfn: int, page_id: int) -> PageArray:
+        """Data page ``page_id`` about to be written into frame ``pfn``: the buffer to write
+        its 4096 bytes into (valid until the next write to this memory)."""
+        self._flush_pending()
+        self._single_pfns.append(pfn)
+        self._single_ids.append(page_id)
+        self._other.pop(pfn, None)
+        self._table = None
+        if self.out is not None:
+            self._pending = page_id
+        return self._buffer
+
+    def zero_frame(self, pfn: int) -> None:
+        """memset() frame ``pfn`` to zero (the page-by-page path's :meth:`zero`)."""
+        self._flush_pending()
+        self._single_pfns.append(pfn)
+        self._single_ids.append(ZERO)
+        self._other.pop(pfn, None)
+        self._table = None
+
+    def write_frame(self, pfn: int) -> PageArray:
+        """A write of something that is no image data into frame ``pfn`` (the header, a
+        metadata page): the frame's 4096 bytes to write through (:meth:`read_frame` reads them).
         """
-        slots = self.pool.slots_of(pages)
-        if slots is None:
-            fresh = self.reserve(len(pages))
-            fresh[:] = pages
-            slots = self.pool.slots_of(fresh)
-            assert slots is not None
-        self.slot[pfns] = slots
-        return slots
-
-    def write_frame(self, pfn: int) -> tuple[PageArray, int]:
-        """A new slot for frame ``pfn`` to be written through: ``(its 4096 bytes, its slot)``."""
-        page, slot = self.pool.take_one()
-        self.slot[pfn] = slot
-        return page, slot
+        self._flush_pending()
+        self._single_pfns.append(pfn)
+        self._single_ids.append(OTHER)
+        self._table = None
+        page = self._other.get(pfn)
+        if page is None:
+            page = self._other[pfn] = np.zeros(PAGE_SIZE, dtype=np.uint8)
+        return page
 
     def copy_pages(self, dst: PfnArray, src: PfnArray) -> None:
-        """Copy frame ``src[i]`` to frame ``dst[i]`` for all i (sources and targets disjoint).
-
-        The copy shares the source's write-once slot: both frames read the same bytes.
-        """
-        self.slot[dst] = self.slot[src]
+        """Copy frame ``src[i]`` to frame ``dst[i]`` for all i (sources and targets disjoint):
+        each destination holds its source's identity."""
+        ids = self.contents(src)
+        other = {int(d): self._other[int(s)] for d, s in zip(dst[ids == OTHER], src[ids == OTHER],
+                                                            strict=True)}
+        self._record(dst, ids)
+        self._other.update(other)
 
     def zero(self, pfns: PfnArray) -> None:
         """memset() the frames ``pfns`` to zero."""
-        self.slot[pfns] = ZERO_SLOT
+        self._record(pfns, np.full(len(pfns), ZERO, dtype=np.int64))
 
     def poison(self, pfns: PfnArray) -> None:
         """The boot kernel's data in frames ``pfns`` (see ``poison_pages``)."""
-        self.slot[pfns] = POISON_SLOT
+        self._record(pfns, np.full(len(pfns), POISON, dtype=np.int64))
 
     # -- reading -----------------------------------------------------------------------------
-    def read(self, pfns: PfnArray) -> PageArray:
-        """The bytes of frames ``pfns``, gathered into a new ``(len(pfns), PAGE_SIZE)`` array."""
-        pfns = np.asarray(pfns, dtype=np.int64)
-        slots = self.slot[pfns]
-        out = np.zeros((len(pfns), PAGE_SIZE), dtype=np.uint8)
-        held = slots >= 0
-        out[held] = self.pool.pages[slots[held]]
-        poisoned = slots == POISON_SLOT
-        if poisoned.any():
-            out[poisoned] = poison_pages(pfns[poisoned])
-        return out
+    def _resolve(self) -> tuple[PfnArray, PfnArray]:
+        """Frames written (sorted) and their latest identity; compacts the write log."""
+        if self._table is None:
+            self._flush_pending()
+            self._flush_singles()
+            self._table = _last_writes(self._chunks_pfns, self._chunks_ids)
+            self._chunks_pfns, self._chunks_ids = [self._table[0]], [self._table[1]]
+        return self._table
+
+    def contents(self, pfns: PfnArray) -> PfnArray:
+        """What frames ``pfns`` hold: a data page's number, or ZERO, POISON, OTHER."""
+        return _lookup(*self._resolve(), np.asarray(pfns, dtype=np.int64))
 
     def read_frame(self, pfn: int) -> bytes:
-        """The 4096 bytes of frame ``pfn``."""
-        slot = int(self.slot[pfn])
-        if slot >= 0:
-            data: bytes = self.pool.pages[slot].tobytes()
-        else:
-            data = self.read(np.array([pfn])).tobytes()
-        return data
+        """The 4096 bytes of frame ``pfn``, when known: zeros, poison or what :meth:`write_frame`
+        wrote (data pages stream through and are not kept: ValueError)."""
+        what = int(self.contents(np.array([pfn]))[0])
+        if what == OTHER:
+            return self._other[pfn].tobytes()
+        if what == ZERO:
+            return bytes(PAGE_SIZE)
+        if what == POISON:
+            return poison_pages(np.array([pfn])).tobytes()
+        raise ValueError(f"frame {pfn} holds data page {what}, whose bytes are not kept")
 
-    # -- resident memory -----------------------------------------------------------------------
-    def prefault(self, nr_pages: int) -> None:
-        """:meth:`SlotPool.prefault` of the pool."""
-        self.pool.prefault(nr_pages)
+    # -- the memory file -----------------------------------------------------------------------
+    def write_out(self, pfns: PfnArray) -> None:
+        """Write frames ``pfns``' contents (the image frames, increasing, after the final
+        copies) into the memory file, from the data pages spilled as they streamed through;
+        every other frame stays a hole."""
+        if self.out is not None:
+            self._flush_pending()
+            final = self.contents(pfns)
+            self.out.write_frames(pfns, final, self._special_pages)
 
-    def wait(self) -> None:
-        """:meth:`SlotPool.wait` of the pool."""
-        self.pool.wait()
+    def _special_pages(self, pfns: PfnArray, what: PfnArray) -> PageArray:
+        """The bytes of frames that hold no data page: zeros, poison, or what was written."""
+        pages = np.zeros((len(pfns), PAGE_SIZE), dtype=np.uint8)
+        poisoned = what == POISON
+        pages[poisoned] = poison_pages(pfns[poisoned])
+        for row in np.flatnonzero(what == OTHER).tolist():
+            pages[row] = self._other[int(pfns[row])]
+        return pages
+
+
+def _last_writes(pfns: list[PfnArray], ids: list[PfnArray]) -> tuple[PfnArray, PfnArray]:
+    """The frames written (sorted) and the identity each was written last."""
+    if not pfns:
+        return _EMPTY, _EMPTY
+    frames = np.concatenate(pfns) if len(pfns) > 1 else pfns[0]
+    values = np.concatenate(ids) if len(ids) > 1 else ids[0]
+    if not len(frames):
+        return _EMPTY, _EMPTY
+    # np.unique sorts stably and returns each value's first index: first in reverse = last
+    unique, first = np.unique(frames[::-1], return_index=True)
+    return unique, values[len(frames) - 1 - first]
+
+
+def _lookup(frames: PfnArray, ids: PfnArray, pfns: PfnArray) -> PfnArray:
+    """``ids`` of ``pfns`` in the sorted ``frames`` (ZERO where never written)."""
+    at = np.searchsorted(frames, pfns)
+    found = at < len(frames)
+    found[found] = frames[at[found]] == pfns[found]
+    out = np.full(len(pfns), ZERO, dtype=np.int64)
+    out[found] = ids[at[found]]
+    return out

@@ -2,10 +2,10 @@
 
 :func:`restore` restores an image with one strategy; :func:`restore_each` restores it with
 several in one pass over the image (``swsim compare``): each page is read and checked once,
-the data pages into one pool of write-once slots that every restore's page table maps
-(:class:`swsim.resume.memory.SlotPool`), and each strategy runs on its own boot context, exactly
-as if it had the image to itself. A strategy that runs out of memory leaves the pass; an image
-error ends it for all.
+streaming through a small ring of buffers, and each strategy runs on its own boot context and
+its own memory (:class:`swsim.resume.memory.FrameMemory`, which records which data page each
+frame holds), exactly as if it had the image to itself. A strategy that runs out of memory
+leaves the pass; an image error ends it for all.
 
 Every check of the image (block CRCs, digest, MAC) passes before the final copies
 (``restore_pblist``): a bad image never changes the simulated memory.
@@ -13,6 +13,7 @@ Every check of the image (block CRCs, digest, MAC) passes before the final copie
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -23,15 +24,15 @@ from swsim.errors import MachineMismatch, RestoreNoMemory, UsageError
 from swsim.image.auth import auth_failures
 from swsim.image.info import ImageInfo
 from swsim.image.source import ImageSource
-from swsim.image.worker import read_ahead
 from swsim.kernel.types import BoolArray, PageArray, PfnArray
 from swsim.kernel.zones import zone_stats
+from swsim.machine.memory_file import MemoryFile
 from swsim.machine.model import Machine
 from swsim.machine.presets import default_allocator
 from swsim.progress import ProgressFactory, no_progress
 from swsim.resume.context import ResumeContext
 from swsim.resume.handle import SnapshotWriteHandle, page_tracer
-from swsim.resume.memory import ZERO_SLOT, FrameMemory, SlotPool, pool_capacity
+from swsim.resume.memory import ZERO, FrameMemory
 from swsim.resume.readers import make_reader
 from swsim.resume.stats import RestoreStats
 from swsim.resume.strategies import strategy_class
@@ -62,6 +63,10 @@ class RestoreOptions:
     progress: ProgressFactory = no_progress
     #: receives a line per image page as ``get_buffer()`` places it (implies page by page)
     trace: BinaryIO | None = None
+    #: a regular file, open for reading and writing, that receives the restored memory: frame
+    #: ``pfn`` at ``pfn * 4096``, image frames only, every other frame a hole
+    #: (:mod:`swsim.machine.memory_file`)
+    memory_out: BinaryIO | None = None
 
 
 @dataclass
@@ -99,18 +104,21 @@ def verify_memory(
 ) -> bool:
     """Does every image pfn hold exactly its page?
 
-    ``loaded[i]`` is the memory slot image page ``i`` was loaded into (by ``get_buffer()``'s
-    frame). Slots are write-once (:mod:`swsim.resume.memory`), so frame ``pfns[i]`` holds
-    exactly the bytes of data page ``i`` when it maps to that very slot, wherever the page went
-    on the way (its own frame, or a safe page and the final copy); a zero page's frame must read
-    as zeros.
+    ``loaded[i]`` is the data page image page ``i`` was loaded as (into ``get_buffer()``'s
+    frame): its position among the image's data pages, whose bytes the digest, block CRCs and
+    MAC check as they stream through. The memory records which data page each write put in
+    each frame, and each final copy gives its destination its source's (:mod:`swsim.resume.memory`),
+    so frame ``pfns[i]`` holds exactly the bytes of image page ``i`` when it holds that data
+    page, wherever the page went on the way (its own frame, or a safe page and the final copy);
+    a page loaded nowhere, into the wrong frame, or overwritten by another fails. A zero page's
+    frame must read as zeros.
     """
-    slots = memory.slot[pfns]
+    held = memory.contents(pfns)
     data = ~zero
     return bool(
         (loaded[data] >= 0).all()
-        and (slots[data] == loaded[data]).all()
-        and (slots[zero] == ZERO_SLOT).all()
+        and (held[data] == loaded[data]).all()
+        and (held[zero] == ZERO).all()
     )
 
 
@@ -204,12 +212,10 @@ class _Pass:
         self.no_data = options.no_data or not info.has_data
         self.page_by_page = options.page_by_page or options.trace is not None
         frames = target.frames
-        nr_restores = len(classes)
-        # Data pages are read into the pool once and shared, except page by page, where each
-        # restore writes every page through its own buffer (as the kernel's handle does).
-        per_restore = pool_capacity(frames) - frames
-        shared = frames if not self.page_by_page else frames * nr_restores
-        self.pool = SlotPool(shared + per_restore * nr_restores)
+        out = options.memory_out
+        if out is not None and (len(classes) != 1 or self.no_data):
+            raise UsageError("the restored memory is written by one restore that loads the data")
+        self.memory_file = MemoryFile(out.fileno(), frames) if out is not None else None
         self.restores: list[_Restore] = []
         for cls in classes:
             stats = RestoreStats(
@@ -220,19 +226,13 @@ class _Pass:
                 data_pages=info.nr_data_pages,
                 zero_pages=info.nr_zero_pages,
             )
-            memory = FrameMemory(frames, pool=self.pool)
+            memory = FrameMemory(frames, self.memory_file)
             ctx = ResumeContext(target, stats, allocator, options.seed, memory)
             reader = make_reader(options.reader, ctx, info, cls.swap_kernel, cls.name)
             self.restores.append(_Restore(SnapshotWriteHandle(cls(ctx), info, reader)))
         if options.trace is not None:
             handle = self.restores[0].handle
             handle.trace = page_tracer(options.trace, handle)
-        if not self.no_data:
-            # Fault in the slots of the header, metadata and data pages while the metadata is read.
-            data_copies = nr_restores if self.page_by_page else 1
-            self.pool.prefault(
-                nr_restores * (1 + info.nr_meta_pages) + data_copies * info.nr_stored_pages
-            )
         self.live = list(self.restores)
 
     def each(self, step: Callable[[_Restore], None]) -> bool:
@@ -279,18 +279,17 @@ class _Pass:
             restore.handle.ctx.stats.no_data = no_data
         with self.options.progress("restore", info.nr_data_pages) as advance:
             if self.page_by_page and not no_data:
-                for batch in source.iter_data():
-                    if not self.each(lambda r: r.write_pages(batch)):  # noqa: B023
-                        return False
-                    if advance:
-                        advance(len(batch))
+                with contextlib.closing(source.iter_data()) as batches:
+                    for batch in batches:
+                        if not self.each(lambda r: r.write_pages(batch)):  # noqa: B023
+                            return False
+                        if advance:
+                            advance(len(batch))
                 self.each(_Restore.end_of_data)
             else:
-                # The data is read straight into the memory slots it will occupy, on a thread
-                # that starts once the metadata is read, runs while write_meta() and
-                # prepare_image() do and stays ahead of the handles.
-                into = None if no_data else self.pool.reserve
-                with read_ahead(source.iter_data(into)) as batches:
+                # The data is read ahead on a thread that starts once the metadata is read,
+                # runs while write_meta() and prepare_image() do and stays ahead of the handles.
+                with contextlib.closing(source.iter_data()) as batches:
                     if not self.page_by_page and not self.each(lambda r: r.handle.write_meta(meta)):
                         return False
                     if not self.each(lambda r: r.handle.start_data()):
@@ -303,7 +302,6 @@ class _Pass:
                             advance(len(batch))
                 if no_data:
                     self.each(lambda r: r.handle.skip_data(info.nr_data_pages))
-        self.pool.wait()
         if not self.each(_Restore.finalize):
             return False
         # Every check passes before the final copies: a bad image never reaches copy_pages.
@@ -324,6 +322,7 @@ class _Pass:
         else:
             ctx.memory.copy_pages(orig, address)
             stats.verified = verify_memory(ctx.memory, handle.pfns, handle.zero, handle.loaded)
+            ctx.memory.write_out(handle.pfns)
         allocated = ctx.allocated_pfns()
         stats.zones = zone_stats(ctx.frames, handle.pfns, handle.zero, orig, allocated)
         stats.notes = ctx.allocator.report()

@@ -19,7 +19,8 @@ import numpy as np
 
 from swsim.errors import UnknownChoice
 from swsim.kernel.types import BoolArray, PageArray, PfnArray
-from swsim.machine.content import KIND_ZERO, page_contents, page_kinds
+from swsim.machine.content import BATCH_PAGES, KIND_ZERO, page_contents, page_kinds
+from swsim.machine.memory_file import MemoryFile
 from swsim.machine.model import Machine
 
 #: Leave all-zero pages out of the data (``skip``, v6.6+) or store them as data (``store``).
@@ -49,6 +50,14 @@ class Snapshot:
     def data_pages(self, pfns: PfnArray) -> PageArray:
         """The saved bytes of the pages at ``pfns``, ``(len(pfns), PAGE_SIZE)``."""
         return page_contents(self.machine.content, pfns)
+
+    def write_memory(self, out: MemoryFile, batch_pages: int = BATCH_PAGES) -> None:
+        """The suspended machine's saved memory into ``out``: every saved page in its frame
+        (zero pages as zeros); every frame not saved is a hole (``snapshot --memory-out``)."""
+        pfns = self.pfns
+        for start in range(0, len(pfns), batch_pages):
+            batch = pfns[start : start + batch_pages]
+            out.write(batch, self.data_pages(batch))
 
 
 def take_snapshot(machine: Machine, zero_pages: str = "skip", kernel: str = "none") -> Snapshot:

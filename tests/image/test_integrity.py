@@ -220,3 +220,4 @@ def test_verify_image_reports_what_it_checked() -> None:
     report = summarize(make_image(key=KEY), KEY, strict=True)
     assert report.verified and report.checks["authenticated"] and report.checks["signed"]
     assert report.header["nr_data_pages"] == 92
+

@@ -9,6 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from swsim.machine.ranges import mask_ranges
 from swsim.resume.allocators.buddy import MAX_PAGE_ORDER, BuddyAllocator
 from swsim.resume.strategies import STRATEGIES
 from tests.helpers import image_bytes_zero, random_machine, restore_image
@@ -117,3 +118,21 @@ def test_every_strategy_restores_with_the_buddy_allocator(data: st.DataObject) -
     for name in STRATEGIES:
         stats = restore_image(io.BytesIO(image), name, allocator="buddy")
         assert stats.verified and stats.copies >= bound
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 20000), holes_strategy)
+def test_memblock_free_all_at_once_equals_freeing_run_by_run(
+    frames: int, holes: list[tuple[int, int]]
+) -> None:
+    free = _free_mask(frames, holes)
+    at_once = BuddyAllocator(free)
+    by_run = BuddyAllocator(np.zeros(frames, dtype=bool))
+    by_run.free[:] = free
+    for start, end in mask_ranges(free):
+        by_run.free_pages_memory(start, end)
+    assert at_once.free_blocks() == by_run.free_blocks()
+    assert at_once.nr_free_blocks == by_run.nr_free_blocks
+    assert at_once.block_order == by_run.block_order
+    assert at_once._next == by_run._next and at_once._prev == by_run._prev
+    assert [at_once.alloc() for _ in range(50)] == [by_run.alloc() for _ in range(50)]

@@ -108,7 +108,7 @@ def test_batched_and_page_by_page_restores_agree(
     assert fast_stats == slow_stats and fast_stats.verified
     # Every frame, not only the image's: the same safe pages held the same data.
     every = np.arange(fast_ctx.frames)
-    assert np.array_equal(fast_ctx.memory.read(every), slow_ctx.memory.read(every))
+    assert np.array_equal(fast_ctx.memory.contents(every), slow_ctx.memory.contents(every))
     expected = fast_stats.to_json() | {"verified": None, "no_data": True}
     assert counts[0].to_json() == expected
 

@@ -1,22 +1,25 @@
-"""The page-table memory (swsim/resume/memory.py) and the read-ahead thread
-(swsim/image/worker.py).
+"""The frames' memory (swsim/resume/memory.py), the memory file (swsim/machine/memory_file.py),
+the read-ahead thread and the buffer ring (swsim/image/worker.py).
 
-Verification compares slots, not bytes; these tests check the bytes themselves: what a frame
-reads after loads, copies, zeroing and a whole restore is exactly what a byte-moving memory
-would hold.
+Verification compares which data page each frame holds, not bytes; these tests check the bytes
+themselves: the memory file a restore writes holds, at every image frame, exactly the page a
+byte-moving memory would hold, and nothing anywhere else.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from swsim.image.worker import read_ahead
+from swsim.image.worker import BufferRing, read_ahead
 from swsim.kernel.constants import PAGE_SIZE
 from swsim.machine.content import page_contents, poison_pages
-from swsim.resume.memory import ZERO_SLOT, FrameMemory
+from swsim.machine.memory_file import MemoryFile
+from swsim.resume.memory import OTHER, POISON, ZERO, FrameMemory
 from swsim.resume.strategies import STRATEGIES
 from tests.helpers import image_bytes_zero, restore_with_context, tiny_machine
 
@@ -25,61 +28,108 @@ def pages(*values: int) -> np.ndarray:
     return np.array([np.full(PAGE_SIZE, v, dtype=np.uint8) for v in values])
 
 
-def test_loads_copies_and_zeroing_read_as_byte_copies_would() -> None:
+def test_loads_copies_and_zeroing_hold_what_byte_copies_would() -> None:
     memory = FrameMemory(16)
-    memory.load(np.array([3, 4]), pages(1, 2))
+    memory.load(np.array([3, 4]), np.array([0, 1]))
     memory.copy_pages(np.array([7, 8]), np.array([3, 4]))  # 7 <- 3, 8 <- 4
-    memory.write_frame(3)[0][:] = 9  # a later write of the source: the copy keeps the old bytes
+    memory.write_frame(3)[:] = 9  # a later write of the source: the copy keeps its page
     memory.zero(np.array([4]))
     memory.poison(np.array([5]))
-    got = memory.read(np.array([3, 4, 5, 6, 7, 8]))
-    assert (got[0] == 9).all() and not got[1].any()
-    assert np.array_equal(got[2], poison_pages(np.array([5]))[0])
-    assert not got[3].any()  # never written: zeros
-    assert (got[4] == 1).all() and (got[5] == 2).all()
-    assert memory.read_frame(8) == bytes([2]) * PAGE_SIZE
+    got = memory.contents(np.array([3, 4, 5, 6, 7, 8]))
+    assert got.tolist() == [OTHER, ZERO, POISON, ZERO, 0, 1]
+    assert memory.read_frame(3) == bytes([9]) * PAGE_SIZE
+    assert memory.read_frame(5) == poison_pages(np.array([5])).tobytes()
+    assert memory.read_frame(6) == bytes(PAGE_SIZE)
+    with pytest.raises(ValueError, match="not kept"):
+        memory.read_frame(7)
 
 
-def test_reserved_slots_are_mapped_where_they_are_and_other_pages_copied_in() -> None:
+def test_the_last_write_of_a_frame_wins_batched_or_single() -> None:
     memory = FrameMemory(8)
-    batch = memory.reserve(2)
-    batch[:] = pages(5, 6)
-    slots = memory.load(np.array([1, 2]), batch)
-    assert slots.tolist() == [0, 1] and memory.used == 2  # no new slot: read in place
-    outside = pages(7)
-    assert memory.load(np.array([3]), outside).tolist() == [2]
-    outside[:] = 0  # the caller's array is not the frame
-    assert (memory.read(np.array([3])) == 7).all()
-    assert memory.slot[0] == ZERO_SLOT
+    memory.load(np.array([1, 2]), np.array([0, 1]))
+    memory.load_frame(2, 5)[:] = 1
+    memory.load(np.array([2, 3]), np.array([6, 7]))
+    memory.load_frame(3, 8)
+    memory.zero_frame(1)
+    memory.load_frame(4, 9)
+    assert memory.contents(np.array([1, 2, 3, 4])).tolist() == [ZERO, 6, 8, 9]
 
 
-def test_the_pool_refuses_more_slots_than_it_has() -> None:
-    memory = FrameMemory(4, capacity=3)
-    memory.reserve(3)
-    with pytest.raises(MemoryError):
-        memory.reserve(1)
+def test_the_memory_file_holds_the_image_frames_after_copies_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    with open(tmp_path / "mem", "w+b") as out:
+        memory = FrameMemory(16, MemoryFile(out.fileno(), 16))
+        memory.load(np.array([3, 4, 9]), np.array([0, 1, 2]), pages(1, 2, 3))
+        memory.load_frame(10, 3)[:] = 4  # page by page: written once the next write comes
+        memory.copy_pages(np.array([7, 8]), np.array([9, 4]))  # 7 <- 9, 8 <- 4
+        memory.zero(np.array([3]))
+        memory.poison(np.array([5]))
+        memory.write_out(np.array([3, 5, 7, 8, 10]))
+    data = np.fromfile(tmp_path / "mem", dtype=np.uint8).reshape(16, PAGE_SIZE)
+    assert (data[7] == 3).all() and (data[8] == 2).all() and (data[10] == 4).all()
+    assert (data[5] == poison_pages(np.array([5]))[0]).all()
+    others = [f for f in range(16) if f not in (5, 7, 8, 10)]
+    assert not data[others].any()  # 3 zeroed; 4 and 9 are no image frames: holes
+    assert os.stat(tmp_path / "mem").st_size == 16 * PAGE_SIZE
 
 
-def test_prefault_leaves_contents_alone() -> None:
-    memory = FrameMemory(64)
-    memory.prefault(64)
-    memory.wait()
-    assert not memory.pool.pages.any()
+def test_spilled_pages_far_apart_are_read_back_run_by_run(tmp_path: Path) -> None:
+    nr_pages = 5000  # more than one read's span
+    pages = np.zeros((nr_pages, PAGE_SIZE), dtype=np.uint8)
+    pages[:, 0] = np.arange(nr_pages) % 251
+    pages[:, 1] = np.arange(nr_pages) // 251
+    with open(tmp_path / "mem", "w+b") as out:
+        memory = MemoryFile(out.fileno(), 8)
+        memory.spill(pages[:3000], np.arange(3000))
+        memory.spill(pages[3000:], np.arange(3000, nr_pages))
+        memory.write_frames(np.array([1, 2, 3, 6]), np.array([4999, 0, 4998, ZERO]),
+                            lambda pfns, what: np.zeros((len(pfns), PAGE_SIZE), np.uint8))
+    data = np.fromfile(tmp_path / "mem", dtype=np.uint8).reshape(-1, PAGE_SIZE)
+    assert len(data) == 8  # the spill is cut off
+    assert np.array_equal(data[[1, 2, 3]], pages[[4999, 0, 4998]])
+    assert not data[[0, 4, 5, 6, 7]].any()
 
 
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
 @pytest.mark.parametrize("page_by_page", [False, True])
 def test_after_a_restore_every_image_frame_holds_its_pages_bytes(
-    strategy: str, page_by_page: bool
+    strategy: str, page_by_page: bool, tmp_path: Path
 ) -> None:
     machine = tiny_machine(4096, ((100, 1400), (2000, 2300)), used=((300, 600),),
                            reserved=((0, 32),))
     image = image_bytes_zero(machine, "skip")
-    stats, ctx, pfns = restore_with_context(
-        image, strategy, allocator="ascending", page_by_page=page_by_page
-    )
+    with open(tmp_path / "mem", "w+b") as out:
+        stats, ctx, pfns = restore_with_context(
+            image, strategy, allocator="ascending", page_by_page=page_by_page, memory_out=out
+        )
     assert stats.verified and stats.copies > 0
-    assert np.array_equal(ctx.memory.read(pfns), page_contents(machine.content, pfns))
+    memory = np.fromfile(tmp_path / "mem", dtype=np.uint8).reshape(-1, PAGE_SIZE)
+    assert len(memory) == machine.frames
+    assert np.array_equal(memory[pfns], page_contents(machine.content, pfns))
+    rest = np.setdiff1d(np.arange(machine.frames), pfns)
+    assert not memory[rest].any()
+
+
+def test_a_buffer_is_reused_only_once_the_consumer_and_the_worker_are_done() -> None:
+    ring = BufferRing(2, 1)
+    first, second = ring.acquire(0), ring.acquire(1)
+    assert first is not None and second is not None and first is not second
+    got: list[object] = []
+    waiter = threading.Thread(target=lambda: got.append(ring.acquire(2)))
+    waiter.start()
+    ring.release()
+    waiter.join(0.2)
+    assert waiter.is_alive()  # the worker still hashes batch 0
+    ring.hashed()
+    waiter.join(5)
+    assert got == [first]
+    closed: list[object] = []
+    waiter = threading.Thread(target=lambda: closed.append(ring.acquire(3)))
+    waiter.start()
+    ring.close()
+    waiter.join(5)
+    assert closed == [None]
 
 
 def test_read_ahead_keeps_order_and_hands_over_errors() -> None:

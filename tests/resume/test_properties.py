@@ -79,7 +79,7 @@ def test_strategies_restore_identical_memory_and_their_counts_hold(
         assert eat_stats.copies == nr_pages and eat_stats.direct == 0
         assert eat_stats.allocations == 1 + 2 * pagedir_pages(nr_pages) + nr_pages + eat_stats.eaten
         assert stats.copies <= eat_stats.copies
-        assert np.array_equal(eat_ctx.memory.read(eat_pfns), ctx.memory.read(pfns))
+        assert np.array_equal(eat_ctx.memory.contents(eat_pfns), ctx.memory.contents(pfns))
 
 
 

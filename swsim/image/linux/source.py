@@ -19,7 +19,7 @@ over every chunk (the kernel's "Invalid image CRC32!").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -171,12 +171,14 @@ class KernelImage:
         """The metadata pages (read and checked when the image was opened)."""
         return iter(self._meta)
 
-    def iter_data(self, into: Callable[[int], PageArray] | None = None) -> Iterator[PageArray]:
-        """The data pages in batches of up to :data:`READ_BATCH_PAGES`."""
+    def iter_data(self) -> Generator[PageArray, None, None]:
+        """The data pages in batches of up to :data:`READ_BATCH_PAGES`, read into one reused
+        buffer (each batch is valid until the next is asked for)."""
         total = self.swsusp_info.image_pages
+        buffer = np.empty((min(READ_BATCH_PAGES, total), PAGE_SIZE), dtype=np.uint8)
         for start in range(0, total, READ_BATCH_PAGES):
             count = min(READ_BATCH_PAGES, total - start)
-            batch = into(count) if into else np.empty((count, PAGE_SIZE), dtype=np.uint8)
+            batch = buffer[:count]
             data = self._pages.read(count, f"data pages from {start}")
             batch.reshape(-1)[:] = np.frombuffer(data, dtype=np.uint8)
             yield batch

@@ -46,16 +46,56 @@ class BuddyAllocator(PageAllocator):
         # no zone at all but that frame)
         self.zones = machine_zones(frames) or (Zone("DMA", 0, frames),)
         nr_zones = len(self.zones)
-        #: order of the free block starting at a pfn (``PageBuddy`` + ``buddy_order``), or -1
-        self.block_order = [_NONE] * frames
-        self._next = [_NONE] * frames
-        self._prev = [_NONE] * frames
+        #: order of the free block starting at a pfn (``PageBuddy`` + ``buddy_order``); the
+        #: free lists' links. Keyed by the blocks' first pfns: memory follows the free blocks,
+        #: not the frames (a mostly free 1 TiB machine has 2^18 blocks of 4 MiB)
+        self.block_order: dict[int, int] = {}
+        self._next: dict[int, int] = {}
+        self._prev: dict[int, int] = {}
         self._head = [[_NONE] * NR_PAGE_ORDERS for _ in range(nr_zones)]
         self._tail = [[_NONE] * NR_PAGE_ORDERS for _ in range(nr_zones)]
         self.nr_free_blocks = [[0] * NR_PAGE_ORDERS for _ in range(nr_zones)]
         self._zone_ends = [zone.end_pfn for zone in self.zones]
+        self.memblock_free_all()
+
+    def memblock_free_all(self) -> None:
+        """``memblock_free_all()``: every run of free frames to :meth:`free_pages_memory`, in
+        pfn order, all at once.
+
+        Equal to calling :meth:`free_pages_memory` run by run (tests/resume/test_buddy.py):
+        each run is cut into the largest aligned blocks and each goes to the tail of its list;
+        none of them merges, since two neighbouring blocks of one order that are buddies would
+        have been cut as one block of the next order (or are of the top order, which does not
+        merge), and runs are separated by frames that are not free. So the lists are the
+        blocks of each zone and order in pfn order, linked at once.
+        """
+        starts: list[int] = []
+        orders: list[int] = []
         for start, end in mask_ranges(self.free):
-            self.free_pages_memory(start, end)
+            while start < end:
+                order = MAX_PAGE_ORDER
+                if start:
+                    order = min(order, (start & -start).bit_length() - 1)
+                while start + (1 << order) > end:
+                    order -= 1
+                starts.append(start)
+                orders.append(order)
+                start += 1 << order
+        if not starts:
+            return
+        pfns = np.array(starts, dtype=np.int64)
+        order_of = np.array(orders, dtype=np.int64)
+        zone_of = np.searchsorted(np.array(self._zone_ends), pfns, side="right")
+        self.block_order = dict(zip(starts, orders, strict=True))
+        for zone in range(len(self.zones)):
+            for order in range(NR_PAGE_ORDERS):
+                chain = pfns[(zone_of == zone) & (order_of == order)].tolist()
+                if not chain:
+                    continue
+                self._head[zone][order], self._tail[zone][order] = chain[0], chain[-1]
+                self._next.update(zip(chain, [*chain[1:], _NONE], strict=True))
+                self._prev.update(zip(chain, [_NONE, *chain[:-1]], strict=True))
+                self.nr_free_blocks[zone][order] = len(chain)
 
     # -- free lists (struct free_area) ---------------------------------------------------
     def zone_idx(self, pfn: int) -> int:
@@ -93,7 +133,7 @@ class BuddyAllocator(PageAllocator):
             self._tail[zone][order] = prev
         else:
             self._prev[nxt] = prev
-        self.block_order[pfn] = _NONE
+        del self.block_order[pfn], self._next[pfn], self._prev[pfn]
         self.nr_free_blocks[zone][order] -= 1
 
     # -- the page allocator ------------------------------------------------------------
@@ -113,7 +153,7 @@ class BuddyAllocator(PageAllocator):
         zone_end = self._zone_ends[self.zone_idx(pfn)]
         while order < MAX_PAGE_ORDER:
             buddy = pfn ^ (1 << order)
-            if buddy >= zone_end or self.block_order[buddy] != order:
+            if buddy >= zone_end or self.block_order.get(buddy) != order:
                 break
             self._del_page_from_free_list(buddy, order)
             pfn &= buddy
@@ -209,7 +249,7 @@ class BuddyAllocator(PageAllocator):
         """``take_page_off_buddy()``: split the block holding ``pfn`` down to ``pfn`` alone."""
         for order in range(NR_PAGE_ORDERS):
             start = pfn & ~((1 << order) - 1)
-            if self.block_order[start] == order:
+            if self.block_order.get(start) == order:
                 break
         else:
             raise AssertionError(f"free pfn {pfn} is in no free block")
