@@ -10,6 +10,7 @@ table or a progress bar). tests/cli/test_startup.py checks which modules a run l
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import sys
 from dataclasses import replace
@@ -222,3 +223,12 @@ def machine_cmd(
     text = json.dumps(machine.to_json(), indent=1) + "\n"
     with atomic_output(output) as stream:
         stream.write(text.encode())
+
+
+#: Commands that live in modules of their own (``swsim/cli/<command>.py``, each defining
+#: ``command``): adding one is one line here.
+COMMAND_MODULES = (
+    "swsim.cli.sweep",
+)
+for _module in COMMAND_MODULES:
+    cli.add_command(importlib.import_module(_module).command)

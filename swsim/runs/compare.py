@@ -32,6 +32,8 @@ class CompareRow:
     #: copies beyond claim's (None when either restore failed)
     excess_copies: int | None = None
     error: str | None = None
+    #: on ENOMEM: the frames the machine lacked (the error's count)
+    missing: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The row as a JSON object: the strategy, its counts, its excess copies, its error."""
@@ -59,7 +61,8 @@ def compare(
     for name in names:
         result = results[name]
         if isinstance(result, RestoreNoMemory):
-            rows.append(CompareRow(name, None, error=f"ENOMEM: {result.missing} page(s) missing"))
+            error = f"ENOMEM: {result.missing} page(s) missing"
+            rows.append(CompareRow(name, None, error=error, missing=result.missing))
         else:
             rows.append(CompareRow(name, result.stats))
     bound = results[BOUND_STRATEGY]
