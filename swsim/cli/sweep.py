@@ -78,11 +78,11 @@ def command(
         from_file = grid_from_spec(spec, spec_file)
         names = from_file.strategies if strategies is None else grid.strategies
         grid = Grid({**from_file.values, **grid.values}, names)
-    sink, done = open_sink(output, resume)
+    backend = make_backend(jobs, scheduler)
     try:
-        backend = make_backend(jobs, scheduler)
+        sink, done = open_sink(output, resume)
     except BaseException:
-        sink.close(complete=False)
+        backend.close()
         raise
     result = run_sweep(grid, backend, sink, done, progress=point_progress)
     if wanted():

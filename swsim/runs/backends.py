@@ -104,8 +104,9 @@ class LocalPool:
 class DaskCluster:
     """The workers of the Dask distributed cluster whose scheduler is at ``address``."""
 
-    def __init__(self, address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    def __init__(self, address: str, timeout: float | None = None) -> None:
         distributed = require("distributed", "--scheduler", "dask")
+        timeout = CONNECT_TIMEOUT if timeout is None else timeout
         try:
             self.client = distributed.Client(address, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
