@@ -229,6 +229,7 @@ def machine_cmd(
 #: ``command``): adding one is one line here.
 COMMAND_MODULES = (
     "swsim.cli.sweep",
+    "swsim.cli.map",
 )
 for _module in COMMAND_MODULES:
     cli.add_command(importlib.import_module(_module).command)

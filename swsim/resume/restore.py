@@ -62,11 +62,13 @@ class RestoreOptions:
 
 @dataclass
 class RestoreRun:
-    """One strategy's finished restore: its counts, its boot context and the image pfns."""
+    """One strategy's finished restore: its counts, its boot context, the image pfns and the
+    strategy (where each page went: :func:`swsim.resume.outcome.frame_outcomes`)."""
 
     stats: RestoreStats
     ctx: ResumeContext
     pfns: PfnArray
+    strategy: Strategy | None = None
 
 
 def check_image_kernel(info: ImageInfo, machine: Machine) -> None:
@@ -319,4 +321,4 @@ class _Pass:
             stats.verified = verify_memory(ctx.memory, handle.pfns, handle.zero, handle.loaded)
         allocated = ctx.allocated_pfns()
         stats.zones = zone_stats(ctx.frames, handle.pfns, handle.zero, orig, allocated)
-        return RestoreRun(stats, ctx, handle.pfns)
+        return RestoreRun(stats, ctx, handle.pfns, handle.strategy)
