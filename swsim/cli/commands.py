@@ -230,6 +230,7 @@ def machine_cmd(
 COMMAND_MODULES = (
     "swsim.cli.sweep",
     "swsim.cli.map",
+    "swsim.cli.plot",
 )
 for _module in COMMAND_MODULES:
     cli.add_command(importlib.import_module(_module).command)
