@@ -110,3 +110,13 @@ def test_a_bad_value_in_a_spec_file_names_the_file() -> None:
 def test_an_empty_grid_is_one_point_of_defaults() -> None:
     assert len(Grid()) == 1
     assert next(Grid().points()).as_dict() == {n: a.default for n, a in AXES.items()}
+
+
+def test_every_axis_is_documented_as_a_key_and_an_option() -> None:
+    from tests.helpers import ROOT
+
+    sweep_doc = (ROOT / "docs" / "sweep.md").read_text()
+    commands_doc = (ROOT / "docs" / "commands.md").read_text()
+    for name, axis in AXES.items():
+        assert f"| `{name}` |" in sweep_doc, name
+        assert f"`{axis.option}`" in commands_doc, axis.option
