@@ -43,10 +43,10 @@ class Eat(Swsusp2006):
 
     def release_eaten_pages(self) -> None:
         """Free the eaten pages, head of the list (the last one eaten) first."""
-        ctx = self.ctx
-        for pfn in reversed(self.eaten_pages):
-            ctx.page_nosave[pfn] = False  # "We don't want swsusp_free() to free this page again"
-            ctx.free_page(pfn)
+        pfns = np.array(self.eaten_pages[::-1], dtype=np.int64)
+        # "We don't want swsusp_free() to free this page again"
+        self.ctx.page_nosave[pfns] = False
+        self.ctx.free_pages(pfns)
         self.eaten_pages = []
 
     def prepare_image(self, pfns: PfnArray) -> None:
