@@ -14,7 +14,13 @@ resident memory (the child's ru_maxrss) and each ratio with the target from issu
 * pages per second of the page-by-page path;
 * peak resident memory of the raw restore vs 1.5x the image's data bytes + 64 B per frame;
 * ``compare`` of all four strategies (one pass over the image) vs one ``restore`` of it, in
-  wall time and peak memory (targets from issue 15: <= 1.5x and <= 1.2x).
+  wall time and peak memory (targets from issue 15: <= 1.5x and <= 1.2x);
+* ``swsim sweep`` of >= 2,000 points (1 GiB machines, all strategies, counts only) in points
+  per second against the same points run as one ``swsim compare --no-data`` process each (the
+  shell-loop way; a sample of points, their images made beforehand and not timed), target >=
+  20x; and against the whole shell loop per point (``machine --generate``, ``snapshot
+  --no-data``, ``compare --no-data``); the sweep's peak RSS against a sweep of a quarter of
+  the points (memory flat: target <= 1.2x). ``--sweep-only`` runs just this case.
 """
 
 from __future__ import annotations
@@ -89,6 +95,92 @@ def verdict(label: str, value: float, target: float, unit: str = "x") -> None:
     print(f"  {label:58} {value:7.2f}{unit}  (target <= {target}{unit})  {ok}")
 
 
+@dataclass
+class ProcessTiming:
+    """Wall and CPU seconds (the process and the children it waited for) and peak RSS."""
+
+    seconds: float
+    cpu_seconds: float
+    max_rss_kb: int
+
+
+def run_cpu(cmd: list[str]) -> ProcessTiming:
+    """Run ``cmd``; its wall time, CPU time and peak RSS (of it and its worker processes)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"bench: command failed: {cmd}")
+    return ProcessTiming(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+
+
+#: The sweep's grid: 1 GiB machines (the default), 15 saved fractions, the default allocator
+#: (buddy), every strategy; --sweep-seeds seeds (134: 2,010 points).
+SWEEP_FRACTIONS = "0.1:0.8:0.05"
+
+
+def sweep_case(swsim: list[str], work: Path, seeds: int, samples: int) -> None:
+    """``swsim sweep`` against one ``compare --no-data`` process per point (module docstring)."""
+    nr_fractions = 15
+    points = nr_fractions * seeds
+    print(f"\nsweep: {points} points (1 GiB machines, {nr_fractions} saved fractions x {seeds} "
+          "seeds, buddy, all strategies), counts only")
+    grid = ["--saved-fraction", SWEEP_FRACTIONS]
+    out = work / "sweep.csv"
+    quarter = work / "sweep-quarter.csv"
+    for path in (out, quarter):
+        path.unlink(missing_ok=True)
+    t_quarter = run_cpu([*swsim, "sweep", *grid, "--seeds", str(max(1, seeds // 4)),
+                         "-o", str(quarter)])
+    t_sweep = run_cpu([*swsim, "sweep", *grid, "--seeds", str(seeds), "-o", str(out)])
+    rows = sum(1 for _ in out.open()) - 1
+    if rows != points * 4:
+        raise SystemExit(f"bench: the sweep wrote {rows} rows, not {points * 4}")
+    sweep_rate = points / t_sweep.seconds
+    print(f"  swsim sweep -j (cores)  {t_sweep.seconds:8.1f} s  {sweep_rate:8.2f} points/s  "
+          f"cpu {t_sweep.cpu_seconds / points * 1e3:6.1f} ms/point  "
+          f"peak RSS {t_sweep.max_rss_kb / 1024:6.0f} MiB")
+
+    # The shell-loop way, on a sample of the same points spread over the grid.
+    fractions = [0.1 + 0.05 * i for i in range(nr_fractions)]
+    sample = [(fractions[(i * 7) % nr_fractions], 1 + (i * 37) % seeds) for i in range(samples)]
+    compare_s = compare_cpu = loop_s = loop_cpu = 0.0
+    for index, (fraction, seed) in enumerate(sample):
+        machine = work / f"point{index}.json"
+        image = work / f"point{index}.swsim"
+        gen = run_cpu([*swsim, "machine", "--generate", "--saved-fraction", f"{fraction:.2f}",
+                       "--seed", str(seed), "-o", str(machine)])
+        snap = run_cpu([*swsim, "snapshot", "--no-data", "--machine", str(machine),
+                        "-o", str(image)])
+        comp = run_cpu([*swsim, "compare", "--no-data", "--json", str(image)])
+        compare_s += comp.seconds
+        compare_cpu += comp.cpu_seconds
+        loop_s += gen.seconds + snap.seconds + comp.seconds
+        loop_cpu += gen.cpu_seconds + snap.cpu_seconds + comp.cpu_seconds
+    compare_rate = samples / compare_s
+    loop_rate = samples / loop_s
+    print(f"  compare --no-data, a process per point ({samples} sampled)  "
+          f"{compare_rate:6.2f} points/s  cpu {compare_cpu / samples * 1e3:6.1f} ms/point")
+    print(f"  machine + snapshot + compare per point ({samples} sampled)  "
+          f"{loop_rate:6.2f} points/s  cpu {loop_cpu / samples * 1e3:6.1f} ms/point")
+    print("\nsweep ratios")
+    at_least("sweep / a compare --no-data process per point (points/s)",
+             sweep_rate / compare_rate, 20.0)
+    at_least("sweep / machine+snapshot+compare per point (points/s)",
+             sweep_rate / loop_rate, 20.0)
+    print(f"  {'the same, in CPU time per point (compare process / sweep)':58} "
+          f"{compare_cpu / samples / (t_sweep.cpu_seconds / points):7.2f}x")
+    verdict(f"sweep peak RSS, {points} / {max(1, seeds // 4) * nr_fractions} points",
+            t_sweep.max_rss_kb / t_quarter.max_rss_kb, 1.2)
+
+
+def at_least(label: str, value: float, target: float) -> None:
+    ok = "ok" if value >= target else "MISSED"
+    print(f"  {label:58} {value:7.2f}x  (target >= {target}x)  {ok}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -96,11 +188,19 @@ def main() -> None:
     parser.add_argument("--level", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--image-gib", type=float, default=1.0)
+    parser.add_argument("--sweep-only", action="store_true", help="only the sweep case")
+    parser.add_argument("--sweep-seeds", type=int, default=134,
+                        help="seeds of the sweep (x 15 saved fractions: 2,010 points)")
+    parser.add_argument("--sweep-samples", type=int, default=12,
+                        help="points run as a compare process each, for the rate")
     args = parser.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
     swsim = [sys.executable, "-m", "swsim"]
     runs = args.runs
+    if args.sweep_only:
+        sweep_case(swsim, work, args.sweep_seeds, args.sweep_samples)
+        return
 
     # Inputs: a 4 GiB machine whose image is 1 GiB (262144 pages), and a 64 GiB machine
     # (16M frames) whose image is 4M pages for the counts-only case.
@@ -175,6 +275,7 @@ def main() -> None:
     verdict("compare (4 strategies) / restore, peak RSS",
             t_compare.max_rss_kb / t_restore.max_rss_kb, 1.2)
     print(f"  page-by-page path: {pps:,.0f} pages/s")
+    sweep_case(swsim, work, args.sweep_seeds, args.sweep_samples)
     if not shutil.which("zstd"):
         print("note: the zstd CLI is missing; install it (Debian: apt-get install zstd)")
 

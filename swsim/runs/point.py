@@ -1,12 +1,13 @@
 """One sweep point: its machine, its image (counts only), every strategy in one pass, its rows.
 
 A point runs in the calling process: the machine is generated
-(:func:`swsim.machine.presets.generate_machine`), its image is written with ``no_data`` (header
-and metadata only, in memory) and :func:`swsim.runs.compare.compare` restores it with every
-strategy in one pass, counts only. So each row holds exactly what ``swsim compare --no-data
---json`` prints for the image ``swsim snapshot --no-data`` writes of that machine (the
-resume side's counts do not depend on the data: docs/commands.md, ``--no-data``); the tests
-check it against the command.
+(:func:`swsim.machine.presets.generate_machine`), its image is the metadata-only image ``swsim
+snapshot --no-data`` writes, handed over in memory
+(:class:`~swsim.image.snapshot_source.SnapshotSource`), and :func:`swsim.runs.compare.compare`
+restores it with every strategy in one pass, counts only. So each row holds exactly what
+``swsim compare --no-data --json`` prints for the image ``swsim snapshot --no-data`` writes of
+that machine (the resume side's counts do not depend on the data: docs/commands.md,
+``--no-data``); the tests check it against the commands.
 
 A row is a flat dict: the point's inputs (:data:`swsim.runs.grid.AXES`), the strategy, every
 count of :class:`~swsim.resume.stats.RestoreStats` and its per-zone counts, the excess copies
@@ -16,15 +17,14 @@ seconds the point took (its whole pass, the same on each of its rows).
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from swsim import __version__
-from swsim.image.source import open_image
-from swsim.image.writer import WriteOptions, write_image
+from swsim.image.snapshot_source import SnapshotSource
+from swsim.image.writer import WriteOptions
 from swsim.machine.footprint import MIB, BootFootprint
 from swsim.machine.model import Machine
 from swsim.machine.presets import generate_machine
@@ -74,21 +74,18 @@ def point_machine(
     return replace(machine, content=content)
 
 
-def point_image(point: Point) -> bytes:
-    """The point's image, header and metadata only (``swsim snapshot --no-data``)."""
+def point_source(point: Point) -> SnapshotSource:
+    """The point's image, header and metadata only (``swsim snapshot --no-data``), in memory."""
     machine = point_machine(**point.stage("machine"))  # type: ignore[arg-type]
     options = WriteOptions(no_data=True, **point.stage("suspend"))  # type: ignore[arg-type]
-    out = io.BytesIO()
-    write_image(machine, out, options)
-    return out.getvalue()
+    return SnapshotSource(machine, options)
 
 
 def run_point(point: Point, strategies: Sequence[str]) -> list[Row]:
     """The rows of ``point``: one per strategy, in the order given."""
     started = time.perf_counter()
-    image = point_image(point)
     options = RestoreOptions(no_data=True, **point.stage("resume"))  # type: ignore[arg-type]
-    results = compare(open_image(io.BytesIO(image)), options, strategies)
+    results = compare(point_source(point), options, strategies)
     seconds = round(time.perf_counter() - started, 6)
     inputs: dict[str, Value] = point.as_dict()
     rows = []
