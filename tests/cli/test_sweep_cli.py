@@ -100,3 +100,15 @@ def test_an_unreachable_scheduler_is_one_line_and_writes_nothing(
     assert out.returncode == 2
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in one_error_line(out.stderr)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_progress_and_summary_on_stderr_when_wanted_never_on_stdout(tmp_path: Path) -> None:
+    args = ("sweep", *SMALL, "--seeds", "3", "--strategy", "claim", "-j", "1")
+    shown = run_cli(*args, env={"SWSIM_PROGRESS": "1"})
+    quiet = run_cli(*args)
+    assert shown.returncode == quiet.returncode == 0
+    err = shown.stderr.decode()
+    assert "sweep" in err and "points/s" in err and "3/3" in err
+    assert "swsim: 3 points (3 rows) in" in err
+    strip = [line.rsplit(",", 1)[0] for line in shown.stdout.decode().splitlines()]
+    assert strip == [line.rsplit(",", 1)[0] for line in quiet.stdout.decode().splitlines()]
