@@ -120,3 +120,11 @@ def test_every_axis_is_documented_as_a_key_and_an_option() -> None:
     for name, axis in AXES.items():
         assert f"| `{name}` |" in sweep_doc, name
         assert f"`{axis.option}`" in commands_doc, axis.option
+
+
+def test_the_example_spec_is_the_issue_grid() -> None:
+    from swsim.runs.spec import load_spec
+    from tests.helpers import ROOT
+
+    grid = grid_from_spec(load_spec(str(ROOT / "examples" / "sweep.toml")), "sweep.toml")
+    assert len(grid) == 2 * 15 * 2 * 5 and grid.strategies == tuple(STRATEGIES)
