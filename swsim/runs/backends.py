@@ -20,10 +20,11 @@ import os
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import CancelledError, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
-from swsim.errors import InvalidValue, UsageError
+from swsim.errors import InvalidValue, SwsimError, UsageError
 from swsim.runs.grid import Point
 from swsim.runs.point import Row, run_point
 from swsim.runs.rows import require
@@ -35,7 +36,12 @@ CONNECT_TIMEOUT = 10.0
 
 
 class SchedulerUnreachable(UsageError):
-    """``--scheduler``: no Dask scheduler answers at the address."""
+    """``--scheduler``: no Dask scheduler answers at the address (or it went away)."""
+
+
+class WorkerLost(SwsimError):
+    """A local worker process died (killed, out of host memory): the sweep cannot go on; the
+    points written so far are kept."""
 
 
 class Backend(Protocol):
@@ -94,7 +100,12 @@ class LocalPool:
         def submit(point: Point) -> Any:
             return self.executor.submit(run_point, point, tuple(strategies))
 
-        return ordered_window(submit, points, self.jobs * IN_FLIGHT_PER_WORKER)
+        try:
+            yield from ordered_window(submit, points, self.jobs * IN_FLIGHT_PER_WORKER)
+        except BrokenProcessPool:
+            raise WorkerLost(
+                "a sweep worker process died (killed, or out of host memory?)"
+            ) from None
 
     def close(self) -> None:
         """Stop the workers; points not started are dropped."""
@@ -106,6 +117,7 @@ class DaskCluster:
 
     def __init__(self, address: str, timeout: float | None = None) -> None:
         distributed = require("distributed", "--scheduler", "dask")
+        self.address = address
         timeout = CONNECT_TIMEOUT if timeout is None else timeout
         try:
             self.client = distributed.Client(address, timeout=timeout, set_as_default=False)
@@ -124,7 +136,13 @@ class DaskCluster:
         def submit(point: Point) -> Any:
             return self.client.submit(run_point, point, names, pure=False)
 
-        return ordered_window(submit, points, self.nthreads * IN_FLIGHT_PER_WORKER)
+        try:
+            yield from ordered_window(submit, points, self.nthreads * IN_FLIGHT_PER_WORKER)
+        except (OSError, TimeoutError, CancelledError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SchedulerUnreachable(
+                f"lost the Dask scheduler at {self.address}: {reason}"
+            ) from None
 
     def close(self) -> None:
         """Disconnect (the cluster stays up)."""

@@ -112,3 +112,51 @@ def test_progress_and_summary_on_stderr_when_wanted_never_on_stdout(tmp_path: Pa
     assert "swsim: 3 points (3 rows) in" in err
     strip = [line.rsplit(",", 1)[0] for line in shown.stdout.decode().splitlines()]
     assert strip == [line.rsplit(",", 1)[0] for line in quiet.stdout.decode().splitlines()]
+
+
+def test_without_dask_the_scheduler_option_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    out = run_cli("sweep", *SMALL, "--scheduler", "tcp://127.0.0.1:8786", "-o", "r.csv",
+                  cwd=tmp_path)
+    assert out.returncode == 2
+    assert one_error_line(out.stderr).endswith(
+        "--scheduler needs distributed: pip install 'swsim[dask]'")
+
+
+def test_a_dead_worker_is_one_line_and_the_rows_written_are_kept(tmp_path: Path) -> None:
+    from concurrent.futures import Future
+    from concurrent.futures.process import BrokenProcessPool
+
+    from swsim.runs.grid import make_grid
+    from swsim.runs.rows import iter_rows, open_sink
+    from swsim.runs.sweep import run_sweep
+
+    class DyingExecutor:
+        """Runs two points here, then its worker 'dies'."""
+
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def submit(self, func: object, *args: object) -> Future[object]:
+            future: Future[object] = Future()
+            self.calls += 1
+            if self.calls <= 2:
+                future.set_result(func(*args))  # type: ignore[operator]
+            else:
+                future.set_exception(BrokenProcessPool("a child process terminated"))
+            return future
+
+        def shutdown(self, wait: bool, cancel_futures: bool) -> None:
+            pass
+
+    pool = backends.LocalPool(1)
+    pool.executor.shutdown(wait=True)
+    pool.executor = DyingExecutor()  # type: ignore[assignment]
+    sink, done = open_sink(str(tmp_path / "r.csv"), resume=False)
+    grid = make_grid({"frames": "16Mi", "kernel_mib": 1, "early_mib": 1,
+                      "load_address_mib": 1, "seeds": 4})
+    with pytest.raises(backends.WorkerLost, match="a sweep worker process died"):
+        run_sweep(grid, pool, sink, done)
+    assert len(list(iter_rows(str(tmp_path / "r.csv")))) == 2 * 4
