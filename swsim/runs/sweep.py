@@ -17,7 +17,7 @@ from swsim.progress import ProgressFactory, no_progress
 from swsim.runs.backends import Backend
 from swsim.runs.grid import Grid, Point
 from swsim.runs.point import Row
-from swsim.runs.rows import RowKey, RowSink, cell
+from swsim.runs.rows import RowKey, RowSink, cell, row_key
 
 
 @dataclass
@@ -69,6 +69,8 @@ def run_sweep(
         with progress("sweep", todo) as advance:
             rows: list[Row]
             for rows in backend.run(points_to_run(grid, done), grid.strategies):
+                if done:  # a point resumed with more strategies: only the rows it lacked
+                    rows = [row for row in rows if row_key(row) not in done]
                 sink.write(rows)
                 result.points_run += 1
                 result.rows_written += len(rows)

@@ -149,3 +149,13 @@ def test_every_format_reads_back_the_same_rows_with_every_column(tmp_path: Path)
     assert list(csv_rows[0]) == list(COLUMNS)
     assert without_time(csv_rows) == without_time(jsonl_rows) == without_time(parquet_rows)
     assert csv_rows[0]["swsim_version"] and csv_rows[0]["seconds"] > 0
+
+
+def test_resuming_with_more_strategies_adds_only_the_rows_missing(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    sweep_to(path, make_grid({**SMALL, "seeds": 2, "strategy": "eat,claim"}))
+    sweep_to(path, make_grid({**SMALL, "seeds": 2}), resume=True)
+    rows = list(iter_rows(str(path)))
+    assert len(rows) == 2 * 4
+    assert sorted((r["seed"], r["strategy"]) for r in rows) == sorted(
+        (seed, name) for seed in (1, 2) for name in ("eat", "safe-list", "bitmap", "claim"))
