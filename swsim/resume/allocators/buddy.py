@@ -175,8 +175,8 @@ class BuddyAllocator(PageAllocator):
         frames in pfn order (the lower half first, then each buddy ``expand()`` put back),
         leaving the lists as they were without it: so the block is handed out whole.
         """
-        out: list[PfnArray] = []
-        singles: list[int] = []
+        starts: list[int] = []  # the frames handed out: runs of sizes[i] frames from starts[i]
+        sizes: list[int] = []
         need = nr_pages
         while need:
             block = self._smallest_block()
@@ -185,17 +185,18 @@ class BuddyAllocator(PageAllocator):
             zone, order, pfn = block
             if order and (1 << order) <= need:
                 self._del_page_from_free_list(pfn, order)
-                if singles:
-                    out.append(np.array(singles, dtype=np.int64))
-                    singles = []
-                out.append(self._take_many(np.arange(pfn, pfn + (1 << order), dtype=np.int64)))
+                starts.append(pfn)
+                sizes.append(1 << order)
                 need -= 1 << order
-            else:
-                singles.append(self.alloc())
+            else:  # alloc(): the zone _smallest_block() found is the one alloc() takes from
+                starts.append(self._rmqueue_smallest(zone))
+                sizes.append(1)
                 need -= 1
-        if singles:
-            out.append(np.array(singles, dtype=np.int64))
-        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+        if not starts:
+            return np.zeros(0, dtype=np.int64)
+        run_sizes = np.array(sizes, dtype=np.int64)
+        first = np.array(starts, dtype=np.int64) - (np.cumsum(run_sizes) - run_sizes)
+        return self._take_many(np.repeat(first, run_sizes) + np.arange(int(run_sizes.sum())))
 
     def take_pages(self, pfns: PfnArray) -> BoolArray:
         """:meth:`take_page` for each of ``pfns`` (increasing), a whole free block at a time.
