@@ -1,10 +1,11 @@
 """A snapshot's image for counting, straight from memory: an :class:`ImageSource` without bytes.
 
 ``swsim sweep`` restores thousands of images counts only. :class:`SnapshotSource` gives the
-resume side what opening the image ``write_image(machine, out, WriteOptions(no_data=True))``
-writes would give (the same :class:`~swsim.image.info.ImageInfo`, header page and metadata
-pages), without packing the image into bytes, hashing it and reading it back. There is nothing
-to check: the image never left memory (``checks`` stays empty, ``finish()`` checks nothing).
+resume side what opening the image that ``write_image(machine, out,
+WriteOptions(no_data=True))`` writes of a snapshot would give (the same
+:class:`~swsim.image.info.ImageInfo`, header page and metadata pages), without packing the
+image into bytes, hashing it and reading it back. There is nothing to check: the image never
+left memory (``checks`` stays empty, ``finish()`` checks nothing).
 tests/runs/test_sweep.py checks that the counts equal ``swsim compare --no-data`` of the
 written image.
 """
@@ -19,16 +20,14 @@ from swsim.image.checks import ImageChecks
 from swsim.image.writer import SwsimLayout, WriteOptions, header_flags
 from swsim.kernel.constants import PAGE_SIZE
 from swsim.kernel.types import PageArray
-from swsim.machine.model import Machine
-from swsim.suspend.snapshot import take_snapshot
+from swsim.suspend.snapshot import Snapshot
 
 
 class SnapshotSource:
-    """The metadata-only image of ``machine`` written with ``options`` (an ``ImageSource``)."""
+    """The metadata-only image of ``snapshot`` written with ``options`` (an ``ImageSource``)."""
 
-    def __init__(self, machine: Machine, options: WriteOptions | None = None) -> None:
+    def __init__(self, snapshot: Snapshot, options: WriteOptions | None = None) -> None:
         options = options or WriteOptions()
-        snapshot = take_snapshot(machine, options.zero_pages)
         layout = SwsimLayout(snapshot, header_flags(replace(options, no_data=True, key=None)))
         self._header = layout.header
         self.info = layout.header.info()

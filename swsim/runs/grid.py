@@ -8,8 +8,8 @@ option (``--saved-fraction``), a key of the spec file (docs/sweep.md) and a colu
 results. :data:`AXES` is the registry: a new axis (the suspend side's ``--kernel`` model, say)
 is one line there, naming the stage it feeds and the keyword it is passed as
 (:mod:`swsim.runs.point` passes machine axes to :func:`~swsim.runs.point.point_machine`,
-suspend axes to :class:`~swsim.image.writer.WriteOptions`, resume axes to
-:class:`~swsim.resume.restore.RestoreOptions`).
+suspend axes to :func:`~swsim.runs.point.point_snapshot` (the suspend side's
+``take_snapshot``), resume axes to :class:`~swsim.resume.restore.RestoreOptions`).
 
 A :class:`Grid` holds a tuple of values per axis and the strategies to run; its points are the
 cartesian product of the axes in registry order (the last axis varies fastest). Every strategy

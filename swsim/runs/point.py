@@ -31,6 +31,7 @@ from swsim.machine.presets import generate_machine
 from swsim.resume.restore import RestoreOptions
 from swsim.runs.compare import compare
 from swsim.runs.grid import AXES, Point, Value
+from swsim.suspend.snapshot import Snapshot, take_snapshot
 
 #: RestoreStats counts that become columns (``zones`` is flattened, see ZONE_COLUMNS).
 COUNT_COLUMNS = (
@@ -74,11 +75,18 @@ def point_machine(
     return replace(machine, content=content)
 
 
+def point_snapshot(machine: Machine, **suspend: Any) -> Snapshot:
+    """The suspend side of a point: what is saved of ``machine``, given the suspend axes'
+    keywords (those of :func:`~swsim.suspend.snapshot.take_snapshot`: ``zero_pages``).
+    A suspend-side model is an axis feeding its keyword here."""
+    return take_snapshot(machine, **suspend)
+
+
 def point_source(point: Point) -> SnapshotSource:
     """The point's image, header and metadata only (``swsim snapshot --no-data``), in memory."""
     machine = point_machine(**point.stage("machine"))  # type: ignore[arg-type]
-    options = WriteOptions(no_data=True, **point.stage("suspend"))  # type: ignore[arg-type]
-    return SnapshotSource(machine, options)
+    snapshot = point_snapshot(machine, **point.stage("suspend"))
+    return SnapshotSource(snapshot, WriteOptions(no_data=True))
 
 
 def run_point(point: Point, strategies: Sequence[str]) -> list[Row]:
