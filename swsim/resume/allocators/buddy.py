@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from swsim.kernel.types import BoolArray, PfnArray
-from swsim.kernel.zones import MAX_DMA32_PFN, MAX_DMA_PFN, machine_zones
+from swsim.kernel.zones import machine_zones
 from swsim.machine.ranges import mask_ranges
 from swsim.resume.allocators.base import PageAllocator
 
@@ -32,10 +32,6 @@ from swsim.resume.allocators.base import PageAllocator
 MAX_PAGE_ORDER = 10
 NR_PAGE_ORDERS = MAX_PAGE_ORDER + 1
 _NONE = -1
-#: The free lists of the last machine booted, by its number of frames: (its free map, lists).
-_BOOTED: dict[int, tuple[bytes, BuddyAllocator]] = {}
-#: Machines up to 8 GiB keep theirs (the lists take 24 bytes per frame).
-BOOTED_MAX_FRAMES = 1 << 21
 #: From this many pages on, frees and takes are done at once (fewer: one by one, as cheap).
 BULK_PAGES = 64
 
@@ -49,12 +45,6 @@ class BuddyAllocator(PageAllocator):
         super().__init__(free, seed)
         frames = len(free)
         self.zones = machine_zones(frames)
-        self._zone_ends = [zone.end_pfn for zone in self.zones]
-        key = free.tobytes()
-        booted = _BOOTED.get(len(free))
-        if booted is not None and booted[0] == key:
-            self._copy_lists(booted[1])
-            return
         nr_zones = len(self.zones)
         #: order of the free block starting at a pfn (``PageBuddy`` + ``buddy_order``), or -1
         self.block_order = [_NONE] * frames
@@ -63,35 +53,20 @@ class BuddyAllocator(PageAllocator):
         self._head = [[_NONE] * NR_PAGE_ORDERS for _ in range(nr_zones)]
         self._tail = [[_NONE] * NR_PAGE_ORDERS for _ in range(nr_zones)]
         self.nr_free_blocks = [[0] * NR_PAGE_ORDERS for _ in range(nr_zones)]
+        self._zone_ends = [zone.end_pfn for zone in self.zones]
         for start, end in mask_ranges(self.free):
             self.free_pages_memory(start, end)
-        # The restores of a pass (and the points of a sweep) boot the same machine again and
-        # again: the lists memblock_free_all() leaves are kept for the next boot of it (built
-        # whole before it is published: sweep workers may run points in threads).
-        if frames <= BOOTED_MAX_FRAMES:
-            booted_lists = BuddyAllocator.__new__(BuddyAllocator)
-            booted_lists._copy_lists(self)
-            _BOOTED.clear()
-            _BOOTED[frames] = (key, booted_lists)
-
-    def _copy_lists(self, other: BuddyAllocator) -> None:
-        """Take copies of ``other``'s free lists (the free map is this allocator's own)."""
-        self.block_order = other.block_order.copy()
-        self._next = other._next.copy()
-        self._prev = other._prev.copy()
-        self._head = [row.copy() for row in other._head]
-        self._tail = [row.copy() for row in other._tail]
-        self.nr_free_blocks = [row.copy() for row in other.nr_free_blocks]
 
     # -- free lists (struct free_area) ---------------------------------------------------
     def zone_idx(self, pfn: int) -> int:
         """The index of the zone holding ``pfn``."""
-        if pfn >= self._zone_ends[-1]:
-            raise AssertionError(f"pfn {pfn} beyond the last zone")
-        return (pfn >= MAX_DMA_PFN) + (pfn >= MAX_DMA32_PFN)
+        for idx, end in enumerate(self._zone_ends):
+            if pfn < end:
+                return idx
+        raise AssertionError(f"pfn {pfn} beyond the last zone")
 
     def _add_to_free_list(self, pfn: int, order: int, tail: bool) -> None:
-        zone = (pfn >= MAX_DMA_PFN) + (pfn >= MAX_DMA32_PFN)
+        zone = self.zone_idx(pfn)
         head, tails = self._head[zone], self._tail[zone]
         self.block_order[pfn] = order
         if head[order] == _NONE:
@@ -108,7 +83,7 @@ class BuddyAllocator(PageAllocator):
         self.nr_free_blocks[zone][order] += 1
 
     def _del_page_from_free_list(self, pfn: int, order: int) -> None:
-        zone = (pfn >= MAX_DMA_PFN) + (pfn >= MAX_DMA32_PFN)
+        zone = self.zone_idx(pfn)
         prev, nxt = self._prev[pfn], self._next[pfn]
         if prev == _NONE:
             self._head[zone][order] = nxt
@@ -135,7 +110,7 @@ class BuddyAllocator(PageAllocator):
 
     def _free_one_page(self, pfn: int, order: int, to_tail: bool) -> None:
         """``_free_one_page()``: merge with the buddy while it is a free block of this order."""
-        zone_end = self._zone_ends[(pfn >= MAX_DMA_PFN) + (pfn >= MAX_DMA32_PFN)]
+        zone_end = self._zone_ends[self.zone_idx(pfn)]
         while order < MAX_PAGE_ORDER:
             buddy = pfn ^ (1 << order)
             if buddy >= zone_end or self.block_order[buddy] != order:
