@@ -116,6 +116,28 @@ def run_cpu(cmd: list[str]) -> ProcessTiming:
     return ProcessTiming(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
 
 
+def shell_loop(swsim: list[str], work: Path, seeds: int, indices: range) -> list[tuple[
+        ProcessTiming, ProcessTiming]]:
+    """Points of the sweep's grid run the shell-loop way: for each, (``compare --no-data`` of
+    its image made beforehand, the whole ``machine`` + ``snapshot`` + ``compare``)."""
+    nr_fractions = 15
+    out = []
+    for index in indices:
+        fraction = 0.1 + 0.05 * ((index * 7) % nr_fractions)
+        seed = 1 + (index * 37) % seeds
+        machine = work / f"point{index}.json"
+        image = work / f"point{index}.swsim"
+        gen = run_cpu([*swsim, "machine", "--generate", "--saved-fraction", f"{fraction:.2f}",
+                       "--seed", str(seed), "-o", str(machine)])
+        snap = run_cpu([*swsim, "snapshot", "--no-data", "--machine", str(machine),
+                        "-o", str(image)])
+        comp = run_cpu([*swsim, "compare", "--no-data", "--json", str(image)])
+        whole = ProcessTiming(gen.seconds + snap.seconds + comp.seconds,
+                              gen.cpu_seconds + snap.cpu_seconds + comp.cpu_seconds, 0)
+        out.append((comp, whole))
+    return out
+
+
 #: The sweep's grid: 1 GiB machines (the default), 15 saved fractions, the default allocator
 #: (buddy), every strategy; --sweep-seeds seeds (134: 2,010 points).
 SWEEP_FRACTIONS = "0.1:0.8:0.05"
@@ -130,6 +152,9 @@ def sweep_case(swsim: list[str], work: Path, seeds: int, samples: int) -> None:
     grid = ["--saved-fraction", SWEEP_FRACTIONS]
     out = work / "sweep.csv"
     out.unlink(missing_ok=True)
+    # The shell loop's sample is run half before and half after the sweep, and the in-process
+    # sweeps between, so that a change of load on a shared machine weighs on both sides.
+    loop = shell_loop(swsim, work, seeds, range(samples // 2))
     t_sweep = run_cpu([*swsim, "sweep", *grid, "--seeds", str(seeds), "-o", str(out)])
     rows = sum(1 for _ in out.open()) - 1
     if rows != points * 4:
@@ -151,23 +176,12 @@ def sweep_case(swsim: list[str], work: Path, seeds: int, samples: int) -> None:
               f"peak RSS {timing.max_rss_kb / 1024:6.0f} MiB")
     (small_points, small), (large_points, large) = in_process
     sweep_cpu = large.cpu_seconds / large_points
+    loop += shell_loop(swsim, work, seeds, range(samples // 2, samples))
+    compare_s = sum(comp.seconds for comp, _ in loop)
+    compare_cpu = sum(comp.cpu_seconds for comp, _ in loop)
+    loop_s = sum(whole.seconds for _, whole in loop)
+    loop_cpu = sum(whole.cpu_seconds for _, whole in loop)
 
-    # The shell-loop way, on a sample of the same points spread over the grid.
-    fractions = [0.1 + 0.05 * i for i in range(nr_fractions)]
-    sample = [(fractions[(i * 7) % nr_fractions], 1 + (i * 37) % seeds) for i in range(samples)]
-    compare_s = compare_cpu = loop_s = loop_cpu = 0.0
-    for index, (fraction, seed) in enumerate(sample):
-        machine = work / f"point{index}.json"
-        image = work / f"point{index}.swsim"
-        gen = run_cpu([*swsim, "machine", "--generate", "--saved-fraction", f"{fraction:.2f}",
-                       "--seed", str(seed), "-o", str(machine)])
-        snap = run_cpu([*swsim, "snapshot", "--no-data", "--machine", str(machine),
-                        "-o", str(image)])
-        comp = run_cpu([*swsim, "compare", "--no-data", "--json", str(image)])
-        compare_s += comp.seconds
-        compare_cpu += comp.cpu_seconds
-        loop_s += gen.seconds + snap.seconds + comp.seconds
-        loop_cpu += gen.cpu_seconds + snap.cpu_seconds + comp.cpu_seconds
     compare_rate = samples / compare_s
     loop_rate = samples / loop_s
     print(f"  compare --no-data, a process per point ({samples} sampled)  "
