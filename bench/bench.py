@@ -20,6 +20,12 @@ next to its target (issue 15):
 * the suspend side (issue 12): a 64 GiB machine's suspend counts with each model
   (:func:`swsim.suspend.kernels.suspend`, in process, the slowest model against 1 s), and the
   whole ``snapshot --kernel K --no-data --json`` command beside it.
+* ``swsim sweep`` of >= 2,000 points (1 GiB machines, all strategies, counts only) in points
+  per second against the same points run as one ``swsim compare --no-data`` process each (the
+  shell-loop way; a sample of points, their images made beforehand and not timed), target >=
+  20x; and against the whole shell loop per point (``machine --generate``, ``snapshot
+  --no-data``, ``compare --no-data``); the sweep's peak RSS against a sweep of a quarter of
+  the points (memory flat: target <= 1.2x). ``--sweep-only`` runs just this case.
 """
 
 from __future__ import annotations
@@ -126,6 +132,117 @@ def suspend_verdict(suspend_seconds: dict[str, float]) -> None:
             suspend_seconds[slowest], 1.0, " s")
 
 
+@dataclass
+class ProcessTiming:
+    """Wall and CPU seconds (the process and the children it waited for) and peak RSS."""
+
+    seconds: float
+    cpu_seconds: float
+    max_rss_kb: int
+
+
+def run_cpu(cmd: list[str]) -> ProcessTiming:
+    """Run ``cmd``; its wall time, CPU time and peak RSS (of it and its worker processes)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"bench: command failed: {cmd}")
+    return ProcessTiming(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+
+
+def shell_loop(swsim: list[str], work: Path, seeds: int, indices: range) -> list[tuple[
+        ProcessTiming, ProcessTiming]]:
+    """Points of the sweep's grid run the shell-loop way: for each, (``compare --no-data`` of
+    its image made beforehand, the whole ``machine`` + ``snapshot`` + ``compare``)."""
+    nr_fractions = 15
+    out = []
+    for index in indices:
+        fraction = 0.1 + 0.05 * ((index * 7) % nr_fractions)
+        seed = 1 + (index * 37) % seeds
+        machine = work / f"point{index}.json"
+        image = work / f"point{index}.swsim"
+        gen = run_cpu([*swsim, "machine", "--generate", "--saved-fraction", f"{fraction:.2f}",
+                       "--seed", str(seed), "-o", str(machine)])
+        snap = run_cpu([*swsim, "snapshot", "--no-data", "--machine", str(machine),
+                        "-o", str(image)])
+        comp = run_cpu([*swsim, "compare", "--no-data", "--json", str(image)])
+        whole = ProcessTiming(gen.seconds + snap.seconds + comp.seconds,
+                              gen.cpu_seconds + snap.cpu_seconds + comp.cpu_seconds, 0)
+        out.append((comp, whole))
+    return out
+
+
+#: The sweep's grid: 1 GiB machines (the default), 15 saved fractions, the default allocator
+#: (buddy), every strategy; --sweep-seeds seeds (134: 2,010 points).
+SWEEP_FRACTIONS = "0.1:0.8:0.05"
+
+
+def sweep_case(swsim: list[str], work: Path, seeds: int, samples: int) -> None:
+    """``swsim sweep`` against one ``compare --no-data`` process per point (module docstring)."""
+    nr_fractions = 15
+    points = nr_fractions * seeds
+    print(f"\nsweep: {points} points (1 GiB machines, {nr_fractions} saved fractions x {seeds} "
+          "seeds, buddy, all strategies), counts only")
+    grid = ["--saved-fraction", SWEEP_FRACTIONS]
+    out = work / "sweep.csv"
+    out.unlink(missing_ok=True)
+    # The shell loop's sample is run half before and half after the sweep, and the in-process
+    # sweeps between, so that a change of load on a shared machine weighs on both sides.
+    loop = shell_loop(swsim, work, seeds, range(samples // 2))
+    t_sweep = run_cpu([*swsim, "sweep", *grid, "--seeds", str(seeds), "-o", str(out)])
+    rows = sum(1 for _ in out.open()) - 1
+    if rows != points * 4:
+        raise SystemExit(f"bench: the sweep wrote {rows} rows, not {points * 4}")
+    sweep_rate = points / t_sweep.seconds
+    print(f"  swsim sweep (-j: every core)   {t_sweep.seconds:8.1f} s  {sweep_rate:8.2f} points/s")
+    # Memory and CPU in one process (-j 1: worker processes are not this one's children, so
+    # their usage would not be counted): a sweep four times as long holds no more memory.
+    in_process = []
+    for nr_seeds in (max(1, seeds // 16), max(1, seeds // 4)):
+        path = work / f"sweep-j1-{nr_seeds}.csv"
+        path.unlink(missing_ok=True)
+        timing = run_cpu([*swsim, "sweep", *grid, "--seeds", str(nr_seeds), "-j", "1",
+                          "-o", str(path)])
+        in_process.append((nr_seeds * nr_fractions, timing))
+        print(f"  swsim sweep -j 1, {nr_seeds * nr_fractions:5} points  {timing.seconds:8.1f} s  "
+              f"{nr_seeds * nr_fractions / timing.seconds:8.2f} points/s  "
+              f"cpu {timing.cpu_seconds / (nr_seeds * nr_fractions) * 1e3:6.1f} ms/point  "
+              f"peak RSS {timing.max_rss_kb / 1024:6.0f} MiB")
+    (small_points, small), (large_points, large) = in_process
+    sweep_cpu = large.cpu_seconds / large_points
+    loop += shell_loop(swsim, work, seeds, range(samples // 2, samples))
+    compare_s = sum(comp.seconds for comp, _ in loop)
+    compare_cpu = sum(comp.cpu_seconds for comp, _ in loop)
+    loop_s = sum(whole.seconds for _, whole in loop)
+    loop_cpu = sum(whole.cpu_seconds for _, whole in loop)
+
+    compare_rate = samples / compare_s
+    loop_rate = samples / loop_s
+    print(f"  compare --no-data, a process per point ({samples} sampled)  "
+          f"{compare_rate:6.2f} points/s  cpu {compare_cpu / samples * 1e3:6.1f} ms/point")
+    print(f"  machine + snapshot + compare per point ({samples} sampled)  "
+          f"{loop_rate:6.2f} points/s  cpu {loop_cpu / samples * 1e3:6.1f} ms/point")
+    print("\nsweep ratios")
+    at_least("sweep / a compare --no-data process per point (points/s)",
+             sweep_rate / compare_rate, 20.0)
+    at_least("sweep / machine+snapshot+compare per point (points/s)",
+             sweep_rate / loop_rate, 20.0)
+    at_least("the same, -j 1 (one core each)",
+             large_points / large.seconds / compare_rate, 20.0)
+    print(f"  {'CPU time per point: compare process / sweep -j 1':58} "
+          f"{compare_cpu / samples / sweep_cpu:7.2f}x")
+    verdict(f"sweep -j 1 peak RSS, {large_points} / {small_points} points",
+            large.max_rss_kb / small.max_rss_kb, 1.2)
+
+
+def at_least(label: str, value: float, target: float) -> None:
+    ok = "ok" if value >= target else "MISSED"
+    print(f"  {label:58} {value:7.2f}x  (target >= {target}x)  {ok}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -135,6 +252,11 @@ def main() -> None:
     parser.add_argument("--image-gib", type=float, default=1.0)
     parser.add_argument("--suspend-only", action="store_true",
                         help="only the suspend side's case (issue 12)")
+    parser.add_argument("--sweep-only", action="store_true", help="only the sweep case")
+    parser.add_argument("--sweep-seeds", type=int, default=134,
+                        help="seeds of the sweep (x 15 saved fractions: 2,010 points)")
+    parser.add_argument("--sweep-samples", type=int, default=12,
+                        help="points run as a compare process each, for the rate")
     args = parser.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -142,6 +264,9 @@ def main() -> None:
     runs = args.runs
     if args.suspend_only:
         suspend_verdict(bench_suspend(work, swsim, runs))
+        return
+    if args.sweep_only:
+        sweep_case(swsim, work, args.sweep_seeds, args.sweep_samples)
         return
 
     # Inputs: a 4 GiB machine whose image is 1 GiB (262144 pages); further down a 64 GiB
@@ -241,6 +366,7 @@ def main() -> None:
             2048, " MiB", strict=True)
     suspend_verdict(suspend_seconds)
     print(f"  page-by-page path: {pps:,.0f} pages/s")
+    sweep_case(swsim, work, args.sweep_seeds, args.sweep_samples)
     if not shutil.which("zstd"):
         print("note: the zstd CLI is missing; install it (Debian: apt-get install zstd)")
 

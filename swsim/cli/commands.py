@@ -10,6 +10,7 @@ table or a progress bar). tests/cli/test_startup.py checks which modules a run l
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import sys
 from dataclasses import replace
@@ -53,7 +54,9 @@ STRATEGY_HELP = "; ".join(f"{n}: {c.summary}" for n, c in STRATEGIES.items())
 
 #: The commands in the order ``swsim --help`` lists them: the order a user meets them. A new
 #: command appends its name here (a command not listed comes after, in registration order).
-COMMAND_ORDER: list[str] = ["snapshot", "inspect", "restore", "compare", "machine", "cycle"]
+COMMAND_ORDER: list[str] = [
+    "snapshot", "inspect", "restore", "compare", "machine", "cycle", "sweep", "plot", "map"
+]
 
 
 class SwsimGroup(click.Group):
@@ -387,6 +390,15 @@ def machine_cmd(
     text = json.dumps(machine.to_json(), indent=1) + "\n"
     with atomic_output(output) as stream:
         stream.write(text.encode())
-from swsim.cli.cycle import cycle_cmd  # noqa: E402  (swsim cycle: its own module)
 
-cli.add_command(cycle_cmd)
+
+#: Commands that live in modules of their own (``swsim/cli/<command>.py``, each defining
+#: ``command``): adding one is one line here.
+COMMAND_MODULES = (
+    "swsim.cli.cycle",
+    "swsim.cli.sweep",
+    "swsim.cli.map",
+    "swsim.cli.plot",
+)
+for _module in COMMAND_MODULES:
+    cli.add_command(importlib.import_module(_module).command)

@@ -121,3 +121,4 @@ def cycle_cmd(
         click.echo(json.dumps({"machine": machine.name, "rows": [r.to_json() for r in rows]}))
     else:
         Console(width=TABLE_WIDTH).print(cycle_table(rows, f"swsim cycle ({machine.name})"))
+command = cycle_cmd

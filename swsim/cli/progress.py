@@ -71,3 +71,40 @@ def _page_bar(description: str, total_pages: int) -> Iterator[Advance]:
     with Progress(*columns, console=console, transient=False) as bar:
         task = bar.add_task(description, total=total_pages)
         yield lambda nr_pages: bar.advance(task, nr_pages)
+
+
+@contextlib.contextmanager
+def point_progress(description: str, total_points: int) -> Iterator[Advance | None]:
+    """A bar of sweep points on stderr (points done, points per second, time left), or None:
+    a :data:`swsim.progress.ProgressFactory` counting points instead of pages."""
+    if total_points < 2 or not wanted():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class PointsPerSecond(ProgressColumn):
+        """The rate of points."""
+
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            text = "    - points/s" if speed is None else f"{speed:7.1f} points/s"
+            return Text(text, style="progress.data.speed")
+
+    console = Console(stderr=True, force_terminal=os.environ.get("SWSIM_PROGRESS") == "1")
+    columns = (
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("points"), PointsPerSecond(), TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(description, total=total_points)
+        yield lambda nr_points: bar.advance(task, nr_points)

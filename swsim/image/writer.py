@@ -73,6 +73,14 @@ class SwsimLayout:
         return pack_meta_pages(self._entries[start : start + count * PFNS_PER_META_PAGE])
 
 
+def header_flags(options: WriteOptions) -> int:
+    """The header flags an image written with ``options`` carries."""
+    flags = FLAG_BLOCK_CRC32 | digest_by_name(options.digest).header_flags
+    flags |= FLAG_NO_DATA if options.no_data else 0
+    flags |= FLAG_SIGNED if options.key is not None else 0
+    return flags
+
+
 def write_image(
     machine: Machine, out: BinaryIO, options: WriteOptions = WriteOptions()
 ) -> ImageHeader:
@@ -87,10 +95,7 @@ def write_snapshot(
     """Write the image of ``snapshot`` (a suspend model's, :mod:`swsim.suspend.kernels`) to a
     binary stream; return its header. ``options.zero_pages`` is the snapshot's business."""
     algo = digest_by_name(options.digest)
-    flags = FLAG_BLOCK_CRC32 | algo.header_flags
-    flags |= FLAG_NO_DATA if options.no_data else 0
-    flags |= FLAG_SIGNED if options.key is not None else 0
-    layout = SwsimLayout(snapshot, flags)
+    layout = SwsimLayout(snapshot, header_flags(options))
     header = layout.header
     handle = SnapshotReadHandle(snapshot, layout, with_data=not options.no_data)
     hasher = algo.new()

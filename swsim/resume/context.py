@@ -99,8 +99,7 @@ class ResumeContext:
         """``nr_pages`` calls of :meth:`get_zeroed_page` at once (the allocator's alloc_many)."""
         pfns = self.allocator.alloc_many(nr_pages)
         if len(pfns) < nr_pages:
-            extra = [self._phantom() for _ in range(nr_pages - len(pfns))]
-            pfns = np.concatenate([pfns, np.array(extra, dtype=np.int64)])
+            pfns = np.concatenate([pfns, self._phantoms(nr_pages - len(pfns))])
         self._allocated_chunks.append(pfns)
         stats = self.stats
         stats.allocations += nr_pages
@@ -140,6 +139,29 @@ class ResumeContext:
             self.allocator.free_page(pfn)
         self.stats.frees += 1
         self.held -= 1
+
+    def free_pages(self, pfns: PfnArray) -> None:
+        """:meth:`free_page` for each of ``pfns`` in order, at once."""
+        real = pfns < self.frames
+        self._phantoms_free.extend(pfns[~real].tolist())
+        self.allocator.free_pages(pfns[real])
+        self.stats.frees += len(pfns)
+        self.held -= len(pfns)
+
+    def _phantoms(self, count: int) -> PfnArray:
+        """``count`` calls of :meth:`_phantom` at once."""
+        reused = self._phantoms_free[::-1][:count]
+        del self._phantoms_free[len(self._phantoms_free) - len(reused):]
+        new = count - len(reused)
+        self.stats.missing += new
+        start = self._next_phantom
+        self._next_phantom += new
+        if self._next_phantom > len(self.page_nosave):
+            size = max(self._next_phantom, 2 * len(self.page_nosave))
+            self.page_nosave.grow(size)
+            self.page_nosave_free.grow(size)
+        return np.concatenate([np.array(reused, dtype=np.int64),
+                               np.arange(start, start + new, dtype=np.int64)])
 
     def _phantom(self) -> int:
         if self._phantoms_free:

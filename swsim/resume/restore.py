@@ -72,7 +72,8 @@ class RestoreOptions:
 @dataclass
 class RestoreRun:
     """One strategy's finished restore: its counts, its boot context, the image pfns and the
-    strategy itself (its kernel variables: ``allocated_unsafe_pages``...)."""
+    strategy itself (its kernel variables: ``allocated_unsafe_pages``...; where each page went:
+    :func:`swsim.resume.outcome.frame_outcomes`)."""
 
     stats: RestoreStats
     ctx: ResumeContext

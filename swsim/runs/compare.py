@@ -34,6 +34,8 @@ class CompareRow:
     #: copies beyond claim's (None when either restore failed)
     excess_copies: int | None = None
     error: str | None = None
+    #: on ENOMEM: the frames the machine lacked (the error's count)
+    missing: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The row as a JSON object: the strategy, its counts, its excess copies, its error.
@@ -76,7 +78,7 @@ def compare(
         if isinstance(result, RestoreNoMemory):
             error = (str(result) if result.phase == "replay"
                      else f"ENOMEM: {result.missing} page(s) missing")
-            rows.append(CompareRow(name, result.stats, error=error))
+            rows.append(CompareRow(name, result.stats, error=error, missing=result.missing))
         else:
             rows.append(CompareRow(name, result.stats))
     bound = results[BOUND_STRATEGY]

@@ -24,7 +24,7 @@ def test_every_strategy_allocator_and_command_is_documented() -> None:
     docs = _docs()
     for name in [*STRATEGIES, *ALLOCATORS]:
         assert f"`{name}`" in docs, name
-    for command in ("compare", "inspect", "cycle"):
+    for command in ("compare", "inspect", "cycle", "sweep", "plot", "map"):
         assert command in cli.commands
         assert f"swsim {command}" in docs, command
 

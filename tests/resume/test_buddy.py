@@ -136,3 +136,50 @@ def test_memblock_free_all_at_once_equals_freeing_run_by_run(
     assert at_once.block_order == by_run.block_order
     assert at_once._next == by_run._next and at_once._prev == by_run._prev
     assert [at_once.alloc() for _ in range(50)] == [by_run.alloc() for _ in range(50)]
+
+
+def _buddy_state(buddy: BuddyAllocator) -> tuple[object, ...]:
+    """Everything that decides what the allocator hands out next: each list, in order."""
+    return (buddy.free_blocks(), buddy.nr_free_blocks, buddy.free.tolist(), buddy.nr_free,
+            [pfn for pfn, order in enumerate(buddy.block_order) if order >= 0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1024, 9000), holes_strategy, st.integers(0, 2**32), st.integers(64, 3000))
+def test_many_frees_at_once_leave_the_lists_of_frees_one_by_one(
+    frames: int, holes: list[tuple[int, int]], seed: int, nr_pages: int
+) -> None:
+    free = _free_mask(frames, holes)
+    one, many = BuddyAllocator(free), BuddyAllocator(free)
+    rng = random.Random(seed)
+    nr_pages = min(nr_pages, int(free.sum()))
+    held = [one.alloc() for _ in range(nr_pages)]
+    assert [many.alloc() for _ in range(nr_pages)] == held
+    rng.shuffle(held)
+    back = held[: rng.randint(min(64, len(held)), len(held))]  # 64 and more: at once
+    for pfn in back:
+        one.free_page(pfn)
+    many.free_pages(np.array(back, dtype=np.int64))
+    assert _buddy_state(many) == _buddy_state(one)
+    assert [many.alloc() for _ in range(50)] == [one.alloc() for _ in range(50)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1024, 9000), holes_strategy, st.integers(0, 2**32), st.floats(0.1, 0.9))
+def test_many_takes_at_once_leave_the_lists_of_takes_one_by_one(
+    frames: int, holes: list[tuple[int, int]], seed: int, share: float
+) -> None:
+    free = _free_mask(frames, holes)
+    one, many = BuddyAllocator(free), BuddyAllocator(free)
+    rng = random.Random(seed)
+    for _ in range(rng.randint(0, 200)):  # some history: allocations and frees
+        pfn = one.alloc()
+        assert many.alloc() == pfn
+        if pfn >= 0 and rng.random() < 0.3:
+            one.free_page(pfn)
+            many.free_page(pfn)
+    pfns = np.array(sorted(rng.sample(range(frames), int(frames * share))), dtype=np.int64)
+    singles = [one.take_page(int(pfn)) for pfn in pfns]
+    assert many.take_pages(pfns).tolist() == singles
+    assert _buddy_state(many) == _buddy_state(one)
+    assert [many.alloc() for _ in range(50)] == [one.alloc() for _ in range(50)]

@@ -8,7 +8,6 @@ a truncated image claiming such a machine fails with one line, within the same l
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -31,20 +30,35 @@ TIB = Machine(
 )
 
 
+#: ``python -m swsim``, writing the process's own peak resident memory (VmHWM, KiB) to the
+#: file ``$SWSIM_TEST_HWM`` at exit. Not ``wait4()``'s ``ru_maxrss``: a child forked from
+#: pytest inherits the forking process's high-water mark across exec, so after a few hundred
+#: tests it reports pytest's peak, not swsim's.
+PEAK_RSS_WRAPPER = """
+import atexit, os, runpy, sys
+def peak():
+    with open('/proc/self/status') as status:
+        line = next(line for line in status if line.startswith('VmHWM:'))
+    with open(os.environ['SWSIM_TEST_HWM'], 'w') as out:
+        out.write(line.split()[1])
+atexit.register(peak)
+sys.argv[0] = 'swsim'
+runpy.run_module('swsim', run_name='__main__', alter_sys=True)
+"""
+
+
 def limited(out: Path, *args: str) -> tuple[int, bytes, int]:
     """``swsim ARGS`` under ``prlimit --as``, stdout to ``out``: exit code, stderr, peak RSS
     (KiB)."""
     assert PRLIMIT is not None
+    hwm = out.with_name(out.name + ".hwm")
     with open(out, "wb") as stdout:
-        proc = subprocess.Popen(
-            [PRLIMIT, f"--as={AS_LIMIT}", sys.executable, "-m", "swsim", *args],
-            stdout=stdout, stderr=subprocess.PIPE, env=swsim_env(),
+        proc = subprocess.run(
+            [PRLIMIT, f"--as={AS_LIMIT}", sys.executable, "-c", PEAK_RSS_WRAPPER, *args],
+            stdout=stdout, stderr=subprocess.PIPE, env=swsim_env(SWSIM_TEST_HWM=str(hwm)),
+            check=False,
         )
-    assert proc.stderr is not None
-    stderr = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, stderr, usage.ru_maxrss
+    return proc.returncode, proc.stderr, int(hwm.read_text())
 
 
 @pytest.mark.skipif(PRLIMIT is None, reason="prlimit (util-linux) is not installed")

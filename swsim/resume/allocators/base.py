@@ -64,6 +64,21 @@ class PageAllocator(ABC):
         self.nr_free += 1
         self._freed(pfn)
 
+    def free_pages(self, pfns: PfnArray) -> None:
+        """:meth:`free_page` for each of ``pfns`` in order (subclasses do it at once, with the
+        same result)."""
+        for pfn in pfns.tolist():
+            self.free_page(pfn)
+
+    def _free_many(self, pfns: PfnArray) -> None:
+        """Mark ``pfns`` free, refusing a double free (for the vectorised ``free_pages``)."""
+        if self.free[pfns].any():
+            raise AssertionError("double free among the pfns freed")
+        self.free[pfns] = True
+        if int(np.count_nonzero(self.free)) != self.nr_free + len(pfns):
+            raise AssertionError("a pfn freed twice at once")
+        self.nr_free += len(pfns)
+
     def _freed(self, pfn: int) -> None:  # noqa: B027 - optional hook
         pass
 

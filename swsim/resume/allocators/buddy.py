@@ -32,6 +32,8 @@ from swsim.resume.allocators.base import PageAllocator
 MAX_PAGE_ORDER = 10
 NR_PAGE_ORDERS = MAX_PAGE_ORDER + 1
 _NONE = -1
+#: From this many pages on, frees and takes are done at once (fewer: one by one, as cheap).
+BULK_PAGES = 64
 
 
 class BuddyAllocator(PageAllocator):
@@ -190,8 +192,8 @@ class BuddyAllocator(PageAllocator):
         frames in pfn order (the lower half first, then each buddy ``expand()`` put back),
         leaving the lists as they were without it: so the block is handed out whole.
         """
-        out: list[PfnArray] = []
-        singles: list[int] = []
+        starts: list[int] = []  # the frames handed out: runs of sizes[i] frames from starts[i]
+        sizes: list[int] = []
         need = nr_pages
         while need:
             block = self._smallest_block()
@@ -200,17 +202,18 @@ class BuddyAllocator(PageAllocator):
             zone, order, pfn = block
             if order and (1 << order) <= need:
                 self._del_page_from_free_list(pfn, order)
-                if singles:
-                    out.append(np.array(singles, dtype=np.int64))
-                    singles = []
-                out.append(self._take_many(np.arange(pfn, pfn + (1 << order), dtype=np.int64)))
+                starts.append(pfn)
+                sizes.append(1 << order)
                 need -= 1 << order
-            else:
-                singles.append(self.alloc())
+            else:  # alloc(): the zone _smallest_block() found is the one alloc() takes from
+                starts.append(self._rmqueue_smallest(zone))
+                sizes.append(1)
                 need -= 1
-        if singles:
-            out.append(np.array(singles, dtype=np.int64))
-        return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+        if not starts:
+            return np.zeros(0, dtype=np.int64)
+        run_sizes = np.array(sizes, dtype=np.int64)
+        first = np.array(starts, dtype=np.int64) - (np.cumsum(run_sizes) - run_sizes)
+        return self._take_many(np.repeat(first, run_sizes) + np.arange(int(run_sizes.sum())))
 
     def take_pages(self, pfns: PfnArray) -> BoolArray:
         """:meth:`take_page` for each of ``pfns`` (increasing), a whole free block at a time.
@@ -229,9 +232,108 @@ class BuddyAllocator(PageAllocator):
             self._del_page_from_free_list(start, order)
             wanted[start : start + (1 << order)] = False
             self._take_many(np.arange(start, start + (1 << order), dtype=np.int64))
-        for pfn in np.flatnonzero(wanted).tolist():
-            self.take_page(pfn)
+        self._take_partial(np.flatnonzero(wanted))
         return free
+
+    # -- many frees or takes at once, as one by one -------------------------------------
+    #
+    # The free blocks of a buddy allocator are always the *canonical* ones: the largest aligned
+    # blocks of free frames, of order <= MAX_PAGE_ORDER, inside one zone (a free merges with
+    # every free buddy; a split leaves only halves whose buddy is not free). So which blocks
+    # exist after many frees or takes does not depend on their order; only where each block
+    # sits on its list does. A block is put at the head of its list once, when it is made, and
+    # leaves it only when merged or split; so after a batch each list holds the blocks the
+    # batch made, the latest made first, then the blocks from before, in their order. A free
+    # makes its final block when the block's last frame is freed; a take makes a piece when the
+    # first frame of the piece's parent block is taken (break_down_buddy_pages() splits the
+    # parent there). tests/resume/test_buddy.py checks both against one-by-one calls.
+
+    def _blocks_of(self, pfns: PfnArray) -> tuple[PfnArray, PfnArray]:
+        """The canonical free block holding each of ``pfns`` (free frames), as (start, order).
+
+        Zone boundaries (16 MiB, 4 GiB) are aligned far beyond MAX_PAGE_ORDER, so a block is
+        inside its zone when it is inside memory.
+        """
+        size = -(-len(self.free) // (1 << MAX_PAGE_ORDER)) << MAX_PAGE_ORDER
+        whole = np.zeros(size, dtype=bool)
+        whole[: len(self.free)] = self.free
+        order = np.zeros(len(pfns), dtype=np.int64)
+        for k in range(1, NR_PAGE_ORDERS):
+            whole = whole[0::2] & whole[1::2]  # whole[i]: the order-k block i is all free
+            order += whole[pfns >> k]  # a free order-k block has free halves: orders add up
+        return pfns & ~((1 << order) - 1), order
+
+    def free_pages(self, pfns: PfnArray) -> None:
+        """:meth:`free_page` for each of ``pfns`` in order, at once (see above)."""
+        if len(pfns) < BULK_PAGES:
+            super().free_pages(pfns)
+            return
+        pfns = np.asarray(pfns, dtype=np.int64)
+        before = self.free.copy()
+        self._free_many(pfns)
+        start, order = self._blocks_of(pfns)
+        # when each block is made: the last free of a frame in it (repeated indices: the last
+        # assignment is the one that stays)
+        made_at = np.full(len(before), -1, dtype=np.int64)
+        made_at[start] = np.arange(len(pfns))
+        order_at = np.zeros(len(before), dtype=np.int64)
+        order_at[start] = order
+        starts = np.flatnonzero(made_at >= 0)
+        orders = order_at[starts]
+        block_order = self.block_order
+        for block_start, block_k in zip(starts.tolist(), orders.tolist(), strict=True):
+            inside = np.flatnonzero(before[block_start : block_start + (1 << block_k)])
+            at = 0
+            while at < len(inside):  # the blocks from before inside it were merged into it
+                pfn = block_start + int(inside[at])
+                old = block_order[pfn]
+                self._del_page_from_free_list(pfn, old)
+                at = int(np.searchsorted(inside, pfn - block_start + (1 << old)))
+        for index in np.argsort(made_at[starts]).tolist():
+            self._add_to_free_list(int(starts[index]), int(orders[index]), tail=False)
+
+    def _take_partial(self, pfns: PfnArray) -> None:
+        """:meth:`take_page` for each of ``pfns`` (free, increasing), none of them filling a
+        whole free block, at once (see above)."""
+        if len(pfns) < BULK_PAGES:
+            for pfn in pfns.tolist():
+                self.take_page(pfn)
+            return
+        home, home_order = self._blocks_of(pfns)
+        blocks, first = np.unique(home, return_index=True)
+        block_orders = home_order[first]
+        for pfn, order in zip(blocks.tolist(), block_orders.tolist(), strict=True):
+            self._del_page_from_free_list(pfn, order)
+        self._take_many(pfns)
+        # The pieces: sub-blocks of a split block, wholly free, whose parent is not.
+        frames = len(self.free)
+        size = -(-frames // (1 << MAX_PAGE_ORDER)) << MAX_PAGE_ORDER
+        rest = np.zeros(size, dtype=bool)
+        rest[:frames] = self.free
+        prefix = np.concatenate([[0], np.cumsum(rest, dtype=np.int64)])
+        taken_at = np.full(size, len(pfns), dtype=np.int64)
+        taken_at[pfns] = np.arange(len(pfns))
+        first_taken = [taken_at]  # first_taken[k][i]: first take in the order-k block i
+        for _ in range(MAX_PAGE_ORDER):
+            below = first_taken[-1]
+            first_taken.append(np.minimum(below[0::2], below[1::2]))
+        pieces: list[tuple[int, int, int]] = []
+        for k in range(MAX_PAGE_ORDER):
+            split = block_orders > k
+            if not split.any():
+                continue
+            per_block = 1 << (block_orders[split] - k)
+            sub = np.repeat(blocks[split], per_block) + (
+                np.arange(int(per_block.sum())) - np.repeat(np.cumsum(per_block) - per_block,
+                                                             per_block)) * (1 << k)
+            whole = prefix[sub + (1 << k)] - prefix[sub] == 1 << k
+            parent = sub & ~((1 << (k + 1)) - 1)
+            parent_whole = prefix[parent + (1 << (k + 1))] - prefix[parent] == 1 << (k + 1)
+            piece = sub[whole & ~parent_whole]
+            made = first_taken[k + 1][piece >> (k + 1)]
+            pieces.extend(zip(made.tolist(), [k] * len(piece), piece.tolist(), strict=True))
+        for _, order, pfn in sorted(pieces):
+            self._add_to_free_list(pfn, order, tail=False)
 
     def _smallest_block(self) -> tuple[int, int, int] | None:
         """(zone, order, pfn) of the block the next allocation would split, or None."""

@@ -42,6 +42,12 @@ class AscendingAllocator(PageAllocator):
     def _freed(self, pfn: int) -> None:
         self._cursor = min(self._cursor, pfn)
 
+    def free_pages(self, pfns: PfnArray) -> None:
+        """Free ``pfns`` at once: the lowest free frame is all that matters."""
+        if len(pfns):
+            self._free_many(pfns)
+            self._cursor = min(self._cursor, int(pfns.min()))
+
     def alloc_many(self, nr_pages: int) -> PfnArray:
         """The lowest ``nr_pages`` free frames, in increasing order."""
         free, pfn, found, need = self.free, self._cursor, [], nr_pages
@@ -82,6 +88,12 @@ class DescendingAllocator(PageAllocator):
 
     def _freed(self, pfn: int) -> None:
         self._cursor = max(self._cursor, pfn + 1)
+
+    def free_pages(self, pfns: PfnArray) -> None:
+        """Free ``pfns`` at once: the highest free frame is all that matters."""
+        if len(pfns):
+            self._free_many(pfns)
+            self._cursor = max(self._cursor, int(pfns.max()) + 1)
 
     def alloc_many(self, nr_pages: int) -> PfnArray:
         """The highest ``nr_pages`` free frames, in decreasing order."""

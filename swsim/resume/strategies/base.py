@@ -67,6 +67,11 @@ class Strategy(ABC):
             count=stop - start,
         )
 
+    def frames_eaten(self) -> PfnArray:
+        """The frames this restore ate: held only so the allocator would not hand them out
+        again, then freed (none but ``eat``'s)."""
+        return np.zeros(0, dtype=np.int64)
+
     def restore_pblist(self) -> tuple[PfnArray, PfnArray]:
         """The restore list as arrays ``(orig_pfn, address_pfn)``: one copy per entry, the
         pages ``get_buffer()`` put in a safe page (``address`` set)."""

@@ -9,6 +9,8 @@ image in free memory: the image cannot exceed about half of the free memory at r
 
 from __future__ import annotations
 
+import numpy as np
+
 from swsim.kernel.types import PfnArray
 from swsim.resume.context import ResumeContext
 from swsim.resume.strategies.pages import get_image_pages
@@ -24,18 +26,27 @@ class Eat(Swsusp2006):
     def __init__(self, ctx: ResumeContext) -> None:
         super().__init__(ctx)
         self.eaten_pages: list[int] = []
+        #: every frame eaten, in the order met (eaten_pages is emptied when they are freed)
+        self._eaten_record: list[PfnArray] = []
 
     def unsafe_pages_met(self, pfns: PfnArray) -> None:
         """Keep the unsafe pages met on ``eaten_pages`` until the image is allocated."""
         self.eaten_pages.extend(pfns.tolist())
+        self._eaten_record.append(pfns)
         self.stats.eaten += len(pfns)
+
+    def frames_eaten(self) -> PfnArray:
+        """Every frame ``alloc_image_page()`` ate."""
+        if not self._eaten_record:
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate(self._eaten_record)
 
     def release_eaten_pages(self) -> None:
         """Free the eaten pages, head of the list (the last one eaten) first."""
-        ctx = self.ctx
-        for pfn in reversed(self.eaten_pages):
-            ctx.page_nosave[pfn] = False  # "We don't want swsusp_free() to free this page again"
-            ctx.free_page(pfn)
+        pfns = np.array(self.eaten_pages[::-1], dtype=np.int64)
+        # "We don't want swsusp_free() to free this page again"
+        self.ctx.page_nosave[pfns] = False
+        self.ctx.free_pages(pfns)
         self.eaten_pages = []
 
     def prepare_image(self, pfns: PfnArray) -> None:

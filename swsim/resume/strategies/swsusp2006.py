@@ -60,11 +60,11 @@ class Swsusp2006(Strategy):
     def free_pagedir(self, pages: list[int], clear_nosave_free: bool) -> None:
         """``free_pagedir()``; during resume PG_nosave_free is kept (it means "unsafe")."""
         ctx = self.ctx
-        for pfn in pages:
-            ctx.page_nosave[pfn] = False
-            if clear_nosave_free:
-                ctx.page_nosave_free[pfn] = False
-            ctx.free_page(pfn)
+        pfns = np.array(pages, dtype=np.int64)
+        ctx.page_nosave[pfns] = False
+        if clear_nosave_free:
+            ctx.page_nosave_free[pfns] = False
+        ctx.free_pages(pfns)  # one by one, in list order
 
     def mark_unsafe_pages(self, pfns: PfnArray) -> None:
         """Clear PG_nosave_free on every frame, then set it on every original frame."""
