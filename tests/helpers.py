@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from swsim.errors import SwsimError
 from swsim.image.source import ImageSource, open_image
 from swsim.image.writer import WriteOptions, write_image
 from swsim.machine.model import ContentSpec, Machine
@@ -300,3 +301,13 @@ class MisplacingSafeList(SafeList):
     def get_buffers(self, start: int, stop: int, pfns: PfnArray) -> PfnArray:
         return Strategy.get_buffers(self, start, stop, pfns)
 
+
+def outcome(image: bytes, key: bytes | None = None) -> int:
+    """Restore in-process: 0 and a verified restore, or the error's exit code."""
+    try:
+        stats = restore_image(image, key=key)
+    except SwsimError as exc:
+        assert str(exc) and "\n" not in str(exc)
+        return exc.exit_code
+    assert stats.verified
+    return 0

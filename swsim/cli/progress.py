@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from swsim.kernel.constants import PAGE_SIZE
 from swsim.progress import Advance
@@ -39,38 +39,23 @@ def page_progress(description: str, total_pages: int) -> Iterator[Advance | None
         yield advance
 
 
+def _megabytes_per_second(pages_per_second: float | None) -> str:
+    """The rate of pages as MB/s of image data."""
+    if pages_per_second is None:
+        return "     - MB/s"
+    return f"{pages_per_second * PAGE_SIZE / 1e6:6.0f} MB/s"
+
+
+def _points_per_second(points_per_second: float | None) -> str:
+    """The rate of sweep points."""
+    return "    - points/s" if points_per_second is None else f"{points_per_second:7.1f} points/s"
+
+
 @contextlib.contextmanager
 def _page_bar(description: str, total_pages: int) -> Iterator[Advance]:
-    """The bar itself, drawn with rich (loaded only now, so quiet runs never load it)."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        Task,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-    from rich.text import Text
-
-    class MegabytesPerSecond(ProgressColumn):
-        """The rate of pages as MB/s of image data."""
-
-        def render(self, task: Task) -> Text:
-            speed = task.finished_speed or task.speed
-            if speed is None:
-                return Text("     - MB/s", style="progress.data.speed")
-            return Text(f"{speed * PAGE_SIZE / 1e6:6.0f} MB/s", style="progress.data.speed")
-
-    console = Console(stderr=True, force_terminal=os.environ.get("SWSIM_PROGRESS") == "1")
-    columns = (
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("pages"), MegabytesPerSecond(), TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task(description, total=total_pages)
-        yield lambda nr_pages: bar.advance(task, nr_pages)
+    """A bar of pages (MB/s)."""
+    with _bar(description, total_pages, "pages", _megabytes_per_second) as advance:
+        yield advance
 
 
 @contextlib.contextmanager
@@ -80,6 +65,16 @@ def point_progress(description: str, total_points: int) -> Iterator[Advance | No
     if total_points < 2 or not wanted():
         yield None
         return
+    with _bar(description, total_points, "points", _points_per_second) as advance:
+        yield advance
+
+
+@contextlib.contextmanager
+def _bar(
+    description: str, total: int, unit: str, rate: Callable[[float | None], str]
+) -> Iterator[Advance]:
+    """The bar itself, drawn with rich (loaded only now, so quiet runs never load it): ``total``
+    ``unit``s, their rate worded by ``rate``, and the time left."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -92,19 +87,17 @@ def point_progress(description: str, total_points: int) -> Iterator[Advance | No
     )
     from rich.text import Text
 
-    class PointsPerSecond(ProgressColumn):
-        """The rate of points."""
+    class Rate(ProgressColumn):
+        """The task's rate, worded by ``rate``."""
 
         def render(self, task: Task) -> Text:
-            speed = task.finished_speed or task.speed
-            text = "    - points/s" if speed is None else f"{speed:7.1f} points/s"
-            return Text(text, style="progress.data.speed")
+            return Text(rate(task.finished_speed or task.speed), style="progress.data.speed")
 
     console = Console(stderr=True, force_terminal=os.environ.get("SWSIM_PROGRESS") == "1")
     columns = (
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("points"), PointsPerSecond(), TimeRemainingColumn(),
+        TextColumn(unit), Rate(), TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task(description, total=total_points)
-        yield lambda nr_points: bar.advance(task, nr_points)
+        task = bar.add_task(description, total=total)
+        yield lambda count: bar.advance(task, count)

@@ -25,27 +25,16 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from swsim.errors import EXIT_AUTH, EXIT_BAD_IMAGE, SwsimError
+from swsim.errors import EXIT_AUTH, EXIT_BAD_IMAGE
 from swsim.image.format import HEADER, MACHINE_DESC_OFFSET, RELEASE_OFFSET, RELEASE_SIZE
 from swsim.kernel.constants import PAGE_SIZE
 from tests.campaign import tally
-from tests.helpers import restore_image
+from tests.helpers import outcome
 from tests.imagetools import FUZZ_EXAMPLES, KEY, RAW, SIGNED, reseal
 
 #: The machine description's length (the header's u32 at offset 88).
 DESC_LEN = int.from_bytes(RAW[88:92], "little")
 ZSTD_CASES = max(40, FUZZ_EXAMPLES // 4)
-
-
-def outcome(image: bytes, key: bytes | None = None) -> int:
-    """Restore in-process: 0 (verified), or the error's exit code."""
-    try:
-        stats = restore_image(image, key=key)
-    except SwsimError as exc:
-        assert str(exc) and "\n" not in str(exc)
-        return exc.exit_code
-    assert stats.verified
-    return 0
 
 
 def unused_offsets(image: bytes) -> list[tuple[str, int, int]]:

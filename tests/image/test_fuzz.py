@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from swsim.errors import EXIT_AUTH, SwsimError
 from tests.campaign import tally
-from tests.helpers import restore_image, summarize
+from tests.helpers import outcome, summarize
 from tests.imagetools import (
     FUZZ_EXAMPLES,
     KEY,
@@ -35,17 +35,6 @@ from tests.imagetools import (
 UNKEYED_FAILURES = {3, 4, 5}
 
 FUZZ = fuzz_settings(FUZZ_EXAMPLES)
-
-
-def outcome(image: bytes, key: bytes | None = None) -> int:
-    """Restore in-process: 0 and a verified restore, or the error's exit code."""
-    try:
-        stats = restore_image(image, key=key)
-    except SwsimError as exc:
-        assert str(exc) and "\n" not in str(exc)
-        return exc.exit_code
-    assert stats.verified
-    return 0
 
 
 def record(

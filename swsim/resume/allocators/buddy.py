@@ -21,6 +21,8 @@ order-0 pages anyway), no migratetypes, watermarks, ``lowmem_reserve`` or page s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from swsim.kernel.types import BoolArray, PfnArray
@@ -74,15 +76,9 @@ class BuddyAllocator(PageAllocator):
         starts: list[int] = []
         orders: list[int] = []
         for start, end in mask_ranges(self.free):
-            while start < end:
-                order = MAX_PAGE_ORDER
-                if start:
-                    order = min(order, (start & -start).bit_length() - 1)
-                while start + (1 << order) > end:
-                    order -= 1
-                starts.append(start)
+            for block, order in aligned_blocks(start, end):
+                starts.append(block)
                 orders.append(order)
-                start += 1 << order
         if not starts:
             return
         pfns = np.array(starts, dtype=np.int64)
@@ -141,14 +137,8 @@ class BuddyAllocator(PageAllocator):
     # -- the page allocator ------------------------------------------------------------
     def free_pages_memory(self, start: int, end: int) -> None:
         """``__free_pages_memory()``: the run ``[start, end)`` in the largest aligned blocks."""
-        while start < end:
-            order = MAX_PAGE_ORDER
-            if start:
-                order = min(order, (start & -start).bit_length() - 1)
-            while start + (1 << order) > end:
-                order -= 1
-            self._free_one_page(start, order, to_tail=True)
-            start += 1 << order
+        for block, order in aligned_blocks(start, end):
+            self._free_one_page(block, order, to_tail=True)
 
     def _free_one_page(self, pfn: int, order: int, to_tail: bool) -> None:
         """``_free_one_page()``: merge with the buddy while it is a free block of this order."""
@@ -376,3 +366,16 @@ class BuddyAllocator(PageAllocator):
                     blocks.append((pfn, order))
                     pfn = self._next[pfn]
         return blocks
+
+
+def aligned_blocks(start: int, end: int) -> Iterator[tuple[int, int]]:
+    """The run ``[start, end)`` cut as ``__free_pages_memory()`` cuts it: ``(pfn, order)`` of
+    the largest naturally aligned blocks (at most ``MAX_PAGE_ORDER``), in pfn order."""
+    while start < end:
+        order = MAX_PAGE_ORDER
+        if start:
+            order = min(order, (start & -start).bit_length() - 1)
+        while start + (1 << order) > end:
+            order -= 1
+        yield start, order
+        start += 1 << order
