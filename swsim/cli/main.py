@@ -61,6 +61,20 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     raise Stopped(signum)
 
 
+#: Stops that Python swallowed: a signal whose handler ran inside a weakref callback or a
+#: ``__del__`` (the import system's module locks have one) raised :class:`Stopped` where
+#: Python can only report it as "Exception ignored"; the run went on, so it ends as stopped.
+_SWALLOWED: list[int] = []
+
+
+def _unraisable(unraisable: Any) -> None:
+    """``sys.unraisablehook``: a swallowed :class:`Stopped` is remembered, not printed."""
+    if isinstance(unraisable.exc_value, Stopped):
+        _SWALLOWED.append(unraisable.exc_value.signum)
+    else:
+        sys.__unraisablehook__(unraisable)
+
+
 def catch_stop_signals() -> dict[signal.Signals, _Handler]:
     """Install :func:`_stop` for every stop signal the process does not ignore (``nohup``
     keeps SIGHUP ignored); the previous handlers, to put back."""
@@ -106,9 +120,17 @@ def main(argv: list[str] | None = None) -> None:
     interpreter shuts down. With ``argv`` (a caller in the same process) the previous handlers
     are put back."""
     previous: dict[signal.Signals, _Handler] = {}
+    hook = sys.unraisablehook
     try:
+        sys.unraisablehook = _unraisable
         previous = catch_stop_signals()
-        _run(sys.argv[1:] if argv is None else argv)
+        try:
+            _run(sys.argv[1:] if argv is None else argv)
+        except SystemExit as exc:
+            if exc.code not in (None, 0) or not _SWALLOWED:
+                raise
+        if _SWALLOWED:  # the run completed (its outputs whole) after a stop Python swallowed
+            sys.exit(_stopped(_SWALLOWED.pop()))
     except Stopped as exc:
         sys.exit(_stopped(exc.signum))
     except KeyboardInterrupt:  # before the handlers were in place, or raised by a library
@@ -116,6 +138,9 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         for stop, handler in previous.items():
             signal.signal(stop, signal.SIG_IGN if argv is None else handler)
+        if argv is not None:
+            sys.unraisablehook = hook
+        _SWALLOWED.clear()
 
 
 def _run(args: list[str]) -> None:

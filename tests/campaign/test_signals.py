@@ -15,6 +15,8 @@ import io
 import json
 import random
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,7 +25,7 @@ import zstandard
 from swsim.image.writer import WriteOptions, write_image
 from tests.campaign import tally
 from tests.campaign.hostile import judge, run_hostile, stray_files
-from tests.helpers import run_cli, tiny_machine
+from tests.helpers import run_cli, swsim_env, tiny_machine
 from tests.imagetools import FUZZ_EXAMPLES
 
 #: Big enough (3,000 pages, 12 MB) that a signal often lands in the middle of the work.
@@ -94,3 +96,35 @@ def test_a_stop_signal_at_a_random_moment(workdir: Path, sig: signal.Signals) ->
             assert run.lines == [MESSAGES[sig]], where
             if label not in ("snapshot to a pipe", "restore - (stdin)"):
                 assert (workdir / "out").read_bytes() == OLD or complete(workdir, label, b""), where
+
+
+SWALLOWED_STOP = """
+import os, signal, sys, weakref
+from swsim.cli import main as entry
+
+class Owner:
+    pass
+
+run = entry._run
+
+def run_with_a_stop_in_a_callback(args):
+    # the signal's handler runs inside a weakref callback, where Python can only print
+    # "Exception ignored" (as when SIGTERM lands in the import system's module-lock callback)
+    owner = Owner()
+    ref = weakref.ref(owner, lambda _: os.kill(os.getpid(), signal.SIGTERM) or sum(range(99)))
+    del owner
+    run(args)
+
+entry._run = run_with_a_stop_in_a_callback
+sys.argv = ["swsim", "--version"]
+entry.main()
+"""
+
+
+def test_a_stop_python_swallows_still_ends_the_run_as_stopped() -> None:
+    """A stop signal handled inside a weakref callback cannot unwind the run; the run ends
+    whole, then exits 143 with its one line, and no "Exception ignored" traceback."""
+    proc = subprocess.run([sys.executable, "-c", SWALLOWED_STOP], capture_output=True,
+                          env=swsim_env(), check=False)
+    assert proc.returncode == 143
+    assert proc.stderr.decode().splitlines() == ["swsim: terminated (SIGTERM)"]
