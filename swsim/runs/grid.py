@@ -30,6 +30,7 @@ from swsim.errors import InvalidValue, UsageError
 from swsim.kernel.constants import PAGE_SIZE
 from swsim.resume.allocators import ALLOCATORS
 from swsim.resume.strategies import STRATEGIES
+from swsim.suspend.kernels import SUSPEND_KERNELS, parse_image_size
 from swsim.suspend.snapshot import ZERO_PAGES_MODES
 
 #: One value of an axis, as it goes into a row.
@@ -90,6 +91,20 @@ def _choice(names: Sequence[str]) -> Callable[[str], str]:
     return parse
 
 
+#: The ``image_size`` axis's value for "the suspend kernel's own default".
+DEFAULT_IMAGE_SIZE = "default"
+
+
+def _image_size(text: str) -> str:
+    """An ``image_size`` as ``snapshot --image-size`` takes it, or ``default``."""
+    if text != DEFAULT_IMAGE_SIZE:
+        try:
+            parse_image_size(text)
+        except InvalidValue as exc:
+            raise ValueError(exc.detail) from None
+    return text
+
+
 @dataclass(frozen=True)
 class Axis:
     """One input of a sweep point (see the module docstring)."""
@@ -135,6 +150,12 @@ AXES: dict[str, Axis] = {a.name: a for a in (
     Axis("zero_pages_mode", "suspend", "zero_pages", _choice(ZERO_PAGES_MODES), "skip",
          "skip: zero pages are flagged metadata entries (v6.6+); store: data pages",
          numeric=False),
+    Axis("suspend_kernel", "suspend", "kernel", _choice(SUSPEND_KERNELS), "none",
+         "the suspend side that makes the image (snapshot --kernel; docs/suspend.md)",
+         numeric=False),
+    Axis("image_size", "suspend", "image_size", _image_size, DEFAULT_IMAGE_SIZE,
+         "its image_size: pages, a size (500M) or a percentage of RAM (40%); default: the "
+         "kernel's", numeric=False),
     Axis("allocator", "resume", "allocator", _choice(list(ALLOCATORS)), "buddy",
          "boot-time page allocator", numeric=False),
     Axis("allocator_seed", "resume", "seed", _int(0), 0, "seed of the random allocator"),

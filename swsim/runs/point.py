@@ -23,14 +23,16 @@ from dataclasses import replace
 from typing import Any
 
 from swsim import __version__
+from swsim.errors import SuspendNoMemory
 from swsim.image.snapshot_source import SnapshotSource
 from swsim.image.writer import WriteOptions
 from swsim.machine.footprint import MIB, BootFootprint
 from swsim.machine.model import Machine
 from swsim.machine.presets import generate_machine
 from swsim.resume.restore import RestoreOptions
-from swsim.runs.compare import compare
-from swsim.runs.grid import AXES, Point, Value
+from swsim.runs.compare import CompareRow, compare
+from swsim.runs.grid import AXES, DEFAULT_IMAGE_SIZE, Point, Value
+from swsim.suspend.kernels import parse_image_size, suspend_or_fail
 from swsim.suspend.snapshot import Snapshot, take_snapshot
 
 #: RestoreStats counts that become columns (``zones`` is flattened, see ZONE_COLUMNS).
@@ -75,17 +77,25 @@ def point_machine(
     return replace(machine, content=content)
 
 
-def point_snapshot(machine: Machine, **suspend: Any) -> Snapshot:
-    """The suspend side of a point: what is saved of ``machine``, given the suspend axes'
-    keywords (those of :func:`~swsim.suspend.snapshot.take_snapshot`: ``zero_pages``).
-    A suspend-side model is an axis feeding its keyword here."""
-    return take_snapshot(machine, **suspend)
+def point_snapshot(
+    machine: Machine,
+    zero_pages: str = "skip",
+    kernel: str = "none",
+    image_size: str = DEFAULT_IMAGE_SIZE,
+) -> Snapshot:
+    """The suspend side of a point: what ``kernel``'s suspend model saves of ``machine``
+    (:func:`swsim.suspend.kernels.suspend`, as ``swsim snapshot --kernel``); raises
+    :class:`~swsim.errors.SuspendNoMemory` when its atomic copy does not fit."""
+    if kernel == "none":
+        return take_snapshot(machine, zero_pages)
+    size = None if image_size == DEFAULT_IMAGE_SIZE else parse_image_size(image_size)
+    return suspend_or_fail(machine, kernel, size, zero_pages)[1]
 
 
 def point_source(point: Point) -> SnapshotSource:
     """The point's image, header and metadata only (``swsim snapshot --no-data``), in memory."""
     machine = point_machine(**point.stage("machine"))  # type: ignore[arg-type]
-    snapshot = point_snapshot(machine, **point.stage("suspend"))
+    snapshot = point_snapshot(machine, **point.stage("suspend"))  # type: ignore[arg-type]
     return SnapshotSource(snapshot, WriteOptions(no_data=True))
 
 
@@ -93,7 +103,10 @@ def run_point(point: Point, strategies: Sequence[str]) -> list[Row]:
     """The rows of ``point``: one per strategy, in the order given."""
     started = time.perf_counter()
     options = RestoreOptions(no_data=True, **point.stage("resume"))  # type: ignore[arg-type]
-    results = compare(point_source(point), options, strategies)
+    try:
+        results = compare(point_source(point), options, strategies)
+    except SuspendNoMemory as exc:  # no image: every strategy's row says why
+        results = [CompareRow(name, None, error=str(exc)) for name in strategies]
     seconds = round(time.perf_counter() - started, 6)
     inputs: dict[str, Value] = point.as_dict()
     rows = []

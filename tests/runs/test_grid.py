@@ -36,7 +36,8 @@ def test_the_issue_grid_expands_to_every_combination_last_axis_fastest() -> None
 def test_a_point_splits_into_the_keywords_of_each_stage() -> None:
     point = next(make_grid({"allocator": "random", "allocator_seed": 9}).points())
     assert point.stage("resume") == {"allocator": "random", "seed": 9}
-    assert point.stage("suspend") == {"zero_pages": "skip"}
+    suspend = {"zero_pages": "skip", "kernel": "none", "image_size": "default"}
+    assert point.stage("suspend") == suspend
     machine = point.stage("machine")
     assert machine["seed"] == 1 and machine["frames"] == 262144 and "allocator" not in machine
 

@@ -15,7 +15,7 @@ from swsim.runs.grid import Grid, Point, make_grid
 from swsim.runs.point import COLUMNS, ZONES, Row, run_point
 from swsim.runs.rows import iter_rows, open_sink
 from swsim.runs.sweep import run_sweep
-from tests.helpers import run_cli
+from tests.helpers import run_cli, tiny_machine
 
 #: Small machines: 16 MiB, a 1 MiB kernel and 1 MiB of early allocations, so a point is quick.
 SMALL = {"frames": "16Mi", "kernel_mib": 1, "early_mib": 1, "load_address_mib": 1}
@@ -161,3 +161,47 @@ def test_resuming_with_more_strategies_adds_only_the_rows_missing(tmp_path: Path
     assert len(rows) == 2 * 4
     assert sorted((r["seed"], r["strategy"]) for r in rows) == sorted(
         (seed, name) for seed in (1, 2) for name in ("eat", "safe-list", "bitmap", "claim"))
+
+
+def test_a_suspend_kernel_axis_gives_the_rows_of_snapshot_kernel(tmp_path: Path) -> None:
+    """suspend_kernel and image_size feed `swsim snapshot --kernel K --image-size S`: the rows
+    are what `compare --no-data` prints for the image that command writes."""
+    point = next(make_grid({**SMALL, "saved_fraction": 0.6, "suspend_kernel": "6.12",
+                            "image_size": "20%"}).points())
+    rows = run_point(point, ["safe-list", "claim"])
+    made = run_cli("machine", "--generate", "--frames", "4096", "--kernel-mib", "1",
+                   "--early-mib", "1", "--load-address-mib", "1", "--saved-fraction", "0.6",
+                   "-o", "m.json", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    snap = run_cli("snapshot", "--no-data", "--machine", "m.json", "--kernel", "6.12",
+                   "--image-size", "20%", "--json", "-o", "img", cwd=tmp_path)
+    assert snap.returncode == 0, snap.stderr
+    report = json.loads(snap.stdout)
+    assert report["image_pages"] < report["saveable_before"]  # it shrank toward 20%
+    out = run_cli("compare", "img", "--no-data", "--strategy", "safe-list", "--strategy",
+                  "claim", "--json", cwd=tmp_path)
+    expected = json.loads(out.stdout)["strategies"]
+    for row, want in zip(rows, expected, strict=True):
+        for key in ("image_pages", "zero_pages", "allocations", "direct", "copies", "error"):
+            assert row[key] == want[key], (row["strategy"], key)
+        assert row["suspend_kernel"] == "6.12" and row["image_size"] == "20%"
+
+
+def test_a_suspend_that_cannot_copy_is_a_row_per_strategy_with_its_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A machine whose saved pages are all kernel memory (a version-1 machine: nothing can be
+    freed) with 90% of it saved: 2.6.17 cannot make the atomic copy, so there is no image and
+    every strategy's row carries the suspend's error."""
+    import swsim.runs.point as point_module
+
+    frames = 4096
+    full = tiny_machine(frames, ((256, 256 + int(0.9 * frames)),), reserved=((0, 256),))
+    monkeypatch.setattr(point_module, "point_machine", lambda **_: full)
+    point = next(make_grid({**SMALL, "suspend_kernel": "2.6.17"}).points())
+    rows = run_point(point, ["safe-list", "claim"])
+    assert [row["strategy"] for row in rows] == ["safe-list", "claim"]
+    for row in rows:
+        assert row["error"].startswith("suspend (2.6.17) cannot make the atomic copy")
+        assert "Not enough free memory" in row["error"]
+        assert row["copies"] is None and row["suspend_kernel"] == "2.6.17"
