@@ -2,18 +2,24 @@
 
 Per-frame state costs bits, not bytes: a 1 TiB machine (2^28 frames) needs 32 MiB per flag.
 :class:`FrameBits` reads and writes like a numpy bool array indexed by pfn (one pfn, an array
-of pfns, or a slice), so strategies keep the kernel's ``PageNosave(page)`` style.
+of pfns, or a slice), so strategies keep the kernel's ``PageNosave(page)`` style; a page
+allocator keeps its free frames in one (:mod:`swsim.resume.allocators.base`). A contiguous
+slice reads as a bool array unpacked from its bytes alone, and one pfn through a memoryview,
+so both stay cheap.
 """
 
 from __future__ import annotations
 
-from typing import overload
+from collections.abc import Iterator
+from typing import Any, overload
 
 import numpy as np
 
 from swsim.kernel.types import BoolArray, PfnArray
 
 _BITS = np.array([1 << bit for bit in range(8)], dtype=np.uint8)
+#: Bytes unpacked per step by :meth:`FrameBits.ranges` (2^20 frames).
+_RANGE_CHUNK = 1 << 17
 
 
 class FrameBits:
@@ -22,9 +28,80 @@ class FrameBits:
     def __init__(self, size: int) -> None:
         self.size = size
         self.bytes = np.zeros((size + 7) // 8, dtype=np.uint8)
+        self._view = self.bytes.data  # one byte as a Python int, without numpy scalars
+
+    @classmethod
+    def from_mask(cls, mask: BoolArray | FrameBits) -> FrameBits:
+        """A copy of ``mask`` (a bool array indexed by pfn, or other bits)."""
+        if isinstance(mask, FrameBits):
+            return mask.copy()
+        flat = np.asarray(mask, dtype=bool)
+        bits = cls(len(flat))
+        bits.bytes[:] = np.packbits(flat, bitorder="little")
+        return bits
+
+    def copy(self) -> FrameBits:
+        """The same bits, in new memory."""
+        bits = FrameBits(0)
+        bits.size, bits.bytes = self.size, self.bytes.copy()
+        bits._view = bits.bytes.data
+        return bits
 
     def __len__(self) -> int:
         return self.size
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> BoolArray:
+        """Every bit as a bool array (``np.asarray(bits)``: a byte per frame, for tests)."""
+        out = self._range(0, self.size)
+        return out if dtype is None else out.astype(dtype)
+
+    def tolist(self) -> list[bool]:
+        """Every bit as a list of bools."""
+        out: list[bool] = self._range(0, self.size).tolist()
+        return out
+
+    def count(self) -> int:
+        """How many bits are set."""
+        return int(np.bitwise_count(self.bytes).sum(dtype=np.int64))
+
+    def ranges(self) -> Iterator[tuple[int, int]]:
+        """The maximal runs of set bits as half-open ``(start, end)``, increasing (a chunk of
+        2^20 bits unpacked at a time, all-clear and all-set chunks without unpacking)."""
+        run_start = -1
+        for first in range(0, len(self.bytes), _RANGE_CHUNK):
+            chunk = self.bytes[first : first + _RANGE_CHUNK]
+            base = first * 8
+            if not chunk.any():
+                edges = np.zeros(0, dtype=np.int64) if run_start < 0 else np.array([base])
+                values_end = False
+            elif (chunk == 0xFF).all() and base + 8 * len(chunk) <= self.size:
+                edges = np.array([base]) if run_start < 0 else np.zeros(0, dtype=np.int64)
+                values_end = True
+            else:
+                stop = min(self.size, base + 8 * len(chunk))
+                bits = np.unpackbits(chunk, bitorder="little")[: stop - base]
+                before = np.ones(1, dtype=bool) if run_start >= 0 else np.zeros(1, dtype=bool)
+                edges = np.flatnonzero(np.diff(bits, prepend=before)) + base
+                values_end = bool(bits[-1])
+            for edge in edges.tolist():
+                if run_start < 0:
+                    run_start = edge
+                else:
+                    yield run_start, edge
+                    run_start = -1
+            if values_end != (run_start >= 0):
+                raise AssertionError("FrameBits.ranges lost a run edge")
+        if run_start >= 0:
+            yield run_start, self.size
+
+    def _range(self, start: int, stop: int) -> BoolArray:
+        """The bits of ``[start, stop)`` as a bool array (``0 <= start <= stop <= size``)."""
+        if stop <= start:
+            return np.zeros(0, dtype=bool)
+        head = start >> 3
+        bits = np.unpackbits(self.bytes[head : (stop + 7) >> 3], bitorder="little")
+        out: BoolArray = bits[start - 8 * head : stop - 8 * head].view(bool)
+        return out
 
     @overload
     def __getitem__(self, pfn: int) -> bool: ...
@@ -33,20 +110,35 @@ class FrameBits:
     def __getitem__(self, pfn: int | PfnArray | slice) -> bool | BoolArray:
         """The bit of one pfn (a bool), or of each of an array or slice of pfns."""
         if isinstance(pfn, int | np.integer):
-            return bool(self.bytes[pfn >> 3] & (1 << (pfn & 7)))
+            at = int(pfn)
+            if not 0 <= at < self.size:
+                raise IndexError(f"pfn {at} is outside the {self.size} bits")
+            return bool(self._view[at >> 3] >> (at & 7) & 1)
+        if isinstance(pfn, slice) and pfn.step in (None, 1):
+            return self._range(*pfn.indices(self.size)[:2])
         pfns = self._pfns(pfn)
         out: BoolArray = (self.bytes[pfns >> 3] & _BITS[pfns & 7]) != 0
         return out
 
-    def __setitem__(self, pfn: int | PfnArray | slice, value: bool) -> None:
-        """Set (``True``) or clear the bit of one pfn, an array of pfns or a slice."""
+    def __setitem__(self, pfn: int | PfnArray | slice, value: bool | BoolArray) -> None:
+        """Set (``True``) or clear the bit of one pfn, an array of pfns or a slice; a slice
+        may also take a bool array, one value per bit."""
+        if isinstance(pfn, slice) and not isinstance(value, bool | np.bool_):
+            values = np.broadcast_to(np.asarray(value, dtype=bool), (len(self._pfns(pfn)),))
+            pfns = self._pfns(pfn)
+            self[pfns[values]] = True
+            self[pfns[~values]] = False
+            return
+        value = bool(value)
         if isinstance(pfn, slice) and pfn.step in (None, 1):
-            self._set_range(*pfn.indices(self.size)[:2], bool(value))
+            self._set_range(*pfn.indices(self.size)[:2], value)
             return
         if isinstance(pfn, int | np.integer):
-            at, bit = int(pfn) >> 3, 1 << (int(pfn) & 7)
-            byte = int(self.bytes[at])
-            self.bytes[at] = byte | bit if value else byte & ~bit
+            at = int(pfn)
+            if not 0 <= at < self.size:
+                raise IndexError(f"pfn {at} is outside the {self.size} bits")
+            bit, view = 1 << (at & 7), self._view
+            view[at >> 3] = view[at >> 3] | bit if value else view[at >> 3] & ~bit
             return
         pfns = self._pfns(pfn)
         if not len(pfns):
@@ -88,4 +180,5 @@ class FrameBits:
         if size > self.size:
             extra = (size + 7) // 8 - len(self.bytes)
             self.bytes = np.concatenate([self.bytes, np.zeros(extra, dtype=np.uint8)])
+            self._view = self.bytes.data
             self.size = size

@@ -27,8 +27,7 @@ import numpy as np
 
 from swsim.kernel.types import BoolArray, PfnArray
 from swsim.kernel.zones import Zone, machine_zones
-from swsim.machine.ranges import mask_ranges
-from swsim.resume.allocators.base import PageAllocator
+from swsim.resume.allocators.base import FreeFrames, PageAllocator
 
 #: MAX_PAGE_ORDER (v6.8+; MAX_ORDER - 1 before): the largest block is 2^10 frames (4 MiB).
 MAX_PAGE_ORDER = 10
@@ -43,7 +42,7 @@ class BuddyAllocator(PageAllocator):
 
     name = "buddy"
 
-    def __init__(self, free: BoolArray, seed: int = 0) -> None:
+    def __init__(self, free: FreeFrames, seed: int = 0) -> None:
         super().__init__(free, seed)
         frames = len(free)
         # pfn 0 lies below ZONE_DMA's start on x86: it goes with DMA (a one-frame machine has
@@ -75,7 +74,7 @@ class BuddyAllocator(PageAllocator):
         """
         starts: list[int] = []
         orders: list[int] = []
-        for start, end in mask_ranges(self.free):
+        for start, end in self.free.ranges():
             for block, order in aligned_blocks(start, end):
                 starts.append(block)
                 orders.append(order)
@@ -246,7 +245,7 @@ class BuddyAllocator(PageAllocator):
         """
         size = -(-len(self.free) // (1 << MAX_PAGE_ORDER)) << MAX_PAGE_ORDER
         whole = np.zeros(size, dtype=bool)
-        whole[: len(self.free)] = self.free
+        whole[: len(self.free)] = self.free[:]
         order = np.zeros(len(pfns), dtype=np.int64)
         for k in range(1, NR_PAGE_ORDERS):
             whole = whole[0::2] & whole[1::2]  # whole[i]: the order-k block i is all free
@@ -299,7 +298,7 @@ class BuddyAllocator(PageAllocator):
         frames = len(self.free)
         size = -(-frames // (1 << MAX_PAGE_ORDER)) << MAX_PAGE_ORDER
         rest = np.zeros(size, dtype=bool)
-        rest[:frames] = self.free
+        rest[:frames] = self.free[:]
         prefix = np.concatenate([[0], np.cumsum(rest, dtype=np.int64)])
         taken_at = np.full(size, len(pfns), dtype=np.int64)
         taken_at[pfns] = np.arange(len(pfns))

@@ -12,8 +12,8 @@ import random
 
 import numpy as np
 
-from swsim.kernel.types import BoolArray, PfnArray
-from swsim.resume.allocators.base import SCAN_FRAMES, PageAllocator
+from swsim.kernel.types import PfnArray
+from swsim.resume.allocators.base import SCAN_FRAMES, FreeFrames, PageAllocator
 
 
 class AscendingAllocator(PageAllocator):
@@ -22,7 +22,7 @@ class AscendingAllocator(PageAllocator):
     name = "ascending"
     take_pages = PageAllocator._take_pages_flat  # taking frames keeps "none free below cursor"
 
-    def __init__(self, free: BoolArray, seed: int = 0) -> None:
+    def __init__(self, free: FreeFrames, seed: int = 0) -> None:
         super().__init__(free, seed)
         self._cursor = 0  # no free frame below this pfn
 
@@ -67,7 +67,7 @@ class DescendingAllocator(PageAllocator):
     name = "descending"
     take_pages = PageAllocator._take_pages_flat
 
-    def __init__(self, free: BoolArray, seed: int = 0) -> None:
+    def __init__(self, free: FreeFrames, seed: int = 0) -> None:
         super().__init__(free, seed)
         self._cursor = len(free)  # no free frame at or above this pfn
 
@@ -114,10 +114,10 @@ class RandomAllocator(PageAllocator):
 
     name = "random"
 
-    def __init__(self, free: BoolArray, seed: int = 0) -> None:
+    def __init__(self, free: FreeFrames, seed: int = 0) -> None:
         super().__init__(free, seed)
         self._rng = random.Random(seed)
-        self._pool = [int(p) for p in np.flatnonzero(self.free)]
+        self._pool = [int(p) for p in np.flatnonzero(self.free[:])]
         self._where = {pfn: i for i, pfn in enumerate(self._pool)}
 
     def alloc(self) -> int:
