@@ -18,6 +18,12 @@ import numpy as np
 from swsim.kernel.types import BoolArray, PfnArray
 
 _BITS = np.array([1 << bit for bit in range(8)], dtype=np.uint8)
+#: Up to this many pfns are set one by one (numpy's fixed cost per call is larger).
+_LOOP_PFNS = 24
+#: Pfns spread over at most this many frames each are set through the bytes they span.
+_DENSE_SPAN = 16
+#: Bytes scanned per numpy step by :meth:`FrameBits.find_next_bit` (4096 frames).
+_SCAN_BYTES = 512
 #: Bytes unpacked per step by :meth:`FrameBits.ranges` (2^20 frames).
 _RANGE_CHUNK = 1 << 17
 
@@ -94,6 +100,51 @@ class FrameBits:
         if run_start >= 0:
             yield run_start, self.size
 
+    def find_next_bit(self, start: int) -> int:
+        """``find_next_bit()``: the lowest set bit at or above ``start`` (-1 when none)."""
+        if start >= self.size:
+            return -1
+        at = max(start, 0) >> 3
+        byte = self._view[at] >> (max(start, 0) & 7) << (max(start, 0) & 7)
+        while not byte:
+            at += 1
+            chunk = self.bytes[at : at + _SCAN_BYTES]
+            if not len(chunk):
+                return -1
+            hit = int((chunk != 0).argmax())
+            byte = int(chunk[hit])
+            if not byte:
+                at += len(chunk) - 1
+                continue
+            at += hit
+        pfn = 8 * at + (byte & -byte).bit_length() - 1
+        return pfn if pfn < self.size else -1
+
+    def find_last_bit(self, stop: int) -> int:
+        """The highest set bit below ``stop`` (kernel: ``find_last_bit(addr, stop)``; -1 when
+        none)."""
+        stop = min(stop, self.size)
+        if stop <= 0:
+            return -1
+        at = (stop - 1) >> 3
+        byte = self._view[at] & ((2 << ((stop - 1) & 7)) - 1)
+        while not byte:
+            if at == 0:
+                return -1
+            low = max(0, at - _SCAN_BYTES)
+            chunk = self.bytes[low:at]
+            set_bytes = chunk != 0
+            if not set_bytes.any():
+                at = low
+                if at == 0:
+                    return -1
+                at -= 1
+                byte = self._view[at]
+                continue
+            at = low + len(chunk) - 1 - int(set_bytes[::-1].argmax())
+            byte = self._view[at]
+        return 8 * at + byte.bit_length() - 1
+
     def _range(self, start: int, stop: int) -> BoolArray:
         """The bits of ``[start, stop)`` as a bool array (``0 <= start <= stop <= size``)."""
         if stop <= start:
@@ -117,6 +168,9 @@ class FrameBits:
         if isinstance(pfn, slice) and pfn.step in (None, 1):
             return self._range(*pfn.indices(self.size)[:2])
         pfns = self._pfns(pfn)
+        if len(pfns) <= _LOOP_PFNS:
+            view = self._view
+            return np.array([view[at >> 3] >> (at & 7) & 1 for at in pfns.tolist()], dtype=bool)
         out: BoolArray = (self.bytes[pfns >> 3] & _BITS[pfns & 7]) != 0
         return out
 
@@ -124,8 +178,8 @@ class FrameBits:
         """Set (``True``) or clear the bit of one pfn, an array of pfns or a slice; a slice
         may also take a bool array, one value per bit."""
         if isinstance(pfn, slice) and not isinstance(value, bool | np.bool_):
-            values = np.broadcast_to(np.asarray(value, dtype=bool), (len(self._pfns(pfn)),))
             pfns = self._pfns(pfn)
+            values = np.broadcast_to(np.asarray(value, dtype=bool), (len(pfns),))
             self[pfns[values]] = True
             self[pfns[~values]] = False
             return
@@ -141,23 +195,31 @@ class FrameBits:
             view[at >> 3] = view[at >> 3] | bit if value else view[at >> 3] & ~bit
             return
         pfns = self._pfns(pfn)
-        if not len(pfns):
+        if len(pfns) <= _LOOP_PFNS:  # a few pfns: cheaper one by one than in numpy steps
+            view = self._view
+            for at in pfns.tolist():
+                view[at >> 3] = view[at >> 3] | 1 << (at & 7) if value else \
+                    view[at >> 3] & ~(1 << (at & 7))
+            return
+        if len(pfns) > 4 * _LOOP_PFNS and self._set_dense(pfns, value):
             return
         where: PfnArray = pfns >> 3
-        bits = _BITS[pfns & 7]
-        if len(pfns) > 64 and (where[1:] >= where[:-1]).all():
-            # sorted (the usual case): the bits of each byte combined first, one write per byte
-            starts = np.concatenate((np.ones(1, dtype=bool), where[1:] != where[:-1]))
-            first = np.flatnonzero(starts)
-            where, bits = where[first], np.bitwise_or.reduceat(bits, first)
-            if value:
-                self.bytes[where] |= bits
-            else:
-                self.bytes[where] &= ~bits
-        elif value:
-            np.bitwise_or.at(self.bytes, where, bits)
+        if value:  # numpy 2's ufunc.at is as fast as combining each byte's bits first
+            np.bitwise_or.at(self.bytes, where, _BITS[pfns & 7])
         else:
-            np.bitwise_and.at(self.bytes, where, ~bits)
+            np.bitwise_and.at(self.bytes, where, ~_BITS[pfns & 7])
+
+    def _set_dense(self, pfns: PfnArray, value: bool) -> bool:
+        """Set dense ``pfns`` (runs of frames, as allocators hand them out) through the bytes
+        they span, unpacked, set as bools and packed again; False if they are not dense."""
+        low, high = int(pfns.min()), int(pfns.max())
+        if low < 0 or high - low >= _DENSE_SPAN * len(pfns):
+            return False
+        first, last = low >> 3, (high >> 3) + 1
+        span = np.unpackbits(self.bytes[first:last], bitorder="little").view(bool)
+        span[pfns - 8 * first] = value
+        self.bytes[first:last] = np.packbits(span, bitorder="little")
+        return True
 
     def _set_range(self, start: int, stop: int, value: bool) -> None:
         if stop <= start:

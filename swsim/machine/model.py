@@ -140,24 +140,24 @@ class Machine:
     def boot_state_of(self, pfns: PfnArray) -> StateArray:
         """The boot state of each of ``pfns`` (as :meth:`boot_state` holds it), looked up in
         the boot ranges: no array as large as memory."""
-        starts, ends, kinds = self._boot_ranges
-        at = np.searchsorted(starts, pfns, side="right") - 1
-        hit = at >= 0
-        hit[hit] = pfns[hit] < ends[at[hit]]
-        state: StateArray = np.zeros(len(pfns), dtype=np.uint8)
-        state[hit] = kinds[at[hit]]
-        return state
+        bounds, states = self._boot_steps
+        found: StateArray = states[np.searchsorted(bounds, pfns, side="right")]
+        return found
 
     @cached_property
-    def _boot_ranges(self) -> tuple[PfnArray, PfnArray, StateArray]:
-        """The used and reserved ranges, sorted: starts, ends, states."""
-        tagged = sorted(
-            [(start, end, FRAME_USED) for start, end in self.boot_used]
-            + [(start, end, FRAME_RESERVED) for start, end in self.boot_reserved]
-        )
-        return (np.array([t[0] for t in tagged], dtype=np.int64),
-                np.array([t[1] for t in tagged], dtype=np.int64),
-                np.array([t[2] for t in tagged], dtype=np.uint8))
+    def _boot_steps(self) -> tuple[PfnArray, StateArray]:
+        """The boot state as a step function: ``states[i]`` holds from ``bounds[i - 1]`` up
+        to ``bounds[i]`` (free before the first bound and from the last)."""
+        tagged = [(start, end, FRAME_USED) for start, end in self.boot_used]
+        tagged += [(start, end, FRAME_RESERVED) for start, end in self.boot_reserved]
+        starts = np.array([t[0] for t in tagged], dtype=np.int64)
+        ends = np.array([t[1] for t in tagged], dtype=np.int64)
+        bounds = np.unique(np.concatenate([starts, ends]))
+        states = np.zeros(len(bounds) + 1, dtype=np.uint8)
+        # the ranges are disjoint: a bound that ends one range and starts another takes the
+        # state of the one it starts
+        states[np.searchsorted(bounds, starts) + 1] = [t[2] for t in tagged]
+        return bounds, states
 
     def boot_free_bits(self) -> FrameBits:
         """A bit per frame, set where the frame is free at resume (``boot_state() ==

@@ -28,16 +28,12 @@ class AscendingAllocator(PageAllocator):
 
     def alloc(self) -> int:
         """The lowest free frame (-1 when none is left)."""
-        free, pfn = self.free, self._cursor
-        while pfn < len(free):
-            window = free[pfn : pfn + SCAN_FRAMES]
-            hit = int(window.argmax())
-            if window[hit]:
-                self._cursor = pfn + hit + 1
-                return self._take(pfn + hit)
-            pfn += len(window)
-        self._cursor = len(free)
-        return -1
+        pfn = self.free.find_next_bit(self._cursor)
+        if pfn < 0:
+            self._cursor = len(self.free)
+            return -1
+        self._cursor = pfn + 1
+        return self._take(pfn)
 
     def _freed(self, pfn: int) -> None:
         self._cursor = min(self._cursor, pfn)
@@ -73,18 +69,12 @@ class DescendingAllocator(PageAllocator):
 
     def alloc(self) -> int:
         """The highest free frame (-1 when none is left)."""
-        free, end = self.free, self._cursor
-        while end > 0:
-            start = max(0, end - SCAN_FRAMES)
-            window = free[start:end][::-1]
-            hit = int(window.argmax())
-            if window[hit]:
-                pfn = end - 1 - hit
-                self._cursor = pfn
-                return self._take(pfn)
-            end = start
-        self._cursor = 0
-        return -1
+        pfn = self.free.find_last_bit(self._cursor)
+        if pfn < 0:
+            self._cursor = 0
+            return -1
+        self._cursor = pfn
+        return self._take(pfn)
 
     def _freed(self, pfn: int) -> None:
         self._cursor = max(self._cursor, pfn + 1)
