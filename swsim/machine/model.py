@@ -13,12 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from swsim.errors import InvalidValue, MachineError
 from swsim.kernel.constants import PAGE_SIZE
+from swsim.kernel.frame_bits import FrameBits
 from swsim.kernel.types import PfnArray, StateArray
 from swsim.machine.classes import SuspendClasses, merge_ranges
 from swsim.machine.ranges import (
@@ -127,12 +129,44 @@ class Machine:
         return ranges_pfns(self.saveable)
 
     def boot_state(self) -> StateArray:
-        """One byte per frame: FRAME_FREE, FRAME_USED or FRAME_RESERVED at resume."""
+        """One byte per frame: FRAME_FREE, FRAME_USED or FRAME_RESERVED at resume (a view for
+        tests and maps: a restore asks :meth:`boot_state_of` and :meth:`boot_free_bits`)."""
         state = np.zeros(self.frames, dtype=np.uint8)
         for kind, ranges in ((FRAME_USED, self.boot_used), (FRAME_RESERVED, self.boot_reserved)):
             for start, end in ranges:  # no mask as large as memory
                 state[start:end] = kind
         return state
+
+    def boot_state_of(self, pfns: PfnArray) -> StateArray:
+        """The boot state of each of ``pfns`` (as :meth:`boot_state` holds it), looked up in
+        the boot ranges: no array as large as memory."""
+        bounds, states = self._boot_steps
+        found: StateArray = states[np.searchsorted(bounds, pfns, side="right")]
+        return found
+
+    @cached_property
+    def _boot_steps(self) -> tuple[PfnArray, StateArray]:
+        """The boot state as a step function: ``states[i]`` holds from ``bounds[i - 1]`` up
+        to ``bounds[i]`` (free before the first bound and from the last)."""
+        tagged = [(start, end, FRAME_USED) for start, end in self.boot_used]
+        tagged += [(start, end, FRAME_RESERVED) for start, end in self.boot_reserved]
+        starts = np.array([t[0] for t in tagged], dtype=np.int64)
+        ends = np.array([t[1] for t in tagged], dtype=np.int64)
+        bounds = np.unique(np.concatenate([starts, ends]))
+        states = np.zeros(len(bounds) + 1, dtype=np.uint8)
+        # the ranges are disjoint: a bound that ends one range and starts another takes the
+        # state of the one it starts
+        states[np.searchsorted(bounds, starts) + 1] = [t[2] for t in tagged]
+        return bounds, states
+
+    def boot_free_bits(self) -> FrameBits:
+        """A bit per frame, set where the frame is free at resume (``boot_state() ==
+        FRAME_FREE``), built from the ranges: 32 MiB for a 1 TiB machine."""
+        bits = FrameBits(self.frames)
+        bits[0 : self.frames] = True
+        for start, end in (*self.boot_used, *self.boot_reserved):
+            bits[start:end] = False
+        return bits
 
     @property
     def nr_boot_free(self) -> int:

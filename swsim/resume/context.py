@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from swsim.kernel.frame_bits import FrameBits
-from swsim.kernel.types import BoolArray, PfnArray, StateArray
-from swsim.machine.model import FRAME_FREE, FRAME_USED, Machine
+from swsim.kernel.types import BoolArray, PfnArray
+from swsim.machine.model import FRAME_USED, Machine
 from swsim.resume.allocators import make_allocator
 from swsim.resume.memory import FrameMemory
 from swsim.resume.stats import RestoreStats
@@ -41,9 +41,7 @@ class ResumeContext:
         self.machine = machine
         self.frames = machine.frames
         self.stats = stats
-        state: StateArray = machine.boot_state()
-        self.boot_state = state
-        self.allocator = make_allocator(allocator, state == FRAME_FREE, seed)
+        self.allocator = make_allocator(allocator, machine.boot_free_bits(), seed)
         #: where the image reader's pages come from (the same allocator, but for ``replay``)
         self.reader_allocator = self.allocator.for_caller("reader")
         self.memory = memory if memory is not None else FrameMemory(machine.frames)
@@ -63,7 +61,7 @@ class ResumeContext:
         Only those frames matter: verification reads image frames, and a free frame that no
         restore writes is wrong only if its page is non-zero, which verification sees anyway.
         """
-        self.memory.poison(pfns[self.boot_state[pfns] == FRAME_USED])
+        self.memory.poison(pfns[self.machine.boot_state_of(pfns) == FRAME_USED])
 
     def get_zeroed_page(self) -> int:
         """One frame from the allocator (a phantom frame above memory once it is dry)."""

@@ -251,7 +251,7 @@ class SnapshotWriteHandle:
                 "corrupted image: zero-page flag in the metadata of an image without zero pages"
             )
         check_pfns(pfns, previous, self.ctx.frames)
-        reserved = self.ctx.boot_state[pfns] == FRAME_RESERVED
+        reserved = self.ctx.machine.boot_state_of(pfns) == FRAME_RESERVED
         if reserved.any():
             raise MachineMismatch(
                 f"Memory map mismatch: image pfn {int(pfns[reserved][0])} is reserved "

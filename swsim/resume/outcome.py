@@ -21,7 +21,6 @@ from enum import IntEnum
 import numpy as np
 
 from swsim.kernel.types import StateArray
-from swsim.machine.model import FRAME_RESERVED, FRAME_USED
 from swsim.resume.restore import RestoreRun
 
 
@@ -64,8 +63,10 @@ def frame_outcomes(run: RestoreRun) -> StateArray:
     ctx = run.ctx
     frames = ctx.frames
     out: StateArray = np.full(frames, FrameOutcome.FREE, dtype=np.uint8)
-    out[ctx.boot_state == FRAME_RESERVED] = FrameOutcome.RESERVED
-    out[ctx.boot_state == FRAME_USED] = FrameOutcome.BOOT_KERNEL
+    for start, end in ctx.machine.boot_reserved:
+        out[start:end] = FrameOutcome.RESERVED
+    for start, end in ctx.machine.boot_used:
+        out[start:end] = FrameOutcome.BOOT_KERNEL
 
     def mark(pfns: np.ndarray, outcome: FrameOutcome) -> None:
         out[pfns[pfns < frames]] = outcome  # phantom frames (ENOMEM) lie above memory

@@ -13,8 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from swsim.errors import choose
-from swsim.kernel.types import BoolArray
-from swsim.resume.allocators.base import PageAllocator
+from swsim.resume.allocators.base import FreeFrames, PageAllocator
 from swsim.resume.allocators.buddy import BuddyAllocator
 from swsim.resume.allocators.simple import (
     AscendingAllocator,
@@ -23,7 +22,7 @@ from swsim.resume.allocators.simple import (
 )
 
 #: ``factory(free, seed)`` by name, in the order the docs list them.
-ALLOCATORS: dict[str, Callable[[BoolArray, int], PageAllocator]] = {
+ALLOCATORS: dict[str, Callable[[FreeFrames, int], PageAllocator]] = {
     "ascending": AscendingAllocator,
     "descending": DescendingAllocator,
     "random": RandomAllocator,
@@ -35,7 +34,7 @@ ALLOCATORS: dict[str, Callable[[BoolArray, int], PageAllocator]] = {
 REPLAY_PREFIX = "replay:"
 
 
-def make_allocator(name: str, free: BoolArray, seed: int = 0) -> PageAllocator:
+def make_allocator(name: str, free: FreeFrames, seed: int = 0) -> PageAllocator:
     """The allocator called ``name`` over the frames ``free`` marks free."""
     if name.startswith(REPLAY_PREFIX):
         from swsim.resume.allocators.replay import ReplayAllocator

@@ -1,16 +1,23 @@
 """The interface of a boot-time page allocator: where ``get_zeroed_page()`` finds a frame.
 
 Every allocation and free of a restore goes through one, so the counts depend on the
-allocator's order exactly as the kernel's depend on its page allocator.
+allocator's order exactly as the kernel's depend on its page allocator. The free frames are a
+bit each (:class:`~swsim.kernel.frame_bits.FrameBits`), as the kernel's own bitmaps: a 1 TiB
+machine's free map is 32 MiB, not the 256 MiB of a bool per frame.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import TypeAlias
 
 import numpy as np
 
+from swsim.kernel.frame_bits import FrameBits
 from swsim.kernel.types import BoolArray, PfnArray
+
+#: What an allocator is built over: the frames free at boot, as bools or as bits.
+FreeFrames: TypeAlias = BoolArray | FrameBits
 
 #: Frames scanned per numpy step when looking for the next free frame.
 SCAN_FRAMES = 4096
@@ -21,9 +28,10 @@ class PageAllocator(ABC):
 
     name: str
 
-    def __init__(self, free: BoolArray, seed: int = 0) -> None:
-        self.free = free.astype(bool, copy=True)
-        self.nr_free = int(self.free.sum())
+    def __init__(self, free: FreeFrames, seed: int = 0) -> None:
+        #: one bit per frame: is it free (a copy of ``free``)
+        self.free = FrameBits.from_mask(free)
+        self.nr_free = self.free.count()
 
     @abstractmethod
     def alloc(self) -> int:
@@ -75,7 +83,7 @@ class PageAllocator(ABC):
         if self.free[pfns].any():
             raise AssertionError("double free among the pfns freed")
         self.free[pfns] = True
-        if int(np.count_nonzero(self.free)) != self.nr_free + len(pfns):
+        if self.free.count() != self.nr_free + len(pfns):
             raise AssertionError("a pfn freed twice at once")
         self.nr_free += len(pfns)
 

@@ -27,8 +27,7 @@ import numpy as np
 
 from swsim.kernel.types import BoolArray, PfnArray
 from swsim.kernel.zones import Zone, machine_zones
-from swsim.machine.ranges import mask_ranges
-from swsim.resume.allocators.base import PageAllocator
+from swsim.resume.allocators.base import FreeFrames, PageAllocator
 
 #: MAX_PAGE_ORDER (v6.8+; MAX_ORDER - 1 before): the largest block is 2^10 frames (4 MiB).
 MAX_PAGE_ORDER = 10
@@ -43,7 +42,7 @@ class BuddyAllocator(PageAllocator):
 
     name = "buddy"
 
-    def __init__(self, free: BoolArray, seed: int = 0) -> None:
+    def __init__(self, free: FreeFrames, seed: int = 0) -> None:
         super().__init__(free, seed)
         frames = len(free)
         # pfn 0 lies below ZONE_DMA's start on x86: it goes with DMA (a one-frame machine has
@@ -75,7 +74,7 @@ class BuddyAllocator(PageAllocator):
         """
         starts: list[int] = []
         orders: list[int] = []
-        for start, end in mask_ranges(self.free):
+        for start, end in self.free.ranges():
             for block, order in aligned_blocks(start, end):
                 starts.append(block)
                 orders.append(order)
@@ -244,13 +243,13 @@ class BuddyAllocator(PageAllocator):
         Zone boundaries (16 MiB, 4 GiB) are aligned far beyond MAX_PAGE_ORDER, so a block is
         inside its zone when it is inside memory.
         """
-        size = -(-len(self.free) // (1 << MAX_PAGE_ORDER)) << MAX_PAGE_ORDER
-        whole = np.zeros(size, dtype=bool)
-        whole[: len(self.free)] = self.free
-        order = np.zeros(len(pfns), dtype=np.int64)
-        for k in range(1, NR_PAGE_ORDERS):
-            whole = whole[0::2] & whole[1::2]  # whole[i]: the order-k block i is all free
-            order += whole[pfns >> k]  # a free order-k block has free halves: orders add up
+        # read from the free map's bytes (eight frames each, pfn & 7 the bit): orders 1 and 2
+        # within a pfn's own byte, order 3 and up from the bytes all set (a bool per block)
+        byte = self.free.bytes[pfns >> 3].astype(np.int64)
+        order = (byte >> (pfns & 6) & 0x3 == 0x3).astype(np.int64)
+        order += byte >> (pfns & 4) & 0xF == 0xF  # a free block has free halves: orders add up
+        for k, whole in enumerate(self._whole_bytes(), 3):
+            order += whole[pfns >> k]
         return pfns & ~((1 << order) - 1), order
 
     def free_pages(self, pfns: PfnArray) -> None:
@@ -262,14 +261,10 @@ class BuddyAllocator(PageAllocator):
         before = self.free.copy()
         self._free_many(pfns)
         start, order = self._blocks_of(pfns)
-        # when each block is made: the last free of a frame in it (repeated indices: the last
-        # assignment is the one that stays)
-        made_at = np.full(len(before), -1, dtype=np.int64)
-        made_at[start] = np.arange(len(pfns))
-        order_at = np.zeros(len(before), dtype=np.int64)
-        order_at[start] = order
-        starts = np.flatnonzero(made_at >= 0)
-        orders = order_at[starts]
+        # when each block is made: the last free of a frame in it (the first in reverse)
+        starts, first_in_reverse = np.unique(start[::-1], return_index=True)
+        made_at = len(pfns) - 1 - first_in_reverse
+        orders = order[made_at]
         block_order = self.block_order
         for block_start, block_k in zip(starts.tolist(), orders.tolist(), strict=True):
             inside = np.flatnonzero(before[block_start : block_start + (1 << block_k)])
@@ -279,7 +274,7 @@ class BuddyAllocator(PageAllocator):
                 old = block_order[pfn]
                 self._del_page_from_free_list(pfn, old)
                 at = int(np.searchsorted(inside, pfn - block_start + (1 << old)))
-        for index in np.argsort(made_at[starts]).tolist():
+        for index in np.argsort(made_at).tolist():
             self._add_to_free_list(int(starts[index]), int(orders[index]), tail=False)
 
     def _take_partial(self, pfns: PfnArray) -> None:
@@ -296,17 +291,7 @@ class BuddyAllocator(PageAllocator):
             self._del_page_from_free_list(pfn, order)
         self._take_many(pfns)
         # The pieces: sub-blocks of a split block, wholly free, whose parent is not.
-        frames = len(self.free)
-        size = -(-frames // (1 << MAX_PAGE_ORDER)) << MAX_PAGE_ORDER
-        rest = np.zeros(size, dtype=bool)
-        rest[:frames] = self.free
-        prefix = np.concatenate([[0], np.cumsum(rest, dtype=np.int64)])
-        taken_at = np.full(size, len(pfns), dtype=np.int64)
-        taken_at[pfns] = np.arange(len(pfns))
-        first_taken = [taken_at]  # first_taken[k][i]: first take in the order-k block i
-        for _ in range(MAX_PAGE_ORDER):
-            below = first_taken[-1]
-            first_taken.append(np.minimum(below[0::2], below[1::2]))
+        whole_bytes = self._whole_bytes()
         pieces: list[tuple[int, int, int]] = []
         for k in range(MAX_PAGE_ORDER):
             split = block_orders > k
@@ -316,14 +301,40 @@ class BuddyAllocator(PageAllocator):
             sub = np.repeat(blocks[split], per_block) + (
                 np.arange(int(per_block.sum())) - np.repeat(np.cumsum(per_block) - per_block,
                                                              per_block)) * (1 << k)
-            whole = prefix[sub + (1 << k)] - prefix[sub] == 1 << k
+            whole = self._all_free(sub, k, whole_bytes)
             parent = sub & ~((1 << (k + 1)) - 1)
-            parent_whole = prefix[parent + (1 << (k + 1))] - prefix[parent] == 1 << (k + 1)
-            piece = sub[whole & ~parent_whole]
-            made = first_taken[k + 1][piece >> (k + 1)]
+            piece = sub[whole & ~self._all_free(parent, k + 1, whole_bytes)]
+            # the first take in the parent of each piece (pfns increase: the first at or
+            # above the parent's start, if it lies inside the parent; none: after all)
+            parent = piece & ~((1 << (k + 1)) - 1)
+            made = np.searchsorted(pfns, parent)
+            inside = made < len(pfns)
+            inside[inside] = pfns[made[inside]] < parent[inside] + (1 << (k + 1))
+            made[~inside] = len(pfns)
             pieces.extend(zip(made.tolist(), [k] * len(piece), piece.tolist(), strict=True))
         for _, order, pfn in sorted(pieces):
             self._add_to_free_list(pfn, order, tail=False)
+
+    def _whole_bytes(self) -> list[BoolArray]:
+        """For orders 3 to ``MAX_PAGE_ORDER``: which blocks of that order are all free (a bool
+        per block, from the free map's bytes: a byte per eight frames at most)."""
+        size = -(-len(self.free.bytes) // (1 << (MAX_PAGE_ORDER - 3))) << (MAX_PAGE_ORDER - 3)
+        whole = np.zeros(size, dtype=bool)
+        whole[: len(self.free.bytes)] = self.free.bytes == 0xFF
+        levels = [whole]
+        for _ in range(3, MAX_PAGE_ORDER):
+            levels.append(levels[-1][0::2] & levels[-1][1::2])
+        return levels
+
+    def _all_free(self, starts: PfnArray, order: int, whole_bytes: list[BoolArray]) -> BoolArray:
+        """Whether each order-``order`` block at ``starts`` (aligned) is all free."""
+        if order >= 3:
+            level: BoolArray = whole_bytes[order - 3][starts >> order]
+            return level
+        byte = self.free.bytes[starts >> 3].astype(np.int64)
+        mask = (1 << (1 << order)) - 1
+        all_free: BoolArray = byte >> (starts & 7) & mask == mask
+        return all_free
 
     def _smallest_block(self) -> tuple[int, int, int] | None:
         """(zone, order, pfn) of the block the next allocation would split, or None."""

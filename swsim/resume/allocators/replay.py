@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from swsim.errors import RestoreNoMemory, UsageError
-from swsim.kernel.types import BoolArray, PfnArray
-from swsim.resume.allocators.base import PageAllocator
+from swsim.kernel.types import PfnArray
+from swsim.resume.allocators.base import FreeFrames, PageAllocator
 
 #: The callers a replay file names.
 CALLERS = ("swsusp", "reader", "other")
@@ -78,7 +78,7 @@ class ReplayAllocator(PageAllocator):
 
     name = "replay"
 
-    def __init__(self, free: BoolArray, path: str, seed: int = 0) -> None:
+    def __init__(self, free: FreeFrames, path: str, seed: int = 0) -> None:
         super().__init__(free, seed)
         self.path = path
         try:

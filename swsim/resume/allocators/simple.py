@@ -12,8 +12,8 @@ import random
 
 import numpy as np
 
-from swsim.kernel.types import BoolArray, PfnArray
-from swsim.resume.allocators.base import SCAN_FRAMES, PageAllocator
+from swsim.kernel.types import PfnArray
+from swsim.resume.allocators.base import SCAN_FRAMES, FreeFrames, PageAllocator
 
 
 class AscendingAllocator(PageAllocator):
@@ -22,22 +22,18 @@ class AscendingAllocator(PageAllocator):
     name = "ascending"
     take_pages = PageAllocator._take_pages_flat  # taking frames keeps "none free below cursor"
 
-    def __init__(self, free: BoolArray, seed: int = 0) -> None:
+    def __init__(self, free: FreeFrames, seed: int = 0) -> None:
         super().__init__(free, seed)
         self._cursor = 0  # no free frame below this pfn
 
     def alloc(self) -> int:
         """The lowest free frame (-1 when none is left)."""
-        free, pfn = self.free, self._cursor
-        while pfn < len(free):
-            window = free[pfn : pfn + SCAN_FRAMES]
-            hit = int(window.argmax())
-            if window[hit]:
-                self._cursor = pfn + hit + 1
-                return self._take(pfn + hit)
-            pfn += len(window)
-        self._cursor = len(free)
-        return -1
+        pfn = self.free.find_next_bit(self._cursor)
+        if pfn < 0:
+            self._cursor = len(self.free)
+            return -1
+        self._cursor = pfn + 1
+        return self._take(pfn)
 
     def _freed(self, pfn: int) -> None:
         self._cursor = min(self._cursor, pfn)
@@ -67,24 +63,18 @@ class DescendingAllocator(PageAllocator):
     name = "descending"
     take_pages = PageAllocator._take_pages_flat
 
-    def __init__(self, free: BoolArray, seed: int = 0) -> None:
+    def __init__(self, free: FreeFrames, seed: int = 0) -> None:
         super().__init__(free, seed)
         self._cursor = len(free)  # no free frame at or above this pfn
 
     def alloc(self) -> int:
         """The highest free frame (-1 when none is left)."""
-        free, end = self.free, self._cursor
-        while end > 0:
-            start = max(0, end - SCAN_FRAMES)
-            window = free[start:end][::-1]
-            hit = int(window.argmax())
-            if window[hit]:
-                pfn = end - 1 - hit
-                self._cursor = pfn
-                return self._take(pfn)
-            end = start
-        self._cursor = 0
-        return -1
+        pfn = self.free.find_last_bit(self._cursor)
+        if pfn < 0:
+            self._cursor = 0
+            return -1
+        self._cursor = pfn
+        return self._take(pfn)
 
     def _freed(self, pfn: int) -> None:
         self._cursor = max(self._cursor, pfn + 1)
@@ -114,10 +104,10 @@ class RandomAllocator(PageAllocator):
 
     name = "random"
 
-    def __init__(self, free: BoolArray, seed: int = 0) -> None:
+    def __init__(self, free: FreeFrames, seed: int = 0) -> None:
         super().__init__(free, seed)
         self._rng = random.Random(seed)
-        self._pool = [int(p) for p in np.flatnonzero(self.free)]
+        self._pool = [int(p) for p in np.flatnonzero(self.free[:])]
         self._where = {pfn: i for i, pfn in enumerate(self._pool)}
 
     def alloc(self) -> int:
