@@ -311,3 +311,20 @@ def outcome(image: bytes, key: bytes | None = None) -> int:
         return exc.exit_code
     assert stats.verified
     return 0
+
+
+#: ``python -m swsim``, writing the process's own peak resident memory (VmHWM, KiB) to the
+#: file ``$SWSIM_TEST_HWM`` at exit. Not ``wait4()``'s ``ru_maxrss``: a child forked from
+#: pytest inherits the forking process's high-water mark across exec, so after a few hundred
+#: tests it reports pytest's peak, not swsim's.
+PEAK_RSS_WRAPPER = """
+import atexit, os, runpy, sys
+def peak():
+    with open('/proc/self/status') as status:
+        line = next(line for line in status if line.startswith('VmHWM:'))
+    with open(os.environ['SWSIM_TEST_HWM'], 'w') as out:
+        out.write(line.split()[1])
+atexit.register(peak)
+sys.argv[0] = 'swsim'
+runpy.run_module('swsim', run_name='__main__', alter_sys=True)
+"""

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from swsim.errors import EXIT_CODES
-from tests.helpers import swsim_env
+from tests.helpers import PEAK_RSS_WRAPPER, swsim_env
 
 
 @dataclass
@@ -73,6 +73,11 @@ def run_hostile(
     env.pop("SWSIM_PROGRESS", None)
     command = [sys.executable, *(["-X", "importtime"] if wait_for_import else []), "-m", "swsim",
                *args]
+    peak_file = None
+    if limit_as is not None:  # its own peak (VmHWM): wait4() would report the forking pytest's
+        peak_file = cwd / f".peak-rss-{os.getpid()}-{time.monotonic_ns()}"
+        env["SWSIM_TEST_HWM"] = str(peak_file)
+        command = [sys.executable, "-c", PEAK_RSS_WRAPPER, *args]
     stdin: int
     if stdin_file is not None:
         stdin = os.open(stdin_file, os.O_RDONLY)  # a directory too, as the shell's `<`
@@ -132,8 +137,11 @@ def run_hostile(
         line for line in stderr.decode(errors="replace").splitlines()
         if not line.startswith("import time:")
     ]
-    return Run(proc.returncode, out.get("stdout", b""), stderr, usage.ru_maxrss, sent_after,
-               lines)
+    maxrss_kib = usage.ru_maxrss
+    if peak_file is not None and peak_file.exists():  # not when the run died before exiting
+        maxrss_kib = int(peak_file.read_text())
+        peak_file.unlink()
+    return Run(proc.returncode, out.get("stdout", b""), stderr, maxrss_kib, sent_after, lines)
 
 
 def judge(run: Run, *, expect_codes: set[int] | None = None, fits_kib: int | None = None) -> str:

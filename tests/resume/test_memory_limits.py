@@ -18,7 +18,7 @@ import pytest
 
 from swsim.errors import EXIT_BAD_IMAGE
 from swsim.machine.model import ContentSpec, Machine
-from tests.helpers import image_bytes, swsim_env
+from tests.helpers import PEAK_RSS_WRAPPER, image_bytes, swsim_env
 
 PRLIMIT = shutil.which("prlimit")
 AS_LIMIT = 8 << 30
@@ -29,23 +29,6 @@ TIB = Machine(
     frames=1 << 28, saveable=((4096, 9096),), boot_used=((1024, 4096), (10000, 12000)),
     boot_reserved=((0, 1024),), nosave=((0, 1024),), content=ContentSpec(seed=1), name="tib",
 )
-
-
-#: ``python -m swsim``, writing the process's own peak resident memory (VmHWM, KiB) to the
-#: file ``$SWSIM_TEST_HWM`` at exit. Not ``wait4()``'s ``ru_maxrss``: a child forked from
-#: pytest inherits the forking process's high-water mark across exec, so after a few hundred
-#: tests it reports pytest's peak, not swsim's.
-PEAK_RSS_WRAPPER = """
-import atexit, os, runpy, sys
-def peak():
-    with open('/proc/self/status') as status:
-        line = next(line for line in status if line.startswith('VmHWM:'))
-    with open(os.environ['SWSIM_TEST_HWM'], 'w') as out:
-        out.write(line.split()[1])
-atexit.register(peak)
-sys.argv[0] = 'swsim'
-runpy.run_module('swsim', run_name='__main__', alter_sys=True)
-"""
 
 
 def limited(out: Path, *args: str) -> tuple[int, bytes, int]:
