@@ -338,12 +338,11 @@ def generate_options(func: F) -> F:
             refuse_without_generate()
 
         def generated() -> Machine:
-            from swsim.machine.footprint import MIB, BootFootprint
+            from swsim.machine.footprint import BootFootprint
             from swsim.machine.presets import generate_machine
 
-            footprint = BootFootprint(
-                load_address=load_address_mib * MIB, kernel_size=kernel_mib * MIB,
-                early_size=early_mib * MIB, struct_page_bytes=struct_page_bytes,
+            footprint = BootFootprint.from_mib(
+                load_address_mib, kernel_mib, early_mib, struct_page_bytes
             )
             return generate_machine(frames, saved_fraction, footprint, gen_seed)
 

@@ -45,6 +45,10 @@ from swsim.machine.ranges import Ranges
 MAX_FILE_BYTES = 16 << 20
 #: A pfn as a machine file may write it (range ends are checked against ``frames`` later).
 Pfn = Annotated[int, msgspec.Meta(ge=0, le=MAX_FRAMES)]
+#: A machine's number of frames.
+Frames = Annotated[int, msgspec.Meta(ge=1, le=MAX_FRAMES)]
+#: A machine's label, shown by ``inspect`` and ``machine --list``: no control characters.
+MachineName = Annotated[str, msgspec.Meta(max_length=256, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
 #: Half-open ``[start, end)`` pfn ranges.
 RangeList = list[tuple[Pfn, Pfn]]
 Fraction = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
@@ -80,15 +84,12 @@ class MachineFileV1(_Strict):
     """A ``swsim-machine/1`` file, as declared in docs/machine-format.md."""
 
     format: Literal["swsim-machine/1"]
-    frames: Annotated[int, msgspec.Meta(ge=1, le=MAX_FRAMES)]
+    frames: Frames
     suspend: SuspendSection
     boot: BootSection = msgspec.field(default_factory=BootSection)
     content: ContentSection = msgspec.field(default_factory=ContentSection)
     page_size: Literal[4096] = 4096
-    #: a label, shown by ``inspect`` and ``machine --list``: no control characters
-    name: Annotated[str, msgspec.Meta(max_length=256, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")] = (
-        "custom"
-    )
+    name: MachineName = "custom"
 
     def to_machine(self) -> Machine:
         """The machine this file describes (the model's own checks run here)."""
@@ -129,12 +130,12 @@ class MachineFileV2(_Strict):
     (docs/machine-format.md, :mod:`swsim.machine.classes`)."""
 
     format: Literal["swsim-machine/2"]
-    frames: Annotated[int, msgspec.Meta(ge=1, le=MAX_FRAMES)]
+    frames: Frames
     suspend: SuspendSectionV2
     boot: BootSection = msgspec.field(default_factory=BootSection)
     content: ContentSection = msgspec.field(default_factory=ContentSection)
     page_size: Literal[4096] = 4096
-    name: Annotated[str, msgspec.Meta(max_length=256)] = "custom"
+    name: MachineName = "custom"
 
     def to_machine(self) -> Machine:
         """The machine this file describes: saveable = the union of the classes."""

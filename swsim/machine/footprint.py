@@ -37,6 +37,16 @@ class BootFootprint:
     early_size: int = 8 * MIB
     struct_page_bytes: int = STRUCT_PAGE_BYTES
 
+    @classmethod
+    def from_mib(
+        cls, load_address_mib: int, kernel_mib: int, early_mib: int, struct_page_bytes: int
+    ) -> BootFootprint:
+        """The footprint ``machine --generate`` takes: sizes in MiB, ``mem_map`` per frame."""
+        return cls(
+            load_address=load_address_mib * MIB, kernel_size=kernel_mib * MIB,
+            early_size=early_mib * MIB, struct_page_bytes=struct_page_bytes,
+        )
+
     def __post_init__(self) -> None:
         if self.load_address < LOW_RESERVED_BYTES or self.load_address % PAGE_SIZE:
             raise UsageError("the kernel load address must be page aligned and at least 1 MiB")

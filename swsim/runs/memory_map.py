@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -115,6 +116,18 @@ def picture_format(path: str) -> str:
     return suffix[1:]
 
 
+def save_figure(fig: Any, path: str, fmt: str) -> None:
+    """Write a matplotlib figure to ``path`` (one line on failure) and close it."""
+    import matplotlib.pyplot as plt
+
+    try:
+        fig.savefig(path, format=fmt, dpi=100)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        plt.close(fig)
+
+
 def draw_maps(maps: Sequence[MemoryMap], path: str, columns: int = 512) -> None:
     """The maps side by side in one picture at ``path`` (PNG, SVG or PDF by extension), each
     with its legend and counts."""
@@ -154,9 +167,4 @@ def draw_maps(maps: Sequence[MemoryMap], path: str, columns: int = 512) -> None:
         ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.06),
                   fontsize=6.5, frameon=False)
     fig.tight_layout()
-    try:
-        fig.savefig(path, format=fmt, dpi=100)
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, fmt)

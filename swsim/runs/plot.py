@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from swsim.errors import UsageError
 from swsim.runs.grid import did_you_mean
-from swsim.runs.memory_map import picture_format
+from swsim.runs.memory_map import picture_format, save_figure
 from swsim.runs.point import Row
 from swsim.runs.rows import iter_rows, require
 
@@ -131,10 +131,5 @@ def plot_results(
             ax.legend(fontsize=8)
     axes[0][0].set_ylabel(f"{y} (mean; band: min to max)")
     fig.tight_layout()
-    try:
-        fig.savefig(output, format=fmt, dpi=100)
-    except OSError as exc:
-        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
-    finally:
-        plt.close(fig)
+    save_figure(fig, output, fmt)
     return facets

@@ -26,7 +26,7 @@ from swsim import __version__
 from swsim.errors import SuspendNoMemory
 from swsim.image.snapshot_source import SnapshotSource
 from swsim.image.writer import WriteOptions
-from swsim.machine.footprint import MIB, BootFootprint
+from swsim.machine.footprint import BootFootprint
 from swsim.machine.model import Machine
 from swsim.machine.presets import generate_machine
 from swsim.resume.restore import RestoreOptions
@@ -68,10 +68,7 @@ def point_machine(
 ) -> Machine:
     """The machine of a point: ``swsim machine --generate`` with these options, and the
     content mix."""
-    footprint = BootFootprint(
-        load_address=load_address_mib * MIB, kernel_size=kernel_mib * MIB,
-        early_size=early_mib * MIB, struct_page_bytes=struct_page_bytes,
-    )
+    footprint = BootFootprint.from_mib(load_address_mib, kernel_mib, early_mib, struct_page_bytes)
     machine = generate_machine(frames, saved_fraction, footprint, seed)
     content = replace(machine.content, zero=content_zero, text=content_text)
     return replace(machine, content=content)

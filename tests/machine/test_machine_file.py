@@ -261,3 +261,15 @@ def test_any_value_at_any_key_is_a_machine_or_one_machine_error(edits: dict[str,
         assert "\n" not in str(exc) and str(exc).startswith("m.json: ")
     else:
         assert parse_machine(machine.dumps()) == machine
+
+
+@pytest.mark.parametrize("name", ["rafael-2006", "nigel-2006"])  # version 1, version 2
+def test_a_name_with_control_characters_is_refused_in_either_version(name: str) -> None:
+    """Both file versions share one `name` rule: a label with a control character (which
+    could rewrite the terminal's line) is refused, version 2 as version 1."""
+    data = get_preset(name).to_json()
+    data["name"] = "evil\x1b[2Jname"
+    with pytest.raises(MachineError, match="name"):
+        parse_machine(json.dumps(data), "m.json")
+    data["name"] = "fine-name"
+    assert parse_machine(json.dumps(data), "m.json").name == "fine-name"
