@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import click
 
 from swsim import __version__
-from swsim.cli.fileio import atomic_output, open_input
+from swsim.cli.fileio import atomic_output, open_input, output_target
 from swsim.cli.memory_options import RealMemory, memory_options
 from swsim.cli.options import (
     SEED,
@@ -87,10 +87,13 @@ MEMORY_OUT = click.option(
 
 
 def check_memory_out(path: str | None) -> None:
-    """``--memory-out -`` is refused: the memory is written at offsets, into a file."""
-    if path == "-":
-        raise UsageError("--memory-out needs a file (the memory is written at its frames' "
-                         "offsets, not as a stream)")
+    """``--memory-out`` needs a regular file (or a new path): the memory is written at its
+    frames' offsets, which neither ``-`` nor a device or FIFO (written in place) can take."""
+    if path is None:
+        return
+    if path == "-" or output_target(path)[1]:
+        raise UsageError(f"--memory-out needs a regular file, not {path} (the memory is "
+                         "written at its frames' offsets, not as a stream)")
 
 
 @cli.command(epilog=EPILOG)

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import shutil
+import stat
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -110,3 +111,18 @@ def test_a_bad_image_leaves_no_memory_file(workdir: Path) -> None:
     assert proc.returncode == EXIT_BAD_IMAGE
     assert sorted(p.name for p in workdir.iterdir()) == ["cut", "img", "machine.json",
                                                          "small.json"]
+
+
+def test_memory_out_refuses_a_fifo_and_leaves_it_a_fifo(workdir: Path) -> None:
+    """A FIFO (or a device) is written in place, never replaced; it cannot take writes at
+    offsets, so --memory-out refuses it up front: one line, exit 2, and it is still a FIFO."""
+    assert run_cli("snapshot", "--machine", "small.json", "-o", "img", cwd=workdir).returncode == 0
+    fifo = workdir / "memory.fifo"
+    os.mkfifo(fifo)
+    for args in (["restore", "img", "--memory-out", str(fifo)],
+                 ["snapshot", "--machine", "small.json", "-o", "y", "--memory-out", str(fifo)]):
+        proc = run_cli(*args, cwd=workdir)
+        assert proc.returncode == EXIT_USAGE, args
+        assert proc.stderr.decode().strip().endswith("not as a stream)")
+        assert len(proc.stderr.splitlines()) == 1
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and not (workdir / "y").exists()
