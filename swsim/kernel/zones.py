@@ -52,15 +52,20 @@ def machine_zones(frames: int) -> tuple[Zone, ...]:
     )
 
 
-def pages_per_zone(pfns: PfnArray, frames: int) -> dict[str, int]:
-    """How many of ``pfns`` fall in each populated zone (every zone listed, even at 0)."""
+def pages_per_zone(pfns: PfnArray, frames: int, increasing: bool = False) -> dict[str, int]:
+    """How many of ``pfns`` fall in each populated zone (every zone listed, even at 0).
+
+    The zones follow one another from pfn 0 (which counts in DMA), so each count is the
+    difference of two counts of pfns below a bound (found by bisection when the caller knows
+    ``pfns`` are ``increasing``)."""
     pfns = np.asarray(pfns, dtype=np.int64)
     zones = machine_zones(frames)
-    starts = [0, *(zone.start_pfn for zone in zones[1:])]  # pfn 0 counts in DMA
-    return {
-        zone.name: int(((pfns >= start) & (pfns < zone.end_pfn)).sum())
-        for zone, start in zip(zones, starts, strict=True)
-    }
+    bounds = (0, *(zone.end_pfn for zone in zones))
+    if increasing:
+        below = np.searchsorted(pfns, bounds).tolist()
+    else:
+        below = [np.count_nonzero(pfns < bound) for bound in bounds]
+    return {zone.name: int(below[i + 1] - below[i]) for i, zone in enumerate(zones)}
 
 
 def zone_stats(
@@ -71,10 +76,13 @@ def zone_stats(
     allocated: PfnArray,
 ) -> dict[str, dict[str, int]]:
     """Per zone: image pages, zero pages, pages loaded directly, pages copied (by original
-    frame) and page allocations (by the frame handed out; phantom frames are in no zone)."""
-    image = pages_per_zone(pfns, frames)
-    zeros = pages_per_zone(pfns[zero], frames)
-    copies = pages_per_zone(copied, frames)
+    frame) and page allocations (by the frame handed out; phantom frames are in no zone).
+
+    ``pfns`` are the image's, in image order (increasing: the metadata is refused otherwise),
+    ``zero`` says which are zero pages, ``copied`` are original frames in image order."""
+    image = pages_per_zone(pfns, frames, increasing=True)
+    zeros = pages_per_zone(pfns[zero], frames, increasing=True)
+    copies = pages_per_zone(copied, frames, increasing=True)
     allocations = pages_per_zone(allocated, frames)
     return {
         name: {

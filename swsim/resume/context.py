@@ -60,7 +60,11 @@ class ResumeContext:
 
         Only those frames matter: verification reads image frames, and a free frame that no
         restore writes is wrong only if its page is non-zero, which verification sees anyway.
+        Counts only (``stats.no_data``), nothing is loaded, copied or verified: no frame's
+        contents are read after ``prepare_image()``, so none is poisoned.
         """
+        if self.stats.no_data:
+            return
         self.memory.poison(pfns[self.machine.boot_state_of(pfns) == FRAME_USED])
 
     def get_zeroed_page(self) -> int:

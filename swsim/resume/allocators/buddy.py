@@ -21,6 +21,7 @@ order-0 pages anyway), no migratetypes, watermarks, ``lowmem_reserve`` or page s
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 
 import numpy as np
@@ -35,6 +36,15 @@ NR_PAGE_ORDERS = MAX_PAGE_ORDER + 1
 _NONE = -1
 #: From this many pages on, frees and takes are done at once (fewer: one by one, as cheap).
 BULK_PAGES = 64
+#: Boot-time free lists kept for reuse (:func:`_boot_lists`): a sweep restores many images on
+#: machines of one boot footprint, whose lists at boot are the same.
+BOOT_LISTS_CACHED = 4
+
+#: The free lists as ``memblock_free_all()`` leaves them: block orders, next and previous
+#: links, heads, tails and lengths per zone and order.
+_BootLists = tuple[dict[int, int], dict[int, int], dict[int, int], list[list[int]],
+                   list[list[int]], list[list[int]]]
+_boot_lists_cache: OrderedDict[bytes, _BootLists] = OrderedDict()
 
 
 class BuddyAllocator(PageAllocator):
@@ -59,7 +69,26 @@ class BuddyAllocator(PageAllocator):
         self._tail = [[_NONE] * NR_PAGE_ORDERS for _ in range(nr_zones)]
         self.nr_free_blocks = [[0] * NR_PAGE_ORDERS for _ in range(nr_zones)]
         self._zone_ends = [zone.end_pfn for zone in self.zones]
-        self.memblock_free_all()
+        self._boot_lists()
+
+    def _boot_lists(self) -> None:
+        """:meth:`memblock_free_all`, or a copy of the lists it made for the same free frames
+        (the cache holds the last :data:`BOOT_LISTS_CACHED` boot states, by their bytes)."""
+        key = self.free.size.to_bytes(8, "little") + self.free.bytes.tobytes()
+        cached = _boot_lists_cache.get(key)
+        if cached is None:
+            self.memblock_free_all()
+            _boot_lists_cache[key] = self._copy_lists()
+            while len(_boot_lists_cache) > BOOT_LISTS_CACHED:
+                _boot_lists_cache.popitem(last=False)
+            return
+        _boot_lists_cache.move_to_end(key)
+        (self.block_order, self._next, self._prev, self._head, self._tail,
+         self.nr_free_blocks) = _copy_lists(cached)
+
+    def _copy_lists(self) -> _BootLists:
+        return _copy_lists((self.block_order, self._next, self._prev, self._head, self._tail,
+                            self.nr_free_blocks))
 
     def memblock_free_all(self) -> None:
         """``memblock_free_all()``: every run of free frames to :meth:`free_pages_memory`, in
@@ -377,6 +406,12 @@ class BuddyAllocator(PageAllocator):
                     blocks.append((pfn, order))
                     pfn = self._next[pfn]
         return blocks
+
+
+def _copy_lists(lists: _BootLists) -> _BootLists:
+    block_order, nxt, prev, head, tail, nr_free_blocks = lists
+    return (dict(block_order), dict(nxt), dict(prev), [list(row) for row in head],
+            [list(row) for row in tail], [list(row) for row in nr_free_blocks])
 
 
 def aligned_blocks(start: int, end: int) -> Iterator[tuple[int, int]]:

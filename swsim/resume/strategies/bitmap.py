@@ -30,6 +30,8 @@ from swsim.kernel.memory_bitmap import (
     LINKED_PAGE_DATA_SIZE,
     ChainAllocator,
     MemoryBitmap,
+    PrefetchedPages,
+    bitmap_cost,
     memory_bm_create,
     memory_bm_free,
     memory_bm_pages,
@@ -96,8 +98,26 @@ class Bitmap(Strategy):
         ctx.free_page(pfn)
 
     def memory_bm_create(self, safe_needed: bool) -> MemoryBitmap:
-        """``memory_bm_create()`` over this machine's zones."""
-        return memory_bm_create(self, safe_needed, self.zones)
+        """``memory_bm_create()`` over this machine's zones.
+
+        Every page it takes is a ``get_image_page(safe_needed)`` call (a chain page is a
+        ``__get_safe_page()``, which is one too while ``safe_pages_list`` is empty) and none is
+        freed in between: so the pages are allocated at once (:func:`get_image_pages`) and
+        laid out in the kernel's order (:class:`PrefetchedPages`); the same pages, flags and
+        counts as the calls one by one (tests/resume/test_bitmap.py).
+        """
+        if safe_needed and self.safe_pages_list:  # __get_safe_page() pops the list: one by one
+            return memory_bm_create(self, safe_needed, self.zones)
+        nr_pages = bitmap_cost(self.zones)
+        if self.basic_maps:
+            pages = get_image_pages(self.ctx, nr_pages, safe_needed, self._unsafe_pages_met)
+        else:  # swsusp_set_page_*() do nothing without the maps
+            pages = self.ctx.get_zeroed_pages(nr_pages)
+        prefetched = PrefetchedPages(pages.tolist())
+        bm = memory_bm_create(prefetched, safe_needed, self.zones)
+        if prefetched.unused():
+            raise AssertionError("bitmap_cost() disagrees with memory_bm_create()")
+        return bm
 
     def create_basic_memory_bitmaps(self) -> None:
         """Boot: ``forbidden_pages_map`` then ``free_pages_map`` (PG_ANY, not marked), then
