@@ -25,12 +25,33 @@ from swsim.image.info import ImageInfo
 from swsim.image.meta import decode_meta_page
 from swsim.kernel.constants import PFNS_PER_META_PAGE
 from swsim.kernel.types import BoolArray, PageArray, PfnArray
-from swsim.machine.model import FRAME_RESERVED
+from swsim.machine.model import FRAME_RESERVED, Machine
 from swsim.resume.readers import Reader
 from swsim.resume.strategies.base import Strategy
 
 #: Called as ``trace(index, pfn, frame)`` for each ``get_buffer()`` of the page-by-page path.
 Tracer = Callable[[int, int, int], None]
+
+
+class MetaPages(list[bytes]):
+    """An image's metadata pages as one pass hands them to each of its handles
+    (:meth:`SnapshotWriteHandle.write_meta`): the pfns of all but the last page are decoded once,
+    and kept once checked against a boot machine, for the next handle restoring on it."""
+
+    _checked: tuple[Machine, int, bool, PfnArray, BoolArray] | None = None
+
+    def checked(self, machine: Machine, frames: int, zero_flags: bool) -> tuple[
+            PfnArray, BoolArray] | None:
+        """The pfns and zero flags already checked for this machine and header, or None."""
+        got = self._checked
+        if got is None or got[0] is not machine or got[1:3] != (frames, zero_flags):
+            return None
+        return got[3], got[4]
+
+    def keep(self, machine: Machine, frames: int, zero_flags: bool, pfns: PfnArray,
+             zero: BoolArray) -> None:
+        """Keep pfns and zero flags that passed the checks for this machine and header."""
+        self._checked = (machine, frames, zero_flags, pfns, zero)
 
 
 class SnapshotWriteHandle:
@@ -120,15 +141,23 @@ class SnapshotWriteHandle:
             raise ImageError("truncated image: metadata pages missing")
         bulk = pages[:-1]
         count = len(bulk) * PFNS_PER_META_PAGE
-        pfns, zero = decode_meta_page(b"".join(bulk), count)
-        try:
-            self._check_orig_pfns(pfns, zero, -1)
-        except (ImageError, MachineMismatch):
-            for page in bulk:  # one by one: the page-by-page path's very error
-                buffer[:] = np.frombuffer(page, dtype=np.uint8)
-                buffer = self.snapshot_write_next()
-                assert buffer is not None
-            raise AssertionError("metadata refused at once but accepted page by page") from None
+        key = (self.ctx.machine, self.ctx.frames, self.info.zero_page_flags)
+        known = pages.checked(*key) if isinstance(pages, MetaPages) else None
+        if known is not None:
+            pfns, zero = known
+        else:
+            pfns, zero = decode_meta_page(b"".join(bulk), count)
+            try:
+                self._check_orig_pfns(pfns, zero, -1)
+            except (ImageError, MachineMismatch):
+                for page in bulk:  # one by one: the page-by-page path's very error
+                    buffer[:] = np.frombuffer(page, dtype=np.uint8)
+                    buffer = self.snapshot_write_next()
+                    assert buffer is not None
+                raise AssertionError(
+                    "metadata refused at once but accepted page by page") from None
+            if isinstance(pages, MetaPages):
+                pages.keep(*key, pfns, zero)
         self.pfns[:count] = pfns
         self.zero[:count] = zero
         self.cur += len(bulk)

@@ -31,7 +31,7 @@ from swsim.machine.model import Machine
 from swsim.machine.presets import default_allocator
 from swsim.progress import ProgressFactory, no_progress
 from swsim.resume.context import ResumeContext
-from swsim.resume.handle import SnapshotWriteHandle, page_tracer
+from swsim.resume.handle import MetaPages, SnapshotWriteHandle, page_tracer
 from swsim.resume.memory import ZERO, FrameMemory
 from swsim.resume.readers import make_reader
 from swsim.resume.stats import RestoreStats
@@ -274,7 +274,7 @@ class _Pass:
                 if not self.each(lambda r: r.write_page(page)):  # noqa: B023 - called at once
                     return False
         else:
-            meta = list(source.iter_meta_pages())
+            meta = MetaPages(source.iter_meta_pages())  # decoded once for every handle
         no_data = self.no_data
         for restore in self.restores:
             restore.handle.ctx.stats.no_data = no_data

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from swsim.kernel.frame_bits import FrameBits
 from swsim.kernel.types import BoolArray, PfnArray
 from swsim.kernel.zones import Zone, machine_zones
 from swsim.resume.allocators.base import FreeFrames, PageAllocator
@@ -233,6 +234,55 @@ class BuddyAllocator(PageAllocator):
         first = np.array(starts, dtype=np.int64) - (np.cumsum(run_sizes) - run_sizes)
         return self._take_many(np.repeat(first, run_sizes) + np.arange(int(run_sizes.sum())))
 
+    def allocations_for(self, nr_pages: int, skip: FrameBits) -> int:
+        """:meth:`PageAllocator.allocations_for`, looking ahead in the free lists.
+
+        With nothing freed, single allocations hand out the blocks in the order
+        :meth:`alloc_many` takes them (zones from the highest, orders from the smallest, each
+        list from its head), each block's frames in pfn order. So the blocks are walked in that
+        order, a batch at a time, until ``nr_pages`` frames clear in ``skip`` are counted.
+        """
+        if nr_pages <= 0:
+            return 0
+        counted = found = 0
+        starts: list[int] = []
+        orders: list[int] = []
+        batch = 0
+        wanted = nr_pages
+        for start, order in self._blocks_in_allocation_order():
+            starts.append(start)
+            orders.append(order)
+            batch += 1 << order
+            if batch < wanted:
+                continue
+            pfns = _block_frames(starts, orders)
+            clear = np.cumsum(~skip[pfns])
+            if found + int(clear[-1]) >= nr_pages:
+                return counted + int(np.searchsorted(clear, nr_pages - found)) + 1
+            found += int(clear[-1])
+            counted += len(pfns)
+            starts, orders, batch = [], [], 0
+            # the next batch: twice what is still wanted, as skipped frames may come in runs
+            wanted = 2 * (nr_pages - found)
+        if starts:
+            pfns = _block_frames(starts, orders)
+            clear = np.cumsum(~skip[pfns])
+            if found + int(clear[-1]) >= nr_pages:
+                return counted + int(np.searchsorted(clear, nr_pages - found)) + 1
+            counted += len(pfns)
+        return counted
+
+    def _blocks_in_allocation_order(self) -> Iterator[tuple[int, int]]:
+        """The free blocks as (pfn, order) in the order allocations take them."""
+        nxt = self._next
+        for zone in reversed(range(len(self.zones))):
+            head = self._head[zone]
+            for order in range(NR_PAGE_ORDERS):
+                pfn = head[order]
+                while pfn != _NONE:
+                    yield pfn, order
+                    pfn = nxt[pfn]
+
     def take_pages(self, pfns: PfnArray) -> BoolArray:
         """:meth:`take_page` for each of ``pfns`` (increasing), a whole free block at a time.
 
@@ -406,6 +456,14 @@ class BuddyAllocator(PageAllocator):
                     blocks.append((pfn, order))
                     pfn = self._next[pfn]
         return blocks
+
+
+def _block_frames(starts: list[int], orders: list[int]) -> PfnArray:
+    """The frames of the blocks (pfn, order), block after block, each in pfn order."""
+    sizes = np.left_shift(1, np.array(orders, dtype=np.int64))
+    first = np.array(starts, dtype=np.int64) - (np.cumsum(sizes) - sizes)
+    frames: PfnArray = np.repeat(first, sizes) + np.arange(int(sizes.sum()), dtype=np.int64)
+    return frames
 
 
 def _copy_lists(lists: _BootLists) -> _BootLists:
