@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 
 import numpy as np
+import numpy.typing as npt
 
 from swsim.kernel.frame_bits import FrameBits
 from swsim.kernel.types import BoolArray, PfnArray
@@ -45,6 +46,8 @@ BOOT_LISTS_CACHED = 4
 #: links, heads, tails and lengths per zone and order.
 _BootLists = tuple[dict[int, int], dict[int, int], dict[int, int], list[list[int]],
                    list[list[int]], list[list[int]]]
+#: A bitmap's bytes (:attr:`FrameBits.bytes`: bit ``pfn & 7`` of byte ``pfn >> 3``).
+ByteArray = npt.NDArray[np.uint8]
 _boot_lists_cache: OrderedDict[bytes, _BootLists] = OrderedDict()
 
 
@@ -292,14 +295,15 @@ class BuddyAllocator(PageAllocator):
         free = self.free[pfns]
         wanted = np.zeros(len(self.free), dtype=bool)
         wanted[pfns[free]] = True
-        whole = []
-        for start, order in self.free_blocks():
-            if wanted[start : start + (1 << order)].all():
-                whole.append((start, order))
-        for start, order in whole:
+        starts, orders = self._block_arrays()
+        wanted_bytes = np.packbits(wanted, bitorder="little")
+        whole = _all_set(wanted_bytes, _whole_levels(wanted_bytes), starts, orders)
+        starts, orders = starts[whole], orders[whole]
+        for start, order in zip(starts.tolist(), orders.tolist(), strict=True):
             self._del_page_from_free_list(start, order)
-            wanted[start : start + (1 << order)] = False
-            self._take_many(np.arange(start, start + (1 << order), dtype=np.int64))
+        frames = _block_frames(starts, orders)
+        wanted[frames] = False
+        self._take_many(frames)
         self._take_partial(np.flatnonzero(wanted))
         return free
 
@@ -323,13 +327,19 @@ class BuddyAllocator(PageAllocator):
         inside its zone when it is inside memory.
         """
         # read from the free map's bytes (eight frames each, pfn & 7 the bit): orders 1 and 2
-        # within a pfn's own byte, order 3 and up from the bytes all set (a bool per block)
-        byte = self.free.bytes[pfns >> 3].astype(np.int64)
-        order = (byte >> (pfns & 6) & 0x3 == 0x3).astype(np.int64)
-        order += byte >> (pfns & 4) & 0xF == 0xF  # a free block has free halves: orders add up
-        for k, whole in enumerate(self._whole_bytes(), 3):
-            order += whole[pfns >> k]
+        # within a pfn's own byte (a table by byte and bit), order 3 and up from the bytes all
+        # set (a free block has free halves: the orders add up)
+        at = pfns >> 3
+        order = _LOW_ORDER[(self.free.bytes[at].astype(np.int64) << 3) | (pfns & 7)]
+        order += _byte_orders(_whole_levels(self.free.bytes))[at]
         return pfns & ~((1 << order) - 1), order
+
+    def _block_arrays(self) -> tuple[PfnArray, PfnArray]:
+        """Every free block's first pfn and order (any order of blocks)."""
+        count = len(self.block_order)
+        starts = np.fromiter(self.block_order.keys(), dtype=np.int64, count=count)
+        orders = np.fromiter(self.block_order.values(), dtype=np.int64, count=count)
+        return starts, orders
 
     def free_pages(self, pfns: PfnArray) -> None:
         """:meth:`free_page` for each of ``pfns`` in order, at once (see above)."""
@@ -337,22 +347,29 @@ class BuddyAllocator(PageAllocator):
             super().free_pages(pfns)
             return
         pfns = np.asarray(pfns, dtype=np.int64)
-        before = self.free.copy()
+        old_starts, old_orders = self._block_arrays()
         self._free_many(pfns)
         start, order = self._blocks_of(pfns)
-        # when each block is made: the last free of a frame in it (the first in reverse)
-        starts, first_in_reverse = np.unique(start[::-1], return_index=True)
-        made_at = len(pfns) - 1 - first_in_reverse
+        # when each block is made: the last free of a frame in it. Over the frames the blocks
+        # span: each freed frame's index in pfns (pfns are distinct: no double free), and the
+        # largest of them from each block's start to the next's (between blocks no frame was
+        # freed: it would be in a block of its own)
+        low = int(start.min())
+        span = int((start + (1 << order)).max()) - low
+        last = np.full(span, -1, dtype=np.int64)
+        last[pfns - low] = np.arange(len(pfns), dtype=np.int64)
+        first = np.zeros(span, dtype=bool)
+        first[start - low] = True
+        starts = np.flatnonzero(first)
+        made_at = np.maximum.reduceat(last, starts)
+        starts += low
         orders = order[made_at]
-        block_order = self.block_order
-        for block_start, block_k in zip(starts.tolist(), orders.tolist(), strict=True):
-            inside = np.flatnonzero(before[block_start : block_start + (1 << block_k)])
-            at = 0
-            while at < len(inside):  # the blocks from before inside it were merged into it
-                pfn = block_start + int(inside[at])
-                old = block_order[pfn]
-                self._del_page_from_free_list(pfn, old)
-                at = int(np.searchsorted(inside, pfn - block_start + (1 << old)))
+        # the blocks from before inside a block made now were merged into it
+        home = np.searchsorted(starts, old_starts, side="right") - 1
+        merged = (home >= 0) & (old_starts < starts[home] + (1 << orders[home]))
+        for pfn, old in zip(old_starts[merged].tolist(), old_orders[merged].tolist(),
+                            strict=True):
+            self._del_page_from_free_list(pfn, old)
         for index in np.argsort(made_at).tolist():
             self._add_to_free_list(int(starts[index]), int(orders[index]), tail=False)
 
@@ -364,13 +381,13 @@ class BuddyAllocator(PageAllocator):
                 self.take_page(pfn)
             return
         home, home_order = self._blocks_of(pfns)
-        blocks, first = np.unique(home, return_index=True)
-        block_orders = home_order[first]
+        first = np.flatnonzero(np.diff(home, prepend=-1))  # pfns increase: so do their blocks
+        blocks, block_orders = home[first], home_order[first]
         for pfn, order in zip(blocks.tolist(), block_orders.tolist(), strict=True):
             self._del_page_from_free_list(pfn, order)
         self._take_many(pfns)
         # The pieces: sub-blocks of a split block, wholly free, whose parent is not.
-        whole_bytes = self._whole_bytes()
+        whole_bytes = _whole_levels(self.free.bytes)
         pieces: list[tuple[int, int, int]] = []
         for k in range(MAX_PAGE_ORDER):
             split = block_orders > k
@@ -380,9 +397,10 @@ class BuddyAllocator(PageAllocator):
             sub = np.repeat(blocks[split], per_block) + (
                 np.arange(int(per_block.sum())) - np.repeat(np.cumsum(per_block) - per_block,
                                                              per_block)) * (1 << k)
-            whole = self._all_free(sub, k, whole_bytes)
+            bits = self.free.bytes
+            whole = _all_set(bits, whole_bytes, sub, k)
             parent = sub & ~((1 << (k + 1)) - 1)
-            piece = sub[whole & ~self._all_free(parent, k + 1, whole_bytes)]
+            piece = sub[whole & ~_all_set(bits, whole_bytes, parent, k + 1)]
             # the first take in the parent of each piece (pfns increase: the first at or
             # above the parent's start, if it lies inside the parent; none: after all)
             parent = piece & ~((1 << (k + 1)) - 1)
@@ -393,27 +411,6 @@ class BuddyAllocator(PageAllocator):
             pieces.extend(zip(made.tolist(), [k] * len(piece), piece.tolist(), strict=True))
         for _, order, pfn in sorted(pieces):
             self._add_to_free_list(pfn, order, tail=False)
-
-    def _whole_bytes(self) -> list[BoolArray]:
-        """For orders 3 to ``MAX_PAGE_ORDER``: which blocks of that order are all free (a bool
-        per block, from the free map's bytes: a byte per eight frames at most)."""
-        size = -(-len(self.free.bytes) // (1 << (MAX_PAGE_ORDER - 3))) << (MAX_PAGE_ORDER - 3)
-        whole = np.zeros(size, dtype=bool)
-        whole[: len(self.free.bytes)] = self.free.bytes == 0xFF
-        levels = [whole]
-        for _ in range(3, MAX_PAGE_ORDER):
-            levels.append(levels[-1][0::2] & levels[-1][1::2])
-        return levels
-
-    def _all_free(self, starts: PfnArray, order: int, whole_bytes: list[BoolArray]) -> BoolArray:
-        """Whether each order-``order`` block at ``starts`` (aligned) is all free."""
-        if order >= 3:
-            level: BoolArray = whole_bytes[order - 3][starts >> order]
-            return level
-        byte = self.free.bytes[starts >> 3].astype(np.int64)
-        mask = (1 << (1 << order)) - 1
-        all_free: BoolArray = byte >> (starts & 7) & mask == mask
-        return all_free
 
     def _smallest_block(self) -> tuple[int, int, int] | None:
         """(zone, order, pfn) of the block the next allocation would split, or None."""
@@ -458,7 +455,61 @@ class BuddyAllocator(PageAllocator):
         return blocks
 
 
-def _block_frames(starts: list[int], orders: list[int]) -> PfnArray:
+def _whole_levels(bits: ByteArray) -> list[BoolArray]:
+    """For orders 3 to ``MAX_PAGE_ORDER``: which aligned blocks of that order of a bitmap's
+    frames are all set (a bool per block, from its bytes: a byte per eight frames at most)."""
+    size = -(-len(bits) // (1 << (MAX_PAGE_ORDER - 3))) << (MAX_PAGE_ORDER - 3)
+    whole = np.zeros(size, dtype=bool)
+    whole[: len(bits)] = bits == 0xFF
+    levels = [whole]
+    for _ in range(3, MAX_PAGE_ORDER):
+        levels.append(levels[-1][0::2] & levels[-1][1::2])
+    return levels
+
+
+def _byte_orders(levels: list[BoolArray]) -> PfnArray:
+    """For each byte of the bitmap :func:`_whole_levels` read: how many of the orders from 3 up
+    its aligned block is all set in (0: the byte itself is not)."""
+    orders = np.zeros(len(levels[0]), dtype=np.int64)
+    for step, whole in enumerate(levels):
+        orders += np.repeat(whole, 1 << step)
+    return orders
+
+
+def _all_set(bits: ByteArray, levels: list[BoolArray], starts: PfnArray,
+             order: int | PfnArray) -> BoolArray:
+    """Whether each aligned block at ``starts`` of ``order`` (one for all, or one each) has
+    every frame set in the bitmap ``bits`` (``levels``: its :func:`_whole_levels`)."""
+    if not isinstance(order, int):
+        out = np.zeros(len(starts), dtype=bool)
+        for each in np.unique(order).tolist():
+            mask = order == each
+            out[mask] = _all_set(bits, levels, starts[mask], each)
+        return out
+    if order >= 3:
+        level: BoolArray = levels[order - 3][starts >> order]
+        return level
+    byte = bits[starts >> 3].astype(np.int64)
+    mask = (1 << (1 << order)) - 1
+    all_set: BoolArray = byte >> (starts & 7) & mask == mask
+    return all_set
+
+
+def _low_orders() -> PfnArray:
+    """By ``byte << 3 | bit``: the order (0 to 2) of the largest aligned block of set bits
+    inside ``byte`` holding the set bit ``bit``."""
+    table = np.zeros(256 * 8, dtype=np.int64)
+    for byte in range(256):
+        for bit in range(8):
+            table[byte << 3 | bit] = ((byte >> (bit & 6) & 0x3 == 0x3)
+                                      + (byte >> (bit & 4) & 0xF == 0xF))
+    return table
+
+
+_LOW_ORDER = _low_orders()
+
+
+def _block_frames(starts: list[int] | PfnArray, orders: list[int] | PfnArray) -> PfnArray:
     """The frames of the blocks (pfn, order), block after block, each in pfn order."""
     sizes = np.left_shift(1, np.array(orders, dtype=np.int64))
     first = np.array(starts, dtype=np.int64) - (np.cumsum(sizes) - sizes)
