@@ -245,33 +245,19 @@ class BuddyAllocator(PageAllocator):
         list from its head), each block's frames in pfn order. So the blocks are walked in that
         order, a batch at a time, until ``nr_pages`` frames clear in ``skip`` are counted.
         """
-        if nr_pages <= 0:
-            return 0
         counted = found = 0
-        starts: list[int] = []
-        orders: list[int] = []
-        batch = 0
-        wanted = nr_pages
-        for start, order in self._blocks_in_allocation_order():
-            starts.append(start)
-            orders.append(order)
-            batch += 1 << order
-            if batch < wanted:
-                continue
+        blocks = self._blocks_in_allocation_order()
+        while found < nr_pages:
+            # a batch of blocks: what is still wanted, twice that after the first batch (the
+            # frames to skip may come in runs)
+            starts, orders = _next_blocks(blocks, (2 if counted else 1) * (nr_pages - found))
+            if not starts:
+                break  # every free frame is counted
             pfns = _block_frames(starts, orders)
-            clear = np.cumsum(~skip[pfns])
-            if found + int(clear[-1]) >= nr_pages:
-                return counted + int(np.searchsorted(clear, nr_pages - found)) + 1
-            found += int(clear[-1])
-            counted += len(pfns)
-            starts, orders, batch = [], [], 0
-            # the next batch: twice what is still wanted, as skipped frames may come in runs
-            wanted = 2 * (nr_pages - found)
-        if starts:
-            pfns = _block_frames(starts, orders)
-            clear = np.cumsum(~skip[pfns])
-            if found + int(clear[-1]) >= nr_pages:
-                return counted + int(np.searchsorted(clear, nr_pages - found)) + 1
+            clear = np.flatnonzero(~skip[pfns])
+            if found + len(clear) >= nr_pages:
+                return counted + int(clear[nr_pages - found - 1]) + 1
+            found += len(clear)
             counted += len(pfns)
         return counted
 
@@ -507,6 +493,21 @@ def _low_orders() -> PfnArray:
 
 
 _LOW_ORDER = _low_orders()
+
+
+def _next_blocks(blocks: Iterator[tuple[int, int]], nr_frames: int) -> tuple[list[int], list[int]]:
+    """The first pfns and orders of the next blocks of ``blocks``, up to ``nr_frames`` frames
+    or more (fewer when they run out)."""
+    starts: list[int] = []
+    orders: list[int] = []
+    total = 0
+    for start, order in blocks:
+        starts.append(start)
+        orders.append(order)
+        total += 1 << order
+        if total >= nr_frames:
+            break
+    return starts, orders
 
 
 def _block_frames(starts: list[int] | PfnArray, orders: list[int] | PfnArray) -> PfnArray:
