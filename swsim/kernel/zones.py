@@ -60,12 +60,22 @@ def pages_per_zone(pfns: PfnArray, frames: int, increasing: bool = False) -> dic
     ``pfns`` are ``increasing``)."""
     pfns = np.asarray(pfns, dtype=np.int64)
     zones = machine_zones(frames)
-    bounds = (0, *(zone.end_pfn for zone in zones))
     if increasing:
-        below = np.searchsorted(pfns, bounds).tolist()
+        below = zone_cuts(pfns, zones)
     else:
-        below = [np.count_nonzero(pfns < bound) for bound in bounds]
+        below = [int(np.count_nonzero(pfns < bound)) for bound in _bounds(zones)]
     return {zone.name: int(below[i + 1] - below[i]) for i, zone in enumerate(zones)}
+
+
+def zone_cuts(pfns: PfnArray, zones: tuple[Zone, ...]) -> list[int]:
+    """Where increasing ``pfns`` cross into each zone and past the last: zone ``i`` holds
+    ``pfns[cuts[i]:cuts[i + 1]]``."""
+    cuts: list[int] = np.searchsorted(pfns, _bounds(zones)).tolist()
+    return cuts
+
+
+def _bounds(zones: tuple[Zone, ...]) -> tuple[int, ...]:
+    return (0, *(zone.end_pfn for zone in zones))
 
 
 def zone_stats(
@@ -80,8 +90,11 @@ def zone_stats(
 
     ``pfns`` are the image's, in image order (increasing: the metadata is refused otherwise),
     ``zero`` says which are zero pages, ``copied`` are original frames in image order."""
-    image = pages_per_zone(pfns, frames, increasing=True)
-    zeros = pages_per_zone(pfns[zero], frames, increasing=True)
+    zones = machine_zones(frames)
+    cuts = zone_cuts(np.asarray(pfns, dtype=np.int64), zones)
+    image = {zone.name: cuts[i + 1] - cuts[i] for i, zone in enumerate(zones)}
+    zeros = {zone.name: int(np.count_nonzero(zero[cuts[i] : cuts[i + 1]]))
+             for i, zone in enumerate(zones)}
     copies = pages_per_zone(copied, frames, increasing=True)
     allocations = pages_per_zone(allocated, frames)
     return {
