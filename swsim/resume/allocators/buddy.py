@@ -38,6 +38,8 @@ NR_PAGE_ORDERS = MAX_PAGE_ORDER + 1
 _NONE = -1
 #: From this many pages on, frees and takes are done at once (fewer: one by one, as cheap).
 BULK_PAGES = 64
+#: At most this many frames spanned per frame freed at once: found over the span, not sorted.
+_WHOLE_SPAN = 8
 #: Boot-time free lists kept for reuse (:func:`_boot_lists`): a sweep restores many images on
 #: machines of one boot footprint, whose lists at boot are the same.
 BOOT_LISTS_CACHED = 4
@@ -336,19 +338,7 @@ class BuddyAllocator(PageAllocator):
         old_starts, old_orders = self._block_arrays()
         self._free_many(pfns)
         start, order = self._blocks_of(pfns)
-        # when each block is made: the last free of a frame in it. Over the frames the blocks
-        # span: each freed frame's index in pfns (pfns are distinct: no double free), and the
-        # largest of them from each block's start to the next's (between blocks no frame was
-        # freed: it would be in a block of its own)
-        low = int(start.min())
-        span = int((start + (1 << order)).max()) - low
-        last = np.full(span, -1, dtype=np.int64)
-        last[pfns - low] = np.arange(len(pfns), dtype=np.int64)
-        first = np.zeros(span, dtype=bool)
-        first[start - low] = True
-        starts = np.flatnonzero(first)
-        made_at = np.maximum.reduceat(last, starts)
-        starts += low
+        starts, made_at = _made_at(pfns, start, order)
         orders = order[made_at]
         # the blocks from before inside a block made now were merged into it
         home = np.searchsorted(starts, old_starts, side="right") - 1
@@ -372,31 +362,24 @@ class BuddyAllocator(PageAllocator):
         for pfn, order in zip(blocks.tolist(), block_orders.tolist(), strict=True):
             self._del_page_from_free_list(pfn, order)
         self._take_many(pfns)
-        # The pieces: sub-blocks of a split block, wholly free, whose parent is not.
-        whole_bytes = _whole_levels(self.free.bytes)
-        pieces: list[tuple[int, int, int]] = []
-        for k in range(MAX_PAGE_ORDER):
-            split = block_orders > k
-            if not split.any():
-                continue
-            per_block = 1 << (block_orders[split] - k)
-            sub = np.repeat(blocks[split], per_block) + (
-                np.arange(int(per_block.sum())) - np.repeat(np.cumsum(per_block) - per_block,
-                                                             per_block)) * (1 << k)
-            bits = self.free.bytes
-            whole = _all_set(bits, whole_bytes, sub, k)
-            parent = sub & ~((1 << (k + 1)) - 1)
-            piece = sub[whole & ~_all_set(bits, whole_bytes, parent, k + 1)]
-            # the first take in the parent of each piece (pfns increase: the first at or
-            # above the parent's start, if it lies inside the parent; none: after all)
-            parent = piece & ~((1 << (k + 1)) - 1)
-            made = np.searchsorted(pfns, parent)
-            inside = made < len(pfns)
-            inside[inside] = pfns[made[inside]] < parent[inside] + (1 << (k + 1))
-            made[~inside] = len(pfns)
-            pieces.extend(zip(made.tolist(), [k] * len(piece), piece.tolist(), strict=True))
-        for _, order, pfn in sorted(pieces):
-            self._add_to_free_list(pfn, order, tail=False)
+        # The pieces: the free blocks now in the split blocks, made of the frames still free
+        # in them (none reaches out of its split block, whose parent was not all free)
+        frames = _block_frames(blocks, block_orders)
+        rest = frames[self.free[frames]]
+        if not len(rest):
+            return
+        start, order = self._blocks_of(rest)
+        first = np.flatnonzero(np.diff(start, prepend=-1))  # rest increases: so do its blocks
+        pieces, orders = start[first], order[first]
+        # each is made by the first take in its parent (pfns increase: the first at or above
+        # the parent's start, if it lies inside the parent; none: after all)
+        parent = pieces & ~((2 << orders) - 1)
+        made = np.searchsorted(pfns, parent)
+        inside = made < len(pfns)
+        inside[inside] = pfns[made[inside]] < parent[inside] + (2 << orders[inside])
+        made[~inside] = len(pfns)
+        for index in np.lexsort((pieces, orders, made)).tolist():
+            self._add_to_free_list(int(pieces[index]), int(orders[index]), tail=False)
 
     def _smallest_block(self) -> tuple[int, int, int] | None:
         """(zone, order, pfn) of the block the next allocation would split, or None."""
@@ -441,6 +424,28 @@ class BuddyAllocator(PageAllocator):
         return blocks
 
 
+def _made_at(pfns: PfnArray, start: PfnArray, order: PfnArray) -> tuple[PfnArray, PfnArray]:
+    """For frees of distinct ``pfns`` (no double free) that leave each in the block (``start``,
+    ``order``): each block's start, increasing, and when it is made: the index of the last
+    free of a frame in it."""
+    low = int(start.min())
+    span = int((start + (1 << order)).max()) - low
+    if len(pfns) * _WHOLE_SPAN < span:  # few frees over much memory: sort them
+        starts, first_in_reverse = np.unique(start[::-1], return_index=True)
+        made: PfnArray = len(pfns) - 1 - first_in_reverse
+        return starts, made
+    # Over the frames the blocks span: each freed frame's index in pfns, and the largest of
+    # them from each block's start to the next's (between blocks no frame was freed: it would
+    # be in a block of its own)
+    last = np.full(span, -1, dtype=np.int64)
+    last[pfns - low] = np.arange(len(pfns), dtype=np.int64)
+    first = np.zeros(span, dtype=bool)
+    first[start - low] = True
+    starts = np.flatnonzero(first)
+    made = np.maximum.reduceat(last, starts)
+    return starts + low, made
+
+
 def _whole_levels(bits: ByteArray) -> list[BoolArray]:
     """For orders 3 to ``MAX_PAGE_ORDER``: which aligned blocks of that order of a bitmap's
     frames are all set (a bool per block, from its bytes: a byte per eight frames at most)."""
@@ -453,10 +458,10 @@ def _whole_levels(bits: ByteArray) -> list[BoolArray]:
     return levels
 
 
-def _byte_orders(levels: list[BoolArray]) -> PfnArray:
+def _byte_orders(levels: list[BoolArray]) -> npt.NDArray[np.int8]:
     """For each byte of the bitmap :func:`_whole_levels` read: how many of the orders from 3 up
     its aligned block is all set in (0: the byte itself is not)."""
-    orders = np.zeros(len(levels[0]), dtype=np.int64)
+    orders = np.zeros(len(levels[0]), dtype=np.int8)
     for step, whole in enumerate(levels):
         orders += np.repeat(whole, 1 << step)
     return orders
