@@ -20,9 +20,9 @@ from swsim.kernel.types import BoolArray, PfnArray, WordArray
 
 def encode_meta_pfns(pfns: PfnArray, zero: BoolArray | None) -> WordArray:
     """Metadata entries: each pfn, with ENCODED_PFN_ZERO_FLAG set where ``zero`` is True."""
-    encoded: WordArray = np.asarray(pfns, dtype=np.uint64).copy()
+    encoded: WordArray = np.array(pfns, dtype=np.uint64)
     if zero is not None:
-        encoded[zero] |= np.uint64(ENCODED_PFN_ZERO_FLAG)
+        np.bitwise_or(encoded, np.uint64(ENCODED_PFN_ZERO_FLAG), out=encoded, where=zero)
     return encoded
 
 
