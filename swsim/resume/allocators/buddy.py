@@ -214,30 +214,49 @@ class BuddyAllocator(PageAllocator):
         When the smallest free block of the first zone with any is of order k and at least 2^k
         pages are still wanted, 2^k single allocations split that block and hand out all its
         frames in pfn order (the lower half first, then each buddy ``expand()`` put back),
-        leaving the lists as they were without it: so the block is handed out whole.
+        leaving the lists as they were without it: so the block is handed out whole. The next
+        smallest block is then the next one on that list: as many as are wanted whole are taken
+        off its head at once.
         """
-        starts: list[int] = []  # the frames handed out: runs of sizes[i] frames from starts[i]
-        sizes: list[int] = []
+        starts: list[int] = []  # the blocks handed out whole, and their orders
+        orders: list[int] = []
         need = nr_pages
         while need:
             block = self._smallest_block()
             if block is None:
                 break
-            zone, order, pfn = block
-            if order and (1 << order) <= need:
-                self._del_page_from_free_list(pfn, order)
-                starts.append(pfn)
-                sizes.append(1 << order)
-                need -= 1 << order
+            zone, order, _ = block
+            if (1 << order) <= need:
+                count = min(need >> order, self.nr_free_blocks[zone][order])
+                starts.extend(self._pop_blocks(zone, order, count))
+                orders.extend([order] * count)
+                need -= count << order
             else:  # alloc(): the zone _smallest_block() found is the one alloc() takes from
                 starts.append(self._rmqueue_smallest(zone))
-                sizes.append(1)
+                orders.append(0)
                 need -= 1
         if not starts:
             return np.zeros(0, dtype=np.int64)
-        run_sizes = np.array(sizes, dtype=np.int64)
-        first = np.array(starts, dtype=np.int64) - (np.cumsum(run_sizes) - run_sizes)
-        return self._take_many(np.repeat(first, run_sizes) + np.arange(int(run_sizes.sum())))
+        return self._take_many(_block_frames(starts, orders))
+
+    def _pop_blocks(self, zone: int, order: int, count: int) -> list[int]:
+        """Take the first ``count`` blocks off the list of ``order`` in ``zone`` (as many
+        :meth:`_del_page_from_free_list` calls of its head)."""
+        nxt, prev, block_order = self._next, self._prev, self.block_order
+        popped = []
+        pfn = self._head[zone][order]
+        for _ in range(count):
+            popped.append(pfn)
+            pfn = nxt[pfn]
+        for block in popped:
+            del block_order[block], nxt[block], prev[block]
+        self._head[zone][order] = pfn
+        if pfn == _NONE:
+            self._tail[zone][order] = _NONE
+        else:
+            prev[pfn] = _NONE
+        self.nr_free_blocks[zone][order] -= count
+        return popped
 
     def allocations_for(self, nr_pages: int, skip: FrameBits) -> int:
         """:meth:`PageAllocator.allocations_for`, looking ahead in the free lists.
@@ -319,7 +338,12 @@ class BuddyAllocator(PageAllocator):
         # set (a free block has free halves: the orders add up)
         at = pfns >> 3
         order = _LOW_ORDER[(self.free.bytes[at].astype(np.int64) << 3) | (pfns & 7)]
-        order += _byte_orders(_whole_levels(self.free.bytes))[at]
+        levels = _whole_levels(self.free.bytes)
+        if len(pfns) * _WHOLE_SPAN >= len(self.free.bytes):  # many: a table of every byte
+            order += _byte_orders(levels)[at]
+        else:  # few: each level at each pfn
+            for k, whole in enumerate(levels, 3):
+                order += whole[pfns >> k]
         return pfns & ~((1 << order) - 1), order
 
     def _block_arrays(self) -> tuple[PfnArray, PfnArray]:
