@@ -25,7 +25,7 @@ from swsim.image.info import ImageInfo
 from swsim.image.meta import decode_meta_page
 from swsim.kernel.constants import PFNS_PER_META_PAGE
 from swsim.kernel.types import BoolArray, PageArray, PfnArray
-from swsim.machine.model import FRAME_RESERVED, Machine
+from swsim.machine.model import Machine
 from swsim.resume.readers import Reader
 from swsim.resume.strategies.base import Strategy
 
@@ -279,12 +279,11 @@ class SnapshotWriteHandle:
             raise ImageError(
                 "corrupted image: zero-page flag in the metadata of an image without zero pages"
             )
-        check_pfns(pfns, previous, self.ctx.frames)
-        reserved = self.ctx.machine.boot_state_of(pfns) == FRAME_RESERVED
-        if reserved.any():
+        check_pfns(pfns, previous, self.ctx.frames)  # so they increase
+        reserved = self.ctx.machine.first_reserved(pfns)
+        if reserved >= 0:
             raise MachineMismatch(
-                f"Memory map mismatch: image pfn {int(pfns[reserved][0])} is reserved "
-                "on this machine at boot"
+                f"Memory map mismatch: image pfn {reserved} is reserved on this machine at boot"
             )
 
     def prepare_image(self) -> None:
