@@ -337,13 +337,16 @@ class BuddyAllocator(PageAllocator):
         # within a pfn's own byte (a table by byte and bit), order 3 and up from the bytes all
         # set (a free block has free halves: the orders add up)
         at = pfns >> 3
-        order = _LOW_ORDER[(self.free.bytes[at].astype(np.int64) << 3) | (pfns & 7)]
-        levels = _whole_levels(self.free.bytes)
-        if len(pfns) * _WHOLE_SPAN >= len(self.free.bytes):  # many: a table of every byte
-            order += _byte_orders(levels)[at]
-        else:  # few: each level at each pfn
-            for k, whole in enumerate(levels, 3):
-                order += whole[pfns >> k]
+        bits = self.free.bytes
+        levels = _whole_levels(bits)
+        if len(pfns) * _WHOLE_SPAN >= len(bits):  # many: a code per byte, a table per code
+            # code: the byte itself when not all set, else 255 + its orders from 3 up
+            codes = bits.astype(np.int64) + _byte_orders(levels)
+            index = codes[at] << 3 | (pfns & 7)
+            return pfns & _BLOCK_MASK[index], _BLOCK_ORDER[index]
+        order = _BLOCK_ORDER[(bits[at].astype(np.int64) << 3) | (pfns & 7)]
+        for k, whole in enumerate(levels, 3):  # few: each level at each pfn
+            order += whole[pfns >> k]
         return pfns & ~((1 << order) - 1), order
 
     def _block_arrays(self) -> tuple[PfnArray, PfnArray]:
@@ -510,18 +513,23 @@ def _all_set(bits: ByteArray, levels: list[BoolArray], starts: PfnArray,
     return all_set
 
 
-def _low_orders() -> PfnArray:
-    """By ``byte << 3 | bit``: the order (0 to 2) of the largest aligned block of set bits
-    inside ``byte`` holding the set bit ``bit``."""
-    table = np.zeros(256 * 8, dtype=np.int64)
-    for byte in range(256):
+def _block_tables() -> tuple[PfnArray, PfnArray]:
+    """By ``code << 3 | bit``, where code is a byte of a bitmap, or 255 + l for a byte all
+    set whose aligned blocks of orders 3 to 2 + l are all set (:func:`_byte_orders`): the order
+    of the largest aligned block of set bits holding the set bit ``bit`` (orders 0 to 2 from
+    the byte alone), and the mask that gives its first pfn."""
+    order = np.zeros((255 + NR_PAGE_ORDERS - 2) * 8, dtype=np.int64)
+    for code in range(255 + NR_PAGE_ORDERS - 2):
         for bit in range(8):
-            table[byte << 3 | bit] = ((byte >> (bit & 6) & 0x3 == 0x3)
-                                      + (byte >> (bit & 4) & 0xF == 0xF))
-    return table
+            if code >= 255:
+                order[code << 3 | bit] = code - 255 + 2
+            else:
+                order[code << 3 | bit] = ((code >> (bit & 6) & 0x3 == 0x3)
+                                          + (code >> (bit & 4) & 0xF == 0xF))
+    return order, ~((np.int64(1) << order) - 1)
 
 
-_LOW_ORDER = _low_orders()
+_BLOCK_ORDER, _BLOCK_MASK = _block_tables()
 
 
 def _next_blocks(blocks: Iterator[tuple[int, int]], nr_frames: int) -> tuple[list[int], list[int]]:
