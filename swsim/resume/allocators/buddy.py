@@ -341,7 +341,7 @@ class BuddyAllocator(PageAllocator):
         levels = _whole_levels(bits)
         if len(pfns) * _WHOLE_SPAN >= len(bits):  # many: a code per byte, a table per code
             # code: the byte itself when not all set, else 255 + its orders from 3 up
-            codes = bits.astype(np.int64) + _byte_orders(levels)
+            codes = bits.astype(np.int64) + _byte_orders(levels)[: len(bits)]
             index = codes[at] << 3 | (pfns & 7)
             return pfns & _BLOCK_MASK[index], _BLOCK_ORDER[index]
         order = _BLOCK_ORDER[(bits[at].astype(np.int64) << 3) | (pfns & 7)]
