@@ -288,7 +288,7 @@ class SnapshotWriteHandle:
 
     def prepare_image(self) -> None:
         """Check the zero pages against the header, then the strategy's ``prepare_image()``."""
-        nr_zero = int(self.zero.sum())
+        nr_zero = int(np.count_nonzero(self.zero))
         if nr_zero != self.info.nr_zero_pages:
             raise ImageError(
                 f"corrupted image: {nr_zero} zero pages in the metadata, "

@@ -206,24 +206,28 @@ class Bitmap(Strategy):
         ctx = self.ctx
         dest: PfnArray = pfns[start:stop].copy()
         copied = ~(ctx.page_nosave[dest] & ctx.page_nosave_free[dest])
-        nr_copied = int(copied.sum())
+        nr_copied = int(np.count_nonzero(copied))
         room = (LINKED_PAGE_DATA_SIZE - ca.used_space) // SIZEOF_PBE
         per_page = LINKED_PAGE_DATA_SIZE // SIZEOF_PBE
-        pbe = np.arange(nr_copied)
-        new_page = (pbe >= room) & ((pbe - room) % per_page == 0)
-        nr_pops = nr_copied + int(new_page.sum())
+        # pbes room, room + per_page, ... each open a chain page, popped just before its safe
+        # page: chain page j is pop room + j * (per_page + 1)
+        nr_chain = -(-(nr_copied - room) // per_page) if nr_copied > room else 0
+        nr_pops = nr_copied + nr_chain
         if nr_pops > len(self.safe_pages_list):
             return super().get_buffers(start, stop, pfns)
         if nr_copied:
             popped = self.safe_pages_list.pop_many(nr_pops)
-            at = pbe + np.cumsum(new_page)  # the chain page (if any) is popped first
-            ca.chain.extend(popped[at[new_page] - 1].tolist())
-            if new_page.any():
-                ca.used_space = (nr_copied - int(np.flatnonzero(new_page)[-1])) * SIZEOF_PBE
+            chain_at = room + np.arange(nr_chain) * (per_page + 1)
+            ca.chain.extend(popped[chain_at].tolist())
+            if nr_chain:
+                ca.used_space = (nr_copied - (room + (nr_chain - 1) * per_page)) * SIZEOF_PBE
             else:
                 ca.used_space += nr_copied * SIZEOF_PBE
-            dest[copied] = popped[at]
-            self.address[start:stop][copied] = popped[at]
+            safe = np.ones(nr_pops, dtype=bool)
+            safe[chain_at] = False
+            pages = popped[safe]
+            dest[copied] = pages
+            self.address[start:stop][copied] = pages
         self.stats.direct += len(dest) - nr_copied
         return dest
 

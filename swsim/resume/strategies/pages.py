@@ -125,4 +125,4 @@ def preallocate_pages(ctx: ResumeContext, nr_pages: int, safe_pages: PageStack) 
     safe_pages.push_many(pfns[~unsafe])
     ctx.page_nosave[pfns] = True  # "Mark the page as allocated"
     ctx.page_nosave_free[pfns] = True
-    return int(unsafe.sum())
+    return int(np.count_nonzero(unsafe))
