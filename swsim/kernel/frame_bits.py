@@ -220,6 +220,29 @@ class FrameBits:
         else:
             np.bitwise_and.at(self.bytes, where, ~_BITS[pfns & 7])
 
+    def set_clear(self, pfns: PfnArray) -> bool:
+        """Set the bits of distinct ``pfns`` if every one of them is clear (False, and nothing
+        set, when any is set already or a pfn repeats): a double free refused at once."""
+        pfns = self._pfns(pfns)
+        if _WHOLE_SPAN * len(pfns) < self.size:
+            if self[pfns].any():
+                return False
+            before = self.count()
+            self[pfns] = True
+            if self.count() == before + len(pfns):
+                return True
+            self[pfns] = False  # a pfn repeats: undo
+            return False
+        every = np.unpackbits(self.bytes, bitorder="little").view(bool)
+        if every[pfns].any():
+            return False
+        before = int(np.count_nonzero(every))
+        every[pfns] = True
+        if int(np.count_nonzero(every)) != before + len(pfns):
+            return False  # a pfn repeats (the bytes are untouched)
+        self.bytes[:] = np.packbits(every, bitorder="little")
+        return True
+
     def _set_dense(self, pfns: PfnArray, value: bool) -> bool:
         """Set dense ``pfns`` (runs of frames, as allocators hand them out) through the bytes
         they span, unpacked, set as bools and packed again; False if they are not dense."""

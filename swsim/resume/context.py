@@ -145,8 +145,11 @@ class ResumeContext:
     def free_pages(self, pfns: PfnArray) -> None:
         """:meth:`free_page` for each of ``pfns`` in order, at once."""
         real = pfns < self.frames
-        self._phantoms_free.extend(pfns[~real].tolist())
-        self.allocator.free_pages(pfns[real])
+        if real.all():  # no phantom frame among them (the common case): no copies
+            self.allocator.free_pages(pfns)
+        else:
+            self._phantoms_free.extend(pfns[~real].tolist())
+            self.allocator.free_pages(pfns[real])
         self.stats.frees += len(pfns)
         self.held -= len(pfns)
 

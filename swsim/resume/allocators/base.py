@@ -91,11 +91,8 @@ class PageAllocator(ABC):
 
     def _free_many(self, pfns: PfnArray) -> None:
         """Mark ``pfns`` free, refusing a double free (for the vectorised ``free_pages``)."""
-        if self.free[pfns].any():
-            raise AssertionError("double free among the pfns freed")
-        self.free[pfns] = True
-        if self.free.count() != self.nr_free + len(pfns):
-            raise AssertionError("a pfn freed twice at once")
+        if not self.free.set_clear(pfns):
+            raise AssertionError("double free among the pfns freed (or a pfn freed twice)")
         self.nr_free += len(pfns)
 
     def _freed(self, pfn: int) -> None:  # noqa: B027 - optional hook
