@@ -365,7 +365,7 @@ class BuddyAllocator(PageAllocator):
         old_starts, old_orders = self._block_arrays()
         self._free_many(pfns)
         start, order = self._blocks_of(pfns)
-        starts, made_at = _made_at(pfns, start, order)
+        starts, made_at = _made_at(pfns, start, order, len(self.free))
         orders = order[made_at]
         # the blocks from before inside a block made now were merged into it
         home = np.searchsorted(starts, old_starts, side="right") - 1
@@ -451,26 +451,25 @@ class BuddyAllocator(PageAllocator):
         return blocks
 
 
-def _made_at(pfns: PfnArray, start: PfnArray, order: PfnArray) -> tuple[PfnArray, PfnArray]:
-    """For frees of distinct ``pfns`` (no double free) that leave each in the block (``start``,
-    ``order``): each block's start, increasing, and when it is made: the index of the last
-    free of a frame in it."""
-    low = int(start.min())
-    span = int((start + (1 << order)).max()) - low
-    if len(pfns) * _WHOLE_SPAN < span:  # few frees over much memory: sort them
+def _made_at(pfns: PfnArray, start: PfnArray, order: PfnArray, frames: int) -> tuple[
+        PfnArray, PfnArray]:
+    """For frees of distinct ``pfns`` (no double free) of a machine of ``frames`` frames that
+    leave each in the block (``start``, ``order``): each block's start, increasing, and when
+    it is made: the index of the last free of a frame in it."""
+    if len(pfns) * _WHOLE_SPAN < frames:  # few frees over much memory: sort them
         starts, first_in_reverse = np.unique(start[::-1], return_index=True)
         made: PfnArray = len(pfns) - 1 - first_in_reverse
         return starts, made
-    # Over the frames the blocks span: each freed frame's index in pfns, and the largest of
-    # them from each block's start to the next's (between blocks no frame was freed: it would
-    # be in a block of its own)
-    last = np.full(span, -1, dtype=np.int64)
-    last[pfns - low] = np.arange(len(pfns), dtype=np.int64)
-    first = np.zeros(span, dtype=bool)
-    first[start - low] = True
+    # Over every frame: each freed frame's index in pfns, and the largest of them from each
+    # block's start to the next's (between blocks no frame was freed: it would be in a block
+    # of its own)
+    last = np.full(frames, -1, dtype=np.int64)
+    last[pfns] = np.arange(len(pfns), dtype=np.int64)
+    first = np.zeros(frames, dtype=bool)
+    first[start] = True
     starts = np.flatnonzero(first)
     made = np.maximum.reduceat(last, starts)
-    return starts + low, made
+    return starts, made
 
 
 def _whole_levels(bits: ByteArray) -> list[BoolArray]:
