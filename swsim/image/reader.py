@@ -273,6 +273,7 @@ class SwsimImage:
         read no further."""
         if self._stream is not None:
             self._stream.close()
+            self._stream = None  # its ring of buffers goes with it
         self.reader.worker.close()
 
     def authenticate_rest(self) -> None:

@@ -14,7 +14,7 @@ Every check of the image (block CRCs, digest, MAC) passes before the final copie
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -151,12 +151,21 @@ def restore_each(
     Each result is the strategy's :class:`RestoreRun`, or the :class:`RestoreNoMemory` it ran
     into. Image errors (and, with a key, authentication failures) are raised for all.
     """
+    return list(iter_restores(source, options, strategies))
+
+
+def iter_restores(
+    source: ImageSource, options: RestoreOptions, strategies: Sequence[str]
+) -> Iterator[RestoreRun | RestoreNoMemory]:
+    """:func:`restore_each`, each result given as soon as its restore is finished, and let go
+    of by the pass then: a caller that keeps only the counts (``swsim compare``) holds one
+    finished restore's memory and page tables at a time, not every strategy's."""
     classes = [strategy_class(name) for name in strategies]
     if options.trace is not None and len(classes) != 1:
         raise UsageError("a trace follows a single strategy")
     with auth_failures(source.keyed):
         try:
-            return _Pass(source, options, classes).run()
+            yield from _Pass(source, options, classes).run()
         except MachineMismatch:
             if source.keyed:
                 source.authenticate_rest()  # forged metadata is an authentication failure
@@ -248,18 +257,17 @@ class _Pass:
                 self.live.remove(restore)
         return bool(self.live)
 
-    def run(self) -> list[RestoreRun | RestoreNoMemory]:
-        """Feed the image, then finish every restore that ran to the end."""
+    def run(self) -> Iterator[RestoreRun | RestoreNoMemory]:
+        """Feed the image, then finish every restore that ran to the end, in turn; the pass
+        lets go of each (and, first, of the image's buffers) before finishing the next."""
         finished = self._feed()
         if not finished and self.source.keyed:
             self.source.authenticate_rest()  # forged metadata is an authentication failure
-        results: list[RestoreRun | RestoreNoMemory] = []
-        for restore in self.restores:
-            if restore.failure is not None:
-                results.append(restore.failure)
-            else:
-                results.append(self._finish(restore))
-        return results
+        self.source.close()  # every check is done: the data's buffers are no longer needed
+        self.live = []
+        while self.restores:
+            restore = self.restores.pop(0)
+            yield restore.failure if restore.failure is not None else self._finish(restore)
 
     def _feed(self) -> bool:
         """Every page to every restore, then the image's last checks; False when every
