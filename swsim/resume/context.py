@@ -11,6 +11,7 @@ machine lacked for this strategy, with this allocator, to succeed.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from swsim.kernel.frame_bits import FrameBits
 from swsim.kernel.types import BoolArray, PfnArray
@@ -50,8 +51,8 @@ class ResumeContext:
         self.page_nosave_free = FrameBits(limit)
         self.held = 0
         self._next_phantom = self.frames
-        #: every frame handed out, in chunks (for the per-zone counts)
-        self._allocated_chunks: list[PfnArray] = []
+        #: every frame handed out, in chunks of int32 (for the per-zone counts)
+        self._allocated_chunks: list[npt.NDArray[np.int32]] = []
         self._allocated_singles: list[int] = []
         self._phantoms_free: list[int] = []
 
@@ -98,7 +99,7 @@ class ResumeContext:
         pfns = self.allocator.alloc_many(nr_pages)
         if len(pfns) < nr_pages:
             pfns = np.concatenate([pfns, self._phantoms(nr_pages - len(pfns))])
-        self._allocated_chunks.append(pfns)
+        self._allocated_chunks.append(pfns.astype(np.int32))
         stats = self.stats
         stats.allocations += nr_pages
         self.held += nr_pages
@@ -107,15 +108,15 @@ class ResumeContext:
 
     def allocated_pfns(self) -> PfnArray:
         """Every frame handed out by this restore (each allocation once, any order)."""
-        singles = np.array(self._allocated_singles, dtype=np.int64)
-        return np.concatenate([*self._allocated_chunks, singles])
+        singles = np.array(self._allocated_singles, dtype=np.int32)
+        return np.concatenate([*self._allocated_chunks, singles], dtype=np.int64)
 
     def claim_pages(self, pfns: PfnArray) -> BoolArray:
         """Take the frames ``pfns`` (increasing) themselves where they are free (allocations,
         kernel: ``take_page_off_buddy()``); returns which were taken."""
         taken = self.allocator.take_pages(pfns)
         claimed = pfns[taken]
-        self._allocated_chunks.append(claimed)
+        self._allocated_chunks.append(claimed.astype(np.int32))
         self.stats.allocations += len(claimed)
         self.held += len(claimed)
         self.stats.peak_pages = max(self.stats.peak_pages, self.held)

@@ -26,11 +26,35 @@ from swsim.image.meta import decode_meta_page
 from swsim.kernel.constants import PFNS_PER_META_PAGE
 from swsim.kernel.types import BoolArray, PageArray, PfnArray
 from swsim.machine.model import FRAME_RESERVED
+from swsim.resume.memory import IdArray
 from swsim.resume.readers import Reader
 from swsim.resume.strategies.base import Strategy
 
 #: Called as ``trace(index, pfn, frame)`` for each ``get_buffer()`` of the page-by-page path.
 Tracer = Callable[[int, int, int], None]
+
+
+class ImagePfns:
+    """Where an image's ``image_pages`` pages belong, in image order, as its metadata says:
+    their original pfns, which are zero pages (ENCODED_PFN_ZERO_FLAG) and, once the metadata
+    is all in, the image indices of the data pages.
+
+    Every restore of one pass over an image (``swsim compare``) unpacks the same metadata and
+    checks it against the same machine, so the handles of a pass share one copy: each writes
+    into it exactly the values it unpacked and checked, which are the others' too, and reads
+    only what it has written itself. Nothing else writes into it.
+    """
+
+    def __init__(self, image_pages: int) -> None:
+        self.pfns: PfnArray = np.zeros(image_pages, dtype=np.int64)
+        self.zero: BoolArray = np.zeros(image_pages, dtype=bool)
+        self._data_index: PfnArray | None = None
+
+    def data_index(self) -> PfnArray:
+        """The image indices of the data pages (once every metadata page is unpacked)."""
+        if self._data_index is None:
+            self._data_index = np.flatnonzero(~self.zero)
+        return self._data_index
 
 
 class SnapshotWriteHandle:
@@ -46,7 +70,13 @@ class SnapshotWriteHandle:
     moved the drain into ``snapshot_write_finalize()``: the counts are the same).
     """
 
-    def __init__(self, strategy: Strategy, info: ImageInfo, reader: Reader | None = None) -> None:
+    def __init__(
+        self,
+        strategy: Strategy,
+        info: ImageInfo,
+        reader: Reader | None = None,
+        image: ImagePfns | None = None,
+    ) -> None:
         self.strategy = strategy
         self.ctx = strategy.ctx
         self.info = info
@@ -59,7 +89,10 @@ class SnapshotWriteHandle:
         self.zero: BoolArray = np.zeros(0, dtype=bool)
         #: which data page (its number in the image's data) each image page was loaded as
         #: (-1: a zero page, or not yet loaded); verification looks for it in the page's frame
-        self.loaded: PfnArray = np.zeros(0, dtype=np.int64)
+        self.loaded: IdArray = np.zeros(0, dtype=np.int32)
+        #: the pfns and zero flags, shared with the other handles of a pass (made at
+        #: load_header() when not given)
+        self.image = image
         #: data pages handed a buffer so far (the next data page's number)
         self.nr_loaded = 0
         self.buffer = -1
@@ -141,7 +174,8 @@ class SnapshotWriteHandle:
         done = self.cur
         self.cur += 1
         self._process(done - 1)
-        self._data_index = np.flatnonzero(~self.zero)
+        assert self.image is not None
+        self._data_index = self.image.data_index()
         self._data_done = 0
 
     def write_data(self, batch: PageArray) -> None:
@@ -155,7 +189,7 @@ class SnapshotWriteHandle:
         dest = self.strategy.get_buffers(start, stop, self.pfns)
         data = ~self.zero[start:stop]
         memory = self.ctx.memory
-        ids = np.arange(self.nr_loaded, self.nr_loaded + len(batch), dtype=np.int64)
+        ids = np.arange(self.nr_loaded, self.nr_loaded + len(batch), dtype=np.int32)
         self.nr_loaded += len(batch)
         self.loaded[start:stop][data] = ids
         memory.load(dest[data], ids, batch)
@@ -223,9 +257,10 @@ class SnapshotWriteHandle:
         """``load_header()``: size the pfn arrays and let the strategy set up (see the module
         docstring for where the header was checked)."""
         image_pages = self.info.image_pages
-        self.pfns = np.zeros(image_pages, dtype=np.int64)
-        self.zero = np.zeros(image_pages, dtype=bool)
-        self.loaded = np.full(image_pages, -1, dtype=np.int64)
+        if self.image is None:
+            self.image = ImagePfns(image_pages)
+        self.pfns, self.zero = self.image.pfns, self.image.zero
+        self.loaded = np.full(image_pages, -1, dtype=np.int32)
         self.strategy.load_header(self.info)
         self.check_memory("load_header")
         self.reader.after_load_header()

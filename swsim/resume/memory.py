@@ -98,12 +98,14 @@ class FrameMemory:
             self.out.spill(self._buffer.reshape(1, PAGE_SIZE), np.array([self._pending]))
             self._pending = -1
 
-    def load(self, pfns: PfnArray, ids: PfnArray, pages: PageArray | None = None) -> None:
+    def load(
+        self, pfns: PfnArray | IdArray, ids: PfnArray | IdArray, pages: PageArray | None = None
+    ) -> None:
         """Data pages ``ids[i]`` (whose bytes are ``pages[i]``) written into frames ``pfns[i]``."""
         self._record(pfns, ids)
         if self.out is not None and len(pfns):
             assert pages is not None
-            self.out.spill(pages, ids)
+            self.out.spill(pages, np.asarray(ids, dtype=np.int64))
 
     def load_frame(self, pfn: int, page_id: int) -> PageArray:
         """Data page ``page_id`` about to be written into frame ``pfn``: the buffer to write

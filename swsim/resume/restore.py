@@ -31,8 +31,8 @@ from swsim.machine.model import Machine
 from swsim.machine.presets import default_allocator
 from swsim.progress import ProgressFactory, no_progress
 from swsim.resume.context import ResumeContext
-from swsim.resume.handle import SnapshotWriteHandle, page_tracer
-from swsim.resume.memory import ZERO, FrameMemory
+from swsim.resume.handle import ImagePfns, SnapshotWriteHandle, page_tracer
+from swsim.resume.memory import ZERO, FrameMemory, IdArray
 from swsim.resume.readers import make_reader
 from swsim.resume.stats import RestoreStats
 from swsim.resume.strategies import strategy_class
@@ -101,7 +101,7 @@ def boot_machine(info: ImageInfo, machine: Machine | None) -> Machine:
 
 
 def verify_memory(
-    memory: FrameMemory, pfns: PfnArray, zero: BoolArray, loaded: PfnArray
+    memory: FrameMemory, pfns: PfnArray, zero: BoolArray, loaded: IdArray
 ) -> bool:
     """Does every image pfn hold exactly its page?
 
@@ -227,6 +227,7 @@ class _Pass:
             raise UsageError("the restored memory is written by one restore that loads the data")
         self.memory_file = MemoryFile(out.fileno(), frames) if out is not None else None
         self.restores: list[_Restore] = []
+        image = ImagePfns(info.image_pages)  # the same metadata for every restore: one copy
         for cls in classes:
             stats = RestoreStats(
                 strategy=cls.name,
@@ -239,7 +240,8 @@ class _Pass:
             memory = FrameMemory(frames, self.memory_file)
             ctx = ResumeContext(target, stats, allocator, options.seed, memory)
             reader = make_reader(options.reader, ctx, info, cls.swap_kernel, cls.name)
-            self.restores.append(_Restore(SnapshotWriteHandle(cls(ctx), info, reader)))
+            handle = SnapshotWriteHandle(cls(ctx), info, reader, image)
+            self.restores.append(_Restore(handle))
         if options.trace is not None:
             handle = self.restores[0].handle
             handle.trace = page_tracer(options.trace, handle)

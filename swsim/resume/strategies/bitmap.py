@@ -39,7 +39,12 @@ from swsim.kernel.zones import machine_zones
 from swsim.machine.ranges import ranges_pfns
 from swsim.resume.context import ResumeContext
 from swsim.resume.strategies.base import Strategy
-from swsim.resume.strategies.pages import get_image_page, get_image_pages, preallocate_pages
+from swsim.resume.strategies.pages import (
+    PageStack,
+    get_image_page,
+    get_image_pages,
+    preallocate_pages,
+)
 
 #: PBES_PER_LINKED_PAGE = LINKED_PAGE_DATA_SIZE / sizeof(struct pbe): 170.
 PBES_PER_LINKED_PAGE = LINKED_PAGE_DATA_SIZE // SIZEOF_PBE
@@ -62,8 +67,8 @@ class Bitmap(Strategy):
         self.basic_maps = False
         self.buffer = -1
         self.allocated_unsafe_pages = 0
-        #: safe_pages_list: a LIFO of linked pages (push: append, pop: pop())
-        self.safe_pages_list: list[int] = []
+        #: safe_pages_list: a LIFO of linked pages
+        self.safe_pages_list = PageStack()
         self.nr_image_pages = 0
         self.copy_bm: MemoryBitmap | None = None
         self.zero_bm: MemoryBitmap | None = None
@@ -124,7 +129,7 @@ class Bitmap(Strategy):
     def load_header(self, info: ImageInfo) -> None:
         """cur == 1: ``load_header()``, then ``copy_bm`` and ``zero_bm`` (PG_ANY)."""
         self.nr_image_pages = info.image_pages  # nr_copy_pages + nr_zero_pages
-        self.safe_pages_list = []
+        self.safe_pages_list = PageStack()
         self.copy_bm = self.memory_bm_create(PG_ANY)
         self.zero_bm = self.memory_bm_create(PG_ANY)
 
@@ -146,7 +151,7 @@ class Bitmap(Strategy):
             self.ctx, div_round_up(nr_pages, PBES_PER_LINKED_PAGE), PG_SAFE,
             self._unsafe_pages_met,
         )
-        self.safe_pages_list.extend(reserve.tolist())
+        self.safe_pages_list.extend(reserve)
         nr_pages = self.nr_image_pages - self.allocated_unsafe_pages
         unsafe = preallocate_pages(self.ctx, nr_pages, self.safe_pages_list)
         self.stats.unsafe_kept = self.allocated_unsafe_pages + unsafe
@@ -190,8 +195,7 @@ class Bitmap(Strategy):
         if nr_pops > len(self.safe_pages_list):
             return super().get_buffers(start, stop, pfns)
         if nr_copied:
-            popped = np.array(self.safe_pages_list[-nr_pops:][::-1], dtype=np.int64)
-            del self.safe_pages_list[-nr_pops:]
+            popped = self.safe_pages_list.pop_many(nr_pops)
             at = pbe + np.cumsum(new_page)  # the chain page (if any) is popped first
             ca.chain.extend(popped[at[new_page] - 1].tolist())
             if new_page.any():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from swsim.kernel.types import PfnArray
 from swsim.resume.context import ResumeContext
-from swsim.resume.strategies.pages import preallocate_pages
+from swsim.resume.strategies.pages import PageStack, preallocate_pages
 from swsim.resume.strategies.swsusp2006 import Swsusp2006
 
 
@@ -26,7 +26,7 @@ class SafeList(Swsusp2006):
         super().__init__(ctx)
         self.unsafe_pages = 0
         #: the safe_pages list: a stack, like the kernel's singly linked list
-        self.safe_pages: list[int] = []
+        self.safe_pages = PageStack()
 
     def unsafe_pages_met(self, pfns: PfnArray) -> None:
         """Keep the unsafe pages met: their own image pages are loaded into them."""
@@ -62,8 +62,7 @@ class SafeList(Swsusp2006):
         if nr_copied > len(self.safe_pages):
             raise AssertionError("safe_pages list exhausted: the model broke an invariant")
         if nr_copied:
-            popped = self.safe_pages[-nr_copied:][::-1]
-            del self.safe_pages[-nr_copied:]
+            popped = self.safe_pages.pop_many(nr_copied)
             dest[copied] = popped
             self.address[start:stop][copied] = popped
         self.stats.direct += len(dest) - nr_copied
