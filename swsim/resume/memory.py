@@ -146,7 +146,15 @@ class FrameMemory:
         ids = self.contents(src)
         other = {int(d): self._other[int(s)] for d, s in zip(dst[ids == OTHER], src[ids == OTHER],
                                                             strict=True)}
-        self._record(dst, ids)
+        if len(dst) > 1 and (np.diff(dst) > 0).all():
+            self._flush_pending()
+            for pfn in list(self._other):
+                if (dst == pfn).any():
+                    del self._other[pfn]
+            self._table = _merged(*self._resolve(), dst.astype(np.int32), ids)
+            self._chunks_pfns, self._chunks_ids = [self._table[0]], [self._table[1]]
+        else:
+            self._record(dst, ids)
         self._other.update(other)
 
     def zero(self, pfns: PfnArray) -> None:
@@ -228,6 +236,20 @@ def _last_writes(pfns: list[IdArray], ids: list[IdArray]) -> tuple[IdArray, IdAr
     keys &= (1 << _POSITION_BITS) - 1  # writes after the last write: from the end
     values = np.concatenate(ids) if len(ids) > 1 else ids[0]
     return frames[last], values[nr_writes - 1 - keys]
+
+
+def _merged(
+    frames: IdArray, ids: IdArray, pfns: IdArray, written: IdArray
+) -> tuple[IdArray, IdArray]:
+    """The resolved table ``(frames, ids)`` after ``written[i]`` is written into ``pfns[i]``
+    (strictly increasing): what :func:`_last_writes` of the table and that write gives, merged
+    in place of a sort (the final copies of a restore write every image frame at once)."""
+    at = np.searchsorted(frames, pfns)
+    old = at < len(frames)
+    old[old] = frames[at[old]] == pfns[old]
+    ids[at[old]] = written[old]  # frames written before: the copy is their last write
+    new = ~old
+    return np.insert(frames, at[new], pfns[new]), np.insert(ids, at[new], written[new])
 
 
 def _lookup(frames: IdArray, ids: IdArray, pfns: IdArray) -> IdArray:

@@ -71,9 +71,10 @@ def compare(
     options = options if options is not None else RestoreOptions()
     names = list(dict.fromkeys(strategies or default_strategies(options.reader)))
     run = names if BOUND_STRATEGY in names else [*names, BOUND_STRATEGY]
-    # only the counts are kept: each finished restore's memory goes before the next finishes
-    results = {name: result if isinstance(result, RestoreNoMemory) else result.stats
-               for name, result in zip(run, iter_restores(source, options, run), strict=True)}
+    results: dict[str, RestoreStats | RestoreNoMemory] = {}
+    for name, done in zip(run, iter_restores(source, options, run), strict=True):
+        results[name] = done if isinstance(done, RestoreNoMemory) else done.stats
+        del done  # only the counts are kept: a restore's memory goes before the next finishes
     rows = []
     for name in names:
         result = results[name]
