@@ -62,7 +62,8 @@ class FrameMemory:
         self.frames = frames
         self.out = out
         self._chunks_pfns: list[IdArray] = []
-        self._chunks_ids: list[IdArray] = []
+        #: each chunk's identities, or the first of consecutive data pages (a batch's)
+        self._chunks_ids: list[IdArray | int] = []
         # single writes (the page-by-page path), kept in order until the next chunk
         self._single_pfns: list[int] = []
         self._single_ids: list[int] = []
@@ -75,14 +76,14 @@ class FrameMemory:
         self._table: tuple[IdArray, IdArray] | None = (_EMPTY, _EMPTY)
 
     # -- writing -----------------------------------------------------------------------------
-    def _record(self, pfns: PfnArray | IdArray, ids: PfnArray | IdArray) -> None:
+    def _record(self, pfns: PfnArray | IdArray, ids: PfnArray | IdArray | int) -> None:
         self._flush_pending()
         self._flush_singles()
         for pfn in list(self._other):  # a frame or two (the handle's buffer)
             if (pfns == pfn).any():
                 del self._other[pfn]
         self._chunks_pfns.append(np.asarray(pfns, dtype=np.int32))
-        self._chunks_ids.append(np.asarray(ids, dtype=np.int32))
+        self._chunks_ids.append(ids if isinstance(ids, int) else np.asarray(ids, dtype=np.int32))
         self._table = None
 
     def _flush_singles(self) -> None:
@@ -102,7 +103,9 @@ class FrameMemory:
         self, pfns: PfnArray | IdArray, ids: PfnArray | IdArray, pages: PageArray | None = None
     ) -> None:
         """Data pages ``ids[i]`` (whose bytes are ``pages[i]``) written into frames ``pfns[i]``."""
-        self._record(pfns, ids)
+        first = int(ids[0]) if len(ids) else 0
+        consecutive = len(ids) > 0 and (np.diff(ids) == 1).all()  # a batch: only its first kept
+        self._record(pfns, first if consecutive else ids)
         if self.out is not None and len(pfns):
             assert pages is not None
             self.out.spill(pages, np.asarray(ids, dtype=np.int64))
@@ -211,7 +214,7 @@ class FrameMemory:
         return pages
 
 
-def _last_writes(pfns: list[IdArray], ids: list[IdArray]) -> tuple[IdArray, IdArray]:
+def _last_writes(pfns: list[IdArray], ids: list[IdArray | int]) -> tuple[IdArray, IdArray]:
     """The frames written (sorted) and the identity each was written last.
 
     One sort of 64-bit keys, ``frame << 33 | writes after this one``: a frame's first key is
@@ -234,7 +237,13 @@ def _last_writes(pfns: list[IdArray], ids: list[IdArray]) -> tuple[IdArray, IdAr
     np.not_equal(frames[1:], frames[:-1], out=last[1:])
     keys = keys[last]
     keys &= (1 << _POSITION_BITS) - 1  # writes after the last write: from the end
-    values = np.concatenate(ids) if len(ids) > 1 else ids[0]
+    values = np.empty(nr_writes, dtype=np.int32)
+    at = 0
+    for chunk, written in zip(pfns, ids, strict=True):
+        values[at : at + len(chunk)] = (
+            np.arange(written, written + len(chunk)) if isinstance(written, int) else written
+        )
+        at += len(chunk)
     return frames[last], values[nr_writes - 1 - keys]
 
 

@@ -159,7 +159,7 @@ class Bitmap(Strategy):
         # weakly, so that no reference cycle keeps a finished restore's memory alive
         self.ca = ChainAllocator(weakref.proxy(self), PG_SAFE)
         self.orig = pfns
-        self.address = np.full(len(pfns), -1, dtype=np.int64)
+        self.address = np.full(len(pfns), -1, dtype=np.int32)
 
     def get_buffer(self, index: int, pfn: int) -> int:
         """Direct load into a forbidden and free frame; else a pbe and a safe page."""

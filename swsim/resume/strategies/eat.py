@@ -62,4 +62,4 @@ class Eat(Swsusp2006):
 
     def get_buffers(self, start: int, stop: int, pfns: PfnArray) -> PfnArray:
         """Every page into its pbe's safe page."""
-        return self.address[start:stop]
+        return self.address[start:stop].astype(np.int64)
