@@ -62,7 +62,8 @@ class FrameMemory:
         self.frames = frames
         self.out = out
         self._chunks_pfns: list[IdArray] = []
-        #: each chunk's identities, or the first of consecutive data pages (a batch's)
+        #: each chunk's identities; or, as one int, the first of consecutive data pages (a
+        #: batch's), or ZERO or POISON for every frame of the chunk
         self._chunks_ids: list[IdArray | int] = []
         # single writes (the page-by-page path), kept in order until the next chunk
         self._single_pfns: list[int] = []
@@ -162,11 +163,11 @@ class FrameMemory:
 
     def zero(self, pfns: PfnArray) -> None:
         """memset() the frames ``pfns`` to zero."""
-        self._record(pfns, np.full(len(pfns), ZERO, dtype=np.int32))
+        self._record(pfns, ZERO)
 
     def poison(self, pfns: PfnArray) -> None:
         """The boot kernel's data in frames ``pfns`` (see ``poison_pages``)."""
-        self._record(pfns, np.full(len(pfns), POISON, dtype=np.int32))
+        self._record(pfns, POISON)
 
     # -- reading -----------------------------------------------------------------------------
     def _resolve(self) -> tuple[IdArray, IdArray]:
@@ -240,9 +241,10 @@ def _last_writes(pfns: list[IdArray], ids: list[IdArray | int]) -> tuple[IdArray
     values = np.empty(nr_writes, dtype=np.int32)
     at = 0
     for chunk, written in zip(pfns, ids, strict=True):
-        values[at : at + len(chunk)] = (
-            np.arange(written, written + len(chunk)) if isinstance(written, int) else written
-        )
+        if isinstance(written, int) and written >= 0:
+            values[at : at + len(chunk)] = np.arange(written, written + len(chunk))
+        else:
+            values[at : at + len(chunk)] = written
         at += len(chunk)
     return frames[last], values[nr_writes - 1 - keys]
 

@@ -99,6 +99,8 @@ class PageStack:
         start = self._top - count
         popped = self._pfns[start : self._top][::-1].astype(np.int64)
         self._top = start
+        if 4 * start < len(self._pfns):  # mostly popped: give the room back
+            self._pfns = self._pfns[: 2 * start].copy()
         return popped
 
 
