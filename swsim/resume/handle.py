@@ -192,7 +192,7 @@ class SnapshotWriteHandle:
         ids = np.arange(self.nr_loaded, self.nr_loaded + len(batch), dtype=np.int32)
         self.nr_loaded += len(batch)
         self.loaded[start:stop][data] = ids
-        memory.load(dest[data], ids, batch)
+        memory.load(dest[data], ids)
         if not data.all():
             memory.zero(dest[~data])
         self.index = stop

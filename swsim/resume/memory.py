@@ -20,11 +20,12 @@ allocates nothing per frame here. The final copies (``restore_pblist``) give
 each destination the identity of its source, as a 4096-byte copy gives its bytes; verification
 asks whether frame ``pfns[i]`` holds identity ``loaded[i]``.
 
-With a :class:`~swsim.machine.memory_file.MemoryFile` (``restore --memory-out``), the data
-pages' bytes are also appended to that file, past the frames, as they stream through; once the
-final copies are made, :meth:`FrameMemory.write_out` writes each image frame's contents at
-``frame * 4096`` from what the page table says it holds, and the spilled pages are cut off
-(every other frame a hole).
+``restore --memory-out`` writes each data page into its own image frame of a
+:class:`~swsim.machine.memory_file.MemoryFile` as it streams through (zero pages stay holes):
+that is the memory a correct restore leaves. Once the final copies are made,
+:meth:`FrameMemory.write_out` rewrites the image frames whose identity differs from that (none
+when verification passes) with what they hold, so the file is the memory these identities say,
+byte for byte.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from swsim.kernel.constants import PAGE_SIZE
-from swsim.kernel.types import PageArray, PfnArray
+from swsim.kernel.types import BoolArray, PageArray, PfnArray
 from swsim.machine.content import poison_pages
 from swsim.machine.memory_file import MemoryFile
 
@@ -53,14 +54,10 @@ _POSITION_BITS = 33
 
 
 class FrameMemory:
-    """``frames`` page frames, as the identities written into them (see the module docstring).
+    """``frames`` page frames, as the identities written into them (see the module docstring)."""
 
-    ``out``, if given, receives the data pages' bytes at their frames (``--memory-out``).
-    """
-
-    def __init__(self, frames: int, out: MemoryFile | None = None) -> None:
+    def __init__(self, frames: int) -> None:
         self.frames = frames
-        self.out = out
         self._chunks_pfns: list[IdArray] = []
         #: each chunk's identities; or, as one int, the first of consecutive data pages (a
         #: batch's), or ZERO or POISON for every frame of the chunk
@@ -70,15 +67,13 @@ class FrameMemory:
         self._single_ids: list[int] = []
         #: bytes of frames whose latest write is OTHER
         self._other: dict[int, PageArray] = {}
-        #: the page-by-page path's write buffer, and the frame it is written through to
+        #: the page-by-page path's write buffer (the bytes stream through it)
         self._buffer = np.zeros(PAGE_SIZE, dtype=np.uint8)
-        self._pending = -1
         #: resolved table: frames written (sorted) and what each holds; None when stale
         self._table: tuple[IdArray, IdArray] | None = (_EMPTY, _EMPTY)
 
     # -- writing -----------------------------------------------------------------------------
     def _record(self, pfns: PfnArray | IdArray, ids: PfnArray | IdArray | int) -> None:
-        self._flush_pending()
         self._flush_singles()
         for pfn in list(self._other):  # a frame or two (the handle's buffer)
             if (pfns == pfn).any():
@@ -93,39 +88,23 @@ class FrameMemory:
             self._chunks_ids.append(np.array(self._single_ids, dtype=np.int32))
             self._single_pfns, self._single_ids = [], []
 
-    def _flush_pending(self) -> None:
-        """Spill the page-by-page buffer to the memory file, once its page is in it."""
-        if self._pending >= 0:
-            assert self.out is not None
-            self.out.spill(self._buffer.reshape(1, PAGE_SIZE), np.array([self._pending]))
-            self._pending = -1
-
-    def load(
-        self, pfns: PfnArray | IdArray, ids: PfnArray | IdArray, pages: PageArray | None = None
-    ) -> None:
-        """Data pages ``ids[i]`` (whose bytes are ``pages[i]``) written into frames ``pfns[i]``."""
+    def load(self, pfns: PfnArray | IdArray, ids: PfnArray | IdArray) -> None:
+        """Data pages ``ids[i]`` written into frames ``pfns[i]``."""
         first = int(ids[0]) if len(ids) else 0
         consecutive = len(ids) > 0 and (np.diff(ids) == 1).all()  # a batch: only its first kept
         self._record(pfns, first if consecutive else ids)
-        if self.out is not None and len(pfns):
-            assert pages is not None
-            self.out.spill(pages, np.asarray(ids, dtype=np.int64))
 
     def load_frame(self, pfn: int, page_id: int) -> PageArray:
         """Data page ``page_id`` about to be written into frame ``pfn``: the buffer to write
         its 4096 bytes into (valid until the next write to this memory)."""
-        self._flush_pending()
         self._single_pfns.append(pfn)
         self._single_ids.append(page_id)
         self._other.pop(pfn, None)
         self._table = None
-        if self.out is not None:
-            self._pending = page_id
         return self._buffer
 
     def zero_frame(self, pfn: int) -> None:
         """memset() frame ``pfn`` to zero (the page-by-page path's :meth:`zero`)."""
-        self._flush_pending()
         self._single_pfns.append(pfn)
         self._single_ids.append(ZERO)
         self._other.pop(pfn, None)
@@ -135,7 +114,6 @@ class FrameMemory:
         """A write of something that is no image data into frame ``pfn`` (the header, a
         metadata page): the frame's 4096 bytes to write through (:meth:`read_frame` reads them).
         """
-        self._flush_pending()
         self._single_pfns.append(pfn)
         self._single_ids.append(OTHER)
         self._table = None
@@ -151,7 +129,6 @@ class FrameMemory:
         other = {int(d): self._other[int(s)] for d, s in zip(dst[ids == OTHER], src[ids == OTHER],
                                                             strict=True)}
         if len(dst) > 1 and (np.diff(dst) > 0).all():
-            self._flush_pending()
             for pfn in list(self._other):
                 if (dst == pfn).any():
                     del self._other[pfn]
@@ -173,7 +150,6 @@ class FrameMemory:
     def _resolve(self) -> tuple[IdArray, IdArray]:
         """Frames written (sorted) and their latest identity; compacts the write log."""
         if self._table is None:
-            self._flush_pending()
             self._flush_singles()
             self._table = _last_writes(self._chunks_pfns, self._chunks_ids)
             self._chunks_pfns, self._chunks_ids = [self._table[0]], [self._table[1]]
@@ -196,14 +172,30 @@ class FrameMemory:
         raise ValueError(f"frame {pfn} holds data page {what}, whose bytes are not kept")
 
     # -- the memory file -----------------------------------------------------------------------
-    def write_out(self, pfns: PfnArray) -> None:
-        """Write frames ``pfns``' contents (the image frames, increasing, after the final
-        copies) into the memory file, from the data pages spilled as they streamed through;
-        every other frame stays a hole."""
-        if self.out is not None:
-            self._flush_pending()
-            final = self.contents(pfns)
-            self.out.write_frames(pfns, final.astype(np.int64), self._special_pages)
+    def write_out(self, out: MemoryFile, pfns: PfnArray, zero: BoolArray) -> None:
+        """Make ``out`` hold the contents of the image frames ``pfns`` (increasing; ``zero``:
+        the zero pages), after the final copies.
+
+        As the data streamed through, data page ``k`` was written into the frame of the
+        ``k``-th image page that is no zero page, and zero pages' frames were left holes
+        (zeros): the memory of a correct restore. The frames whose identity differs from that
+        (a misplaced, lost or doubled page; none when verification passes) are rewritten with
+        what they hold: a data page read back from the frame it was written into (all of them
+        read before any is written over), zeros, poison or the bytes written. Every frame that
+        is no image frame stays a hole.
+        """
+        held = self.contents(pfns)
+        streamed = np.full(len(pfns), ZERO, dtype=np.int32)
+        data = ~zero
+        streamed[data] = np.arange(int(data.sum()), dtype=np.int32)
+        wrong = np.flatnonzero(held != streamed)
+        if not len(wrong):
+            return
+        frames, what = pfns[wrong], held[wrong].astype(np.int64)
+        pages = self._special_pages(frames, what)
+        moved = what >= 0
+        pages[moved] = out.read(pfns[data][what[moved]])
+        out.write(frames, pages)
 
     def _special_pages(self, pfns: PfnArray, what: PfnArray) -> PageArray:
         """The bytes of frames that hold no data page: zeros, poison, or what was written."""

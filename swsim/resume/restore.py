@@ -24,6 +24,7 @@ from swsim.errors import MachineMismatch, RestoreNoMemory, UsageError
 from swsim.image.auth import auth_failures
 from swsim.image.info import ImageInfo
 from swsim.image.source import ImageSource
+from swsim.image.worker import Worker
 from swsim.kernel.types import BoolArray, PageArray, PfnArray
 from swsim.kernel.zones import zone_stats
 from swsim.machine.memory_file import MemoryFile
@@ -207,6 +208,39 @@ class _Restore:
         self.handle.check_memory("get_buffer")
 
 
+class _MemoryWriter:
+    """``--memory-out`` while the data streams: each batch of data pages, in stream order, is
+    written into the image frames of the data pages (zero pages' frames stay holes), where a
+    correct restore leaves them (:meth:`~swsim.resume.memory.FrameMemory.write_out` rewrites
+    any other once the copies are made), on a thread beside the restores' work on the same
+    batch. Nothing to do without a memory file."""
+
+    def __init__(self, out: MemoryFile | None, image: ImagePfns) -> None:
+        self.out = out
+        self.image = image
+        self.worker = Worker()
+        self.data_pfns: PfnArray | None = None
+        self.done = 0
+
+    def start(self, batch: PageArray) -> None:
+        """Start writing the next data pages, ``batch`` (the metadata is all in)."""
+        if self.out is None:
+            return
+        if self.data_pfns is None:
+            self.data_pfns = self.image.pfns[self.image.data_index()]
+        pfns = self.data_pfns[self.done : self.done + len(batch)]
+        self.done += len(batch)
+        self.worker.submit(self.out.write, pfns, batch)
+
+    def wait(self) -> None:
+        """Until the batch is written (its buffer is reused once the next is asked for)."""
+        self.worker.wait()
+
+    def close(self) -> None:
+        """Stop the thread (once what was started is written)."""
+        self.worker.close()
+
+
 class _Pass:
     """One pass over an image, feeding every page to every restore still running."""
 
@@ -227,7 +261,8 @@ class _Pass:
             raise UsageError("the restored memory is written by one restore that loads the data")
         self.memory_file = MemoryFile(out.fileno(), frames) if out is not None else None
         self.restores: list[_Restore] = []
-        image = ImagePfns(info.image_pages)  # the same metadata for every restore: one copy
+        # the same metadata for every restore: one copy
+        self.image = image = ImagePfns(info.image_pages)
         for cls in classes:
             stats = RestoreStats(
                 strategy=cls.name,
@@ -237,7 +272,7 @@ class _Pass:
                 data_pages=info.nr_data_pages,
                 zero_pages=info.nr_zero_pages,
             )
-            memory = FrameMemory(frames, self.memory_file)
+            memory = FrameMemory(frames)
             ctx = ResumeContext(target, stats, allocator, options.seed, memory)
             reader = make_reader(options.reader, ctx, info, cls.swap_kernel, cls.name)
             handle = SnapshotWriteHandle(cls(ctx), info, reader, image)
@@ -288,12 +323,17 @@ class _Pass:
         no_data = self.no_data
         for restore in self.restores:
             restore.handle.ctx.stats.no_data = no_data
-        with self.options.progress("restore", info.nr_data_pages) as advance:
+        with self.options.progress("restore", info.nr_data_pages) as advance, \
+                contextlib.closing(_MemoryWriter(self.memory_file, self.image)) as write_memory:
             if self.page_by_page and not no_data:
                 with contextlib.closing(source.iter_data()) as batches:
                     for batch in batches:
                         if not self.each(lambda r: r.write_pages(batch)):  # noqa: B023
                             return False
+                        # after the handles: the first data page's call unpacks the last
+                        # metadata page
+                        write_memory.start(batch)
+                        write_memory.wait()
                         if advance:
                             advance(len(batch))
                 self.each(_Restore.end_of_data)
@@ -307,8 +347,10 @@ class _Pass:
                         return False
                     for batch in batches:
                         if not no_data:  # counts only: the pages are read and checked, not loaded
+                            write_memory.start(batch)
                             if not self.each(lambda r: r.handle.write_data(batch)):  # noqa: B023
                                 return False
+                            write_memory.wait()
                         if advance:
                             advance(len(batch))
                 if no_data:
@@ -333,7 +375,8 @@ class _Pass:
         else:
             ctx.memory.copy_pages(orig, address)
             stats.verified = verify_memory(ctx.memory, handle.pfns, handle.zero, handle.loaded)
-            ctx.memory.write_out(handle.pfns)
+            if self.memory_file is not None:
+                ctx.memory.write_out(self.memory_file, handle.pfns, handle.zero)
         allocated = ctx.allocated_pfns()
         stats.zones = zone_stats(ctx.frames, handle.pfns, handle.zero, orig, allocated)
         stats.notes = ctx.allocator.report()
