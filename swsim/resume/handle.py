@@ -87,13 +87,10 @@ class SnapshotWriteHandle:
         self.pfns: PfnArray = np.zeros(0, dtype=np.int64)
         #: which image pages are zero pages (ENCODED_PFN_ZERO_FLAG), in image order
         self.zero: BoolArray = np.zeros(0, dtype=bool)
-        #: which data page (its number in the image's data) each image page was loaded as
-        #: (-1: a zero page, or not yet loaded); verification looks for it in the page's frame
-        self.loaded: IdArray = np.zeros(0, dtype=np.int32)
         #: the pfns and zero flags, shared with the other handles of a pass (made at
         #: load_header() when not given)
         self.image = image
-        #: data pages handed a buffer so far (the next data page's number)
+        #: data pages handed a buffer so far (the next data page's number; see :attr:`loaded`)
         self.nr_loaded = 0
         self.buffer = -1
         #: the next image page (data or zero) to get a buffer for
@@ -191,7 +188,6 @@ class SnapshotWriteHandle:
         memory = self.ctx.memory
         ids = np.arange(self.nr_loaded, self.nr_loaded + len(batch), dtype=np.int32)
         self.nr_loaded += len(batch)
-        self.loaded[start:stop][data] = ids
         memory.load(dest[data], ids)
         if not data.all():
             memory.zero(dest[~data])
@@ -230,7 +226,7 @@ class SnapshotWriteHandle:
             if self.trace is not None:
                 self.trace(index, pfn, dest)
             if not self.zero[index]:
-                page_id = self.loaded[index] = self.nr_loaded
+                page_id = self.nr_loaded
                 self.nr_loaded += 1
                 self.reader.consumed(self.info.nr_meta_pages + self.nr_loaded)
                 return self.ctx.memory.load_frame(dest, page_id)
@@ -249,6 +245,20 @@ class SnapshotWriteHandle:
                 "(snapshot_image_loaded() is false, load_image() returns -ENODATA)"
             )
 
+    @property
+    def loaded(self) -> IdArray:
+        """Which data page (its number in the image's data) each image page was loaded as
+        (-1: a zero page, or not loaded); verification looks for it in the page's frame.
+
+        Both paths hand out the data pages' buffers in image order and number each page as it
+        gets its buffer (``nr_loaded``), so the ``k``-th data page of the image, and only it,
+        was loaded as number ``k``, for ``k < nr_loaded``: the array is made when asked for,
+        not kept (a word per image page for each restore of a pass)."""
+        assert self.image is not None
+        loaded = np.full(len(self.pfns), -1, dtype=np.int32)
+        loaded[self.image.data_index()[: self.nr_loaded]] = np.arange(self.nr_loaded)
+        return loaded
+
     def snapshot_image_loaded(self) -> bool:
         """``snapshot_image_loaded()``: false when ``nr_copy_pages`` (the data pages) is 0."""
         return self.info.nr_data_pages > 0
@@ -260,7 +270,6 @@ class SnapshotWriteHandle:
         if self.image is None:
             self.image = ImagePfns(image_pages)
         self.pfns, self.zero = self.image.pfns, self.image.zero
-        self.loaded = np.full(image_pages, -1, dtype=np.int32)
         self.strategy.load_header(self.info)
         self.check_memory("load_header")
         self.reader.after_load_header()
