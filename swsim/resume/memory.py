@@ -90,8 +90,8 @@ class FrameMemory:
 
     def load(self, pfns: PfnArray | IdArray, ids: PfnArray | IdArray) -> None:
         """Data pages ``ids[i]`` written into frames ``pfns[i]``."""
-        first = int(ids[0]) if len(ids) else 0
-        consecutive = len(ids) > 0 and (np.diff(ids) == 1).all()  # a batch: only its first kept
+        first = int(ids[0]) if len(ids) else -1
+        consecutive = first >= 0 and (np.diff(ids) == 1).all()  # a batch: only its first kept
         self._record(pfns, first if consecutive else ids)
 
     def load_frame(self, pfn: int, page_id: int) -> PageArray:
