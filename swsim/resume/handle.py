@@ -48,6 +48,9 @@ class ImagePfns:
     def __init__(self, image_pages: int) -> None:
         self.pfns: PfnArray = np.zeros(image_pages, dtype=np.int64)
         self.zero: BoolArray = np.zeros(image_pages, dtype=bool)
+        #: leading image pages whose pfns a handle has unpacked and checked at once
+        #: (:meth:`SnapshotWriteHandle.write_meta`): the others skip them
+        self.unpacked = 0
         self._data_index: PfnArray | None = None
 
     def data_index(self) -> PfnArray:
@@ -140,7 +143,8 @@ class SnapshotWriteHandle:
         :meth:`snapshot_write_next` per page would, and leave the last page in the buffer for
         :meth:`start_data` to process.
 
-        The pfns of all but the last page are unpacked and checked at once; if any of them is
+        The pfns of all but the last page are unpacked and checked at once (once for all the
+        handles of a pass: the same pages, checked against the same machine); if any of them is
         refused, the pages are processed one by one instead, for the very error the page-by-page
         path gives.
         """
@@ -150,17 +154,20 @@ class SnapshotWriteHandle:
             raise ImageError("truncated image: metadata pages missing")
         bulk = pages[:-1]
         count = len(bulk) * PFNS_PER_META_PAGE
-        pfns, zero = decode_meta_page(b"".join(bulk), count)
-        try:
-            self._check_orig_pfns(pfns, zero, -1)
-        except (ImageError, MachineMismatch):
-            for page in bulk:  # one by one: the page-by-page path's very error
-                buffer[:] = np.frombuffer(page, dtype=np.uint8)
-                buffer = self.snapshot_write_next()
-                assert buffer is not None
-            raise AssertionError("metadata refused at once but accepted page by page") from None
-        self.pfns[:count] = pfns
-        self.zero[:count] = zero
+        assert self.image is not None
+        if self.image.unpacked < count:  # else a handle of this pass did, from these pages
+            pfns, zero = decode_meta_page(b"".join(bulk), count)
+            try:
+                self._check_orig_pfns(pfns, zero, -1)
+            except (ImageError, MachineMismatch):
+                for page in bulk:  # one by one: the page-by-page path's very error
+                    buffer[:] = np.frombuffer(page, dtype=np.uint8)
+                    buffer = self.snapshot_write_next()
+                    assert buffer is not None
+                raise AssertionError("metadata refused at once but accepted page by page") from None
+            self.pfns[:count] = pfns
+            self.zero[:count] = zero
+            self.image.unpacked = count
         self.cur += len(bulk)
         self.reader.consumed(len(bulk))
         buffer[:] = np.frombuffer(pages[-1], dtype=np.uint8)
