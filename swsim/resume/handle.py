@@ -40,9 +40,11 @@ class ImagePfns:
     is all in, the image indices of the data pages.
 
     Every restore of one pass over an image (``swsim compare``) unpacks the same metadata and
-    checks it against the same machine, so the handles of a pass share one copy: each writes
-    into it exactly the values it unpacked and checked, which are the others' too, and reads
-    only what it has written itself. Nothing else writes into it.
+    checks it against the same machine, so the handles of a pass share one copy: the bulk of
+    the metadata is unpacked and checked once, by the first handle that gets to it
+    (:meth:`SnapshotWriteHandle.write_meta`); a page unpacked on its own
+    (:meth:`SnapshotWriteHandle.unpack_orig_pfns`) is checked and written by every handle,
+    with the same values. Nothing else writes into it.
     """
 
     def __init__(self, image_pages: int) -> None:
