@@ -22,6 +22,7 @@ from swsim.image.auth import check_mac, is_signed, new_mac, require_signed
 from swsim.image.checks import BlockCrc32, ImageChecks
 from swsim.image.codecs.base import ImageInput, WritableBuffer, fill_buffer, read_head
 from swsim.image.codecs.raw import RawImageReader
+from swsim.image.codecs.zstd import ZstdImageReader
 from swsim.image.digest import Hasher, digest_for_flags
 from swsim.image.format import FLAG_BLOCK_CRC32, nr_crc_pages, tail_pages
 from swsim.image.header import ImageHeader
@@ -66,6 +67,17 @@ class CountingInput:
     def set_limit(self, nbytes: int) -> None:
         """Bound the underlying input (see ``ImageInput.set_limit``)."""
         self.source.set_limit(nbytes)
+
+    def read_ahead(self) -> None:
+        """Decode on two cores from now on, when the codec can (zstd: the compressed file is
+        read on a thread of its own); :meth:`close` stops it."""
+        if isinstance(self.source, ZstdImageReader):
+            self.source.read_ahead()
+
+    def close(self) -> None:
+        """Stop what :meth:`read_ahead` started (idempotent)."""
+        if isinstance(self.source, ZstdImageReader):
+            self.source.close()
 
     def split_reader(self) -> SplitReader | None:
         """A :class:`~swsim.image.worker.SplitReader` of the rest of the image, when it is
@@ -227,7 +239,10 @@ class DataStream(Iterator[PageArray]):
     def __init__(self, reader: ImageReader, crc: BlockCrc32 | None) -> None:
         self._ring = BufferRing(RING_BUFFERS, READ_BATCH_PAGES)
         stream = reader.stream
-        self._split = stream.split_reader() if isinstance(stream, CountingInput) else None
+        self._split = None
+        if isinstance(stream, CountingInput):
+            self._split = stream.split_reader()
+            stream.read_ahead()
         self._ahead = read_ahead(reader.iter_data(self._ring, crc, self._split),
                                  depth=RING_BUFFERS)
         self._handed = False
@@ -319,6 +334,7 @@ class SwsimImage:
         if self._stream is not None:
             self._stream.close()
         self.reader.worker.close()
+        self._source.close()
 
     def authenticate_rest(self) -> None:
         """Read the rest of the image unprocessed and check its MAC (and digest).
