@@ -42,6 +42,9 @@ POISON = -2
 OTHER = -3
 
 _EMPTY = np.zeros(0, dtype=np.int64)
+#: :func:`_last_writes` packs a frame and a write's number into one 64-bit key: 32 bits each.
+_ORDER_BITS = np.uint64(32)
+_ORDER_LIMIT = 1 << 32
 
 
 class FrameMemory:
@@ -201,9 +204,21 @@ def _last_writes(pfns: list[PfnArray], ids: list[PfnArray]) -> tuple[PfnArray, P
     values = np.concatenate(ids) if len(ids) > 1 else ids[0]
     if not len(frames):
         return _EMPTY, _EMPTY
-    # np.unique sorts stably and returns each value's first index: first in reverse = last
-    unique, first = np.unique(frames[::-1], return_index=True)
-    return unique, values[len(frames) - 1 - first]
+    if not (len(frames) < _ORDER_LIMIT and 0 <= frames.min() and frames.max() < _ORDER_LIMIT):
+        # np.unique sorts stably and returns each value's first index: first in reverse = last
+        unique, first = np.unique(frames[::-1], return_index=True)
+        return unique, values[len(frames) - 1 - first]
+    # One key per write, (frame, write number), sorted (an unstable sort of plain integers, a
+    # few times faster than np.unique's stable argsort): each frame's last key is its last write.
+    keys = frames.astype(np.uint64) << _ORDER_BITS
+    keys |= np.arange(len(frames), dtype=np.uint64)
+    keys.sort()
+    written = keys >> _ORDER_BITS
+    last = np.empty(len(keys), dtype=bool)
+    last[-1] = True
+    np.not_equal(written[1:], written[:-1], out=last[:-1])
+    order = (keys[last] & np.uint64(_ORDER_LIMIT - 1)).astype(np.intp)
+    return written[last].astype(np.int64), values[order]
 
 
 def _lookup(frames: PfnArray, ids: PfnArray, pfns: PfnArray) -> PfnArray:
