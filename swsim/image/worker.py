@@ -31,7 +31,8 @@ MAX_PENDING = 4
 class Worker:
     """A background thread running submitted calls in order (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "swsim-hash") -> None:
+        self.name = name
         self._queue: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...], bool] | None] = (
             queue.Queue(MAX_PENDING)
         )
@@ -44,7 +45,7 @@ class Worker:
         if self._thread is None:
             # Kept only once started: a signal's exception (Ctrl-C, SIGTERM) raised in start()
             # must not leave close() a thread to join that never ran.
-            thread = threading.Thread(target=self._run, name="swsim-hash", daemon=True)
+            thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             thread.start()
             self._thread = thread
         self._queue.put((func, args, always))
@@ -143,7 +144,7 @@ class SplitReader:
         self.fd = fd
         #: the file offset of the next byte to read
         self.offset = offset
-        self._helper = Worker()
+        self._helper = Worker("swsim-read-half")
         self._second = 0  # bytes the helper read into the second half
 
     def readinto(self, view: memoryview) -> int:
