@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from swsim.image.worker import BufferRing, read_ahead
+from swsim.image.worker import BufferRing, SplitReader, read_ahead
 from swsim.kernel.constants import PAGE_SIZE
 from swsim.machine.content import page_contents, poison_pages
 from swsim.machine.memory_file import MemoryFile
@@ -182,3 +182,39 @@ def test_read_ahead_stops_its_thread_when_the_caller_leaves_early() -> None:
         assert next(ahead) == 0
     assert not any(t.name == "swsim-read" for t in threading.enumerate())
     assert len(produced) < 10
+
+
+def test_the_write_log_resolves_to_each_frames_last_write_even_within_a_chunk() -> None:
+    rng = np.random.default_rng(7)
+    memory = FrameMemory(64)
+    model: dict[int, int] = {}
+    for _ in range(30):  # chunks that repeat frames, within themselves and across
+        frames = rng.integers(0, 64, int(rng.integers(1, 20)))
+        ids = rng.integers(-3, 1000, len(frames))
+        memory.load(frames, ids)
+        model.update(zip(frames.tolist(), ids.tolist(), strict=True))
+    want = [model.get(pfn, ZERO) for pfn in range(64)]
+    assert memory.contents(np.arange(64)).tolist() == want
+
+
+def test_a_split_reader_fills_each_half_at_its_offset_and_stops_at_the_end(
+    tmp_path: Path,
+) -> None:
+    data = np.random.default_rng(3).integers(0, 256, 5 * PAGE_SIZE + 100, dtype=np.uint8)
+    path = tmp_path / "file"
+    path.write_bytes(data.tobytes())
+    fd = os.open(path, os.O_RDONLY)
+    split = SplitReader(fd, PAGE_SIZE)
+    try:
+        buffer = bytearray(4 * PAGE_SIZE)
+        assert split.readinto(memoryview(buffer)) == 4 * PAGE_SIZE
+        assert bytes(buffer) == data[PAGE_SIZE : 5 * PAGE_SIZE].tobytes()
+        assert split.readinto(memoryview(buffer)) == 100  # the end, in the first half
+        assert bytes(buffer[:100]) == data[5 * PAGE_SIZE :].tobytes()
+        assert split.readinto(memoryview(buffer)) == 0
+        split.offset = 2 * PAGE_SIZE  # the end, in the second half
+        assert split.readinto(memoryview(buffer)) == 3 * PAGE_SIZE + 100
+        assert bytes(buffer[: 3 * PAGE_SIZE + 100]) == data[2 * PAGE_SIZE :].tobytes()
+    finally:
+        split.close()
+        os.close(fd)
