@@ -12,6 +12,8 @@ changes the simulated memory.
 from __future__ import annotations
 
 import hmac
+import os
+import stat
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
@@ -19,13 +21,15 @@ from swsim.errors import ImageError
 from swsim.image.auth import check_mac, is_signed, new_mac, require_signed
 from swsim.image.checks import BlockCrc32, ImageChecks
 from swsim.image.codecs.base import ImageInput, WritableBuffer, fill_buffer, read_head
+from swsim.image.codecs.raw import RawImageReader
+from swsim.image.codecs.zstd import ZstdImageReader
 from swsim.image.digest import Hasher, digest_for_flags
 from swsim.image.format import FLAG_BLOCK_CRC32, nr_crc_pages, tail_pages
 from swsim.image.header import ImageHeader
 from swsim.image.info import ImageInfo
 from swsim.image.meta import padding_is_zero
 from swsim.image.trailer import check_trailer
-from swsim.image.worker import BufferRing, Worker, read_ahead
+from swsim.image.worker import BufferRing, SplitReader, Worker, read_ahead
 from swsim.kernel.constants import PAGE_SIZE
 from swsim.kernel.types import PageArray
 
@@ -64,6 +68,41 @@ class CountingInput:
         """Bound the underlying input (see ``ImageInput.set_limit``)."""
         self.source.set_limit(nbytes)
 
+    def read_ahead(self) -> None:
+        """Decode on two cores from now on, when the codec can (zstd: the compressed file is
+        read on a thread of its own); :meth:`close` stops it."""
+        if isinstance(self.source, ZstdImageReader):
+            self.source.read_ahead()
+
+    def close(self) -> None:
+        """Stop what :meth:`read_ahead` started (idempotent)."""
+        if isinstance(self.source, ZstdImageReader):
+            self.source.close()
+
+    def split_reader(self) -> SplitReader | None:
+        """A :class:`~swsim.image.worker.SplitReader` of the rest of the image, when it is
+        stored raw in a regular file (read at any offset, and no byte of it held back); the
+        caller then reads through :meth:`read_split`."""
+        origin = self.origin
+        if origin is None or not isinstance(self.source, RawImageReader) or self.source.pending:
+            return None
+        try:
+            fd = origin.fileno()
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            return SplitReader(fd, origin.tell())
+        except (OSError, ValueError, AttributeError):  # no descriptor, or it cannot seek
+            return None
+
+    def read_split(self, split: SplitReader, buffer: memoryview) -> int:
+        """Fill ``buffer`` through ``split``, counted; the stream moves past what was read, so
+        that reading may go on through :meth:`readinto`."""
+        assert self.origin is not None
+        count = split.readinto(buffer)
+        self.consumed += count
+        self.origin.seek(split.offset)
+        return count
+
 
 class ImageReader:
     """Reads an image's pages once, front to back, hashing every byte.
@@ -85,6 +124,11 @@ class ImageReader:
         self._digest(header_page)
         #: digests every byte read, on a second core (see :mod:`swsim.image.worker`)
         self.worker = Worker()
+
+    @property
+    def stream(self) -> ImageInput:
+        """The image's bytes, as read."""
+        return self._stream
 
     def _read_exact(self, nbytes: int, what: str) -> bytes:
         chunks = []
@@ -124,10 +168,11 @@ class ImageReader:
             yield page
 
     def iter_data(
-        self, ring: BufferRing, crc: BlockCrc32 | None = None
+        self, ring: BufferRing, crc: BlockCrc32 | None = None, split: SplitReader | None = None
     ) -> Iterator[PageArray]:
         """Data pages in batches, each a ``(n, PAGE_SIZE)`` uint8 array read into the next
-        buffer of ``ring`` and fed (on the worker) to the digest, the MAC and ``crc``.
+        buffer of ``ring`` (through ``split`` if given: see :meth:`CountingInput.split_reader`)
+        and fed (on the worker) to the digest, the MAC and ``crc``.
 
         Meant to run on a reading thread (:class:`DataStream`): each buffer is reused once the
         consumer and the worker are done with it.
@@ -139,7 +184,7 @@ class ImageReader:
             if buffer is None:
                 return
             batch = buffer[: min(batch_pages, total - start)]
-            data = self._read_into(batch, f"data pages from {start}")
+            data = self._read_into(batch, f"data pages from {start}", split)
             # one item per batch: digest, MAC, CRCs, then the buffer is free again
             self.worker.submit(self._check_batch, data, batch, crc, ring, always=True)
             yield batch
@@ -155,10 +200,17 @@ class ImageReader:
         finally:
             ring.hashed()
 
-    def _read_into(self, batch: PageArray, what: str) -> memoryview:
-        """Fill ``batch`` from the stream with ``readinto`` (no copy); its bytes."""
+    def _read_into(
+        self, batch: PageArray, what: str, split: SplitReader | None = None
+    ) -> memoryview:
+        """Fill ``batch`` from the stream with ``readinto`` (no copy), or through ``split``;
+        its bytes."""
         buffer = memoryview(batch.reshape(-1).data)
-        got = fill_buffer(self._stream.readinto, buffer)
+        if split is not None:
+            assert isinstance(self._stream, CountingInput)
+            got = self._stream.read_split(split, buffer)
+        else:
+            got = fill_buffer(self._stream.readinto, buffer)
         if got < len(buffer):
             raise ImageError(
                 f"truncated image: stream ended in the {what} ({got} of {len(buffer)} bytes read)"
@@ -186,7 +238,13 @@ class DataStream(Iterator[PageArray]):
 
     def __init__(self, reader: ImageReader, crc: BlockCrc32 | None) -> None:
         self._ring = BufferRing(RING_BUFFERS, READ_BATCH_PAGES)
-        self._ahead = read_ahead(reader.iter_data(self._ring, crc), depth=RING_BUFFERS)
+        stream = reader.stream
+        self._split = None
+        if isinstance(stream, CountingInput):
+            self._split = stream.split_reader()
+            stream.read_ahead()
+        self._ahead = read_ahead(reader.iter_data(self._ring, crc, self._split),
+                                 depth=RING_BUFFERS)
         self._handed = False
 
     def __next__(self) -> PageArray:
@@ -200,6 +258,8 @@ class DataStream(Iterator[PageArray]):
         """Stop the reading thread (idempotent)."""
         self._ring.close()
         self._ahead.close()
+        if self._split is not None:
+            self._split.close()
 
     def __enter__(self) -> DataStream:
         return self
@@ -273,7 +333,9 @@ class SwsimImage:
         read no further."""
         if self._stream is not None:
             self._stream.close()
+            self._stream = None  # its ring of buffers goes with it
         self.reader.worker.close()
+        self._source.close()
 
     def authenticate_rest(self) -> None:
         """Read the rest of the image unprocessed and check its MAC (and digest).

@@ -10,6 +10,7 @@ them raised.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import traceback
@@ -30,7 +31,8 @@ MAX_PENDING = 4
 class Worker:
     """A background thread running submitted calls in order (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "swsim-hash") -> None:
+        self.name = name
         self._queue: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...], bool] | None] = (
             queue.Queue(MAX_PENDING)
         )
@@ -43,7 +45,7 @@ class Worker:
         if self._thread is None:
             # Kept only once started: a signal's exception (Ctrl-C, SIGTERM) raised in start()
             # must not leave close() a thread to join that never ran.
-            thread = threading.Thread(target=self._run, name="swsim-hash", daemon=True)
+            thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             thread.start()
             self._thread = thread
         self._queue.put((func, args, always))
@@ -127,6 +129,56 @@ class BufferRing:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+
+class SplitReader:
+    """Fills buffers from a regular file at increasing offsets, half on the calling thread and
+    half on a helper thread: the two copies out of the page cache run on both cores.
+
+    Reading a raw image is one copy per byte, and that copy (about 0.12 s of CPU for 805 MB
+    here) is the longest of the restore's three streams of work (reading, hashing, the
+    handle): split, it no longer bounds them. Close it to stop the helper thread.
+    """
+
+    def __init__(self, fd: int, offset: int) -> None:
+        self.fd = fd
+        #: the file offset of the next byte to read
+        self.offset = offset
+        self._helper = Worker("swsim-read-half")
+        self._second = 0  # bytes the helper read into the second half
+
+    def readinto(self, view: memoryview) -> int:
+        """Fill ``view`` from :attr:`offset` (fewer bytes only at the end of the file); the
+        bytes read."""
+        half = len(view) // 2 // PAGE_SIZE * PAGE_SIZE
+        self._second = 0
+        if half:
+            self._helper.submit(self._read_second, view[half:], self.offset + half)
+        got = pread_fill(self.fd, view[:half] if half else view, self.offset)
+        if half:
+            self._helper.wait()
+            if got == half:
+                got += self._second
+        self.offset += got
+        return got
+
+    def _read_second(self, view: memoryview, offset: int) -> None:
+        self._second = pread_fill(self.fd, view, offset)
+
+    def close(self) -> None:
+        """Stop the helper thread (idempotent)."""
+        self._helper.close()
+
+
+def pread_fill(fd: int, view: memoryview, offset: int) -> int:
+    """Fill ``view`` from ``fd`` at ``offset`` (fewer bytes only at the end); the bytes read."""
+    got = 0
+    while got < len(view):
+        count = os.preadv(fd, [view[got:]], offset + got)
+        if not count:
+            break
+        got += count
+    return got
 
 
 #: Batches :func:`read_ahead` may hold ready beyond the one being used.

@@ -13,6 +13,9 @@ import numpy.typing as npt
 
 #: Page frame numbers (pfns), or frame indices, as int64.
 PfnArray: TypeAlias = npt.NDArray[np.int64]
+#: Page frame numbers kept per image page, as int32 (a pfn is below 2^31:
+#: ``swsim.machine.model.MAX_FRAMES`` is 2^28): half the memory of a :data:`PfnArray`.
+Pfn32Array: TypeAlias = npt.NDArray[np.int32]
 #: One flag per page or frame (zero page, free frame, PG_nosave...).
 BoolArray: TypeAlias = npt.NDArray[np.bool_]
 #: Page bytes: ``(nr_pages, PAGE_SIZE)`` uint8 (or one page of ``PAGE_SIZE``).

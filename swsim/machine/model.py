@@ -161,8 +161,8 @@ class Machine:
         tagged = [(start, end, FRAME_USED) for start, end in self.boot_used]
         tagged += [(start, end, FRAME_RESERVED) for start, end in self.boot_reserved]
         starts = np.array([t[0] for t in tagged], dtype=np.int64)
-        ends = np.array([t[1] for t in tagged], dtype=np.int64)
-        bounds = np.unique(np.concatenate([starts, ends]))
+        # sorted in Python: np.unique would import numpy.ma (15 ms of every restore's start)
+        bounds = np.array(sorted({bound for t in tagged for bound in t[:2]}), dtype=np.int64)
         states = np.zeros(len(bounds) + 1, dtype=np.uint8)
         # the ranges are disjoint: a bound that ends one range and starts another takes the
         # state of the one it starts

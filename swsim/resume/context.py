@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from swsim.kernel.frame_bits import FrameBits
-from swsim.kernel.types import BoolArray, PfnArray
+from swsim.kernel.types import BoolArray, Pfn32Array, PfnArray
 from swsim.machine.model import FRAME_USED, Machine
 from swsim.resume.allocators import make_allocator
 from swsim.resume.memory import FrameMemory
@@ -50,8 +50,9 @@ class ResumeContext:
         self.page_nosave_free = FrameBits(limit)
         self.held = 0
         self._next_phantom = self.frames
-        #: every frame handed out, in chunks (for the per-zone counts)
-        self._allocated_chunks: list[PfnArray] = []
+        #: every frame handed out, as runs of consecutive frames (first frames, lengths: an
+        #: allocator hands out whole blocks, so a few runs per chunk), for the per-zone counts
+        self._allocated_runs: list[tuple[Pfn32Array, Pfn32Array]] = []
         self._allocated_singles: list[int] = []
         self._phantoms_free: list[int] = []
 
@@ -102,7 +103,7 @@ class ResumeContext:
         pfns = self.allocator.alloc_many(nr_pages)
         if len(pfns) < nr_pages:
             pfns = np.concatenate([pfns, self._phantoms(nr_pages - len(pfns))])
-        self._allocated_chunks.append(pfns)
+        self._allocated_runs.append(_runs_of(pfns))
         stats = self.stats
         stats.allocations += nr_pages
         self.held += nr_pages
@@ -112,14 +113,21 @@ class ResumeContext:
     def allocated_pfns(self) -> PfnArray:
         """Every frame handed out by this restore (each allocation once, any order)."""
         singles = np.array(self._allocated_singles, dtype=np.int64)
-        return np.concatenate([*self._allocated_chunks, singles])
+        if not self._allocated_runs:
+            return singles
+        starts = np.concatenate([run[0] for run in self._allocated_runs], dtype=np.int64)
+        lengths = np.concatenate([run[1] for run in self._allocated_runs], dtype=np.int64)
+        ends = np.cumsum(lengths)
+        frames = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64)
+        frames += np.repeat(starts - (ends - lengths), lengths)
+        return np.concatenate([frames, singles])
 
     def claim_pages(self, pfns: PfnArray) -> BoolArray:
         """Take the frames ``pfns`` (increasing) themselves where they are free (allocations,
         kernel: ``take_page_off_buddy()``); returns which were taken."""
         taken = self.allocator.take_pages(pfns)
         claimed = pfns[taken]
-        self._allocated_chunks.append(claimed)
+        self._allocated_runs.append(_runs_of(claimed))
         self.stats.allocations += len(claimed)
         self.held += len(claimed)
         self.stats.peak_pages = max(self.stats.peak_pages, self.held)
@@ -178,3 +186,10 @@ class ResumeContext:
             self.page_nosave_free.grow(2 * len(self.page_nosave_free))
         self._next_phantom += 1
         return pfn
+
+
+def _runs_of(pfns: PfnArray) -> tuple[Pfn32Array, Pfn32Array]:
+    """``pfns`` as runs of consecutive frames: each run's first frame and its length."""
+    bounds = np.flatnonzero(np.diff(pfns) != 1) + 1
+    bounds = np.concatenate([[0], bounds, [len(pfns)]]) if len(pfns) else np.zeros(1, np.int64)
+    return pfns[bounds[:-1]].astype(np.int32), np.diff(bounds).astype(np.int32)

@@ -25,7 +25,7 @@ from swsim.image.info import ImageInfo
 from swsim.image.meta import decode_meta_page
 from swsim.kernel.constants import PFNS_PER_META_PAGE
 from swsim.kernel.types import BoolArray, PageArray, PfnArray
-from swsim.machine.model import Machine
+from swsim.resume.memory import IdArray
 from swsim.resume.readers import Reader
 from swsim.resume.strategies.base import Strategy
 
@@ -33,25 +33,32 @@ from swsim.resume.strategies.base import Strategy
 Tracer = Callable[[int, int, int], None]
 
 
-class MetaPages(list[bytes]):
-    """An image's metadata pages as one pass hands them to each of its handles
-    (:meth:`SnapshotWriteHandle.write_meta`): the pfns of all but the last page are decoded once,
-    and kept once checked against a boot machine, for the next handle restoring on it."""
+class ImagePfns:
+    """Where an image's ``image_pages`` pages belong, in image order, as its metadata says:
+    their original pfns, which are zero pages (ENCODED_PFN_ZERO_FLAG) and, once the metadata
+    is all in, the image indices of the data pages.
 
-    _checked: tuple[Machine, int, bool, PfnArray, BoolArray] | None = None
+    Every restore of one pass over an image (``swsim compare``) unpacks the same metadata and
+    checks it against the same machine, so the handles of a pass share one copy: the bulk of
+    the metadata is unpacked and checked once, by the first handle that gets to it
+    (:meth:`SnapshotWriteHandle.write_meta`); a page unpacked on its own
+    (:meth:`SnapshotWriteHandle.unpack_orig_pfns`) is checked and written by every handle,
+    with the same values. Nothing else writes into it.
+    """
 
-    def checked(self, machine: Machine, frames: int, zero_flags: bool) -> tuple[
-            PfnArray, BoolArray] | None:
-        """The pfns and zero flags already checked for this machine and header, or None."""
-        got = self._checked
-        if got is None or got[0] is not machine or got[1:3] != (frames, zero_flags):
-            return None
-        return got[3], got[4]
+    def __init__(self, image_pages: int) -> None:
+        self.pfns: PfnArray = np.zeros(image_pages, dtype=np.int64)
+        self.zero: BoolArray = np.zeros(image_pages, dtype=bool)
+        #: leading image pages whose pfns a handle has unpacked and checked at once
+        #: (:meth:`SnapshotWriteHandle.write_meta`): the others skip them
+        self.unpacked = 0
+        self._data_index: PfnArray | None = None
 
-    def keep(self, machine: Machine, frames: int, zero_flags: bool, pfns: PfnArray,
-             zero: BoolArray) -> None:
-        """Keep pfns and zero flags that passed the checks for this machine and header."""
-        self._checked = (machine, frames, zero_flags, pfns, zero)
+    def data_index(self) -> PfnArray:
+        """The image indices of the data pages (once every metadata page is unpacked)."""
+        if self._data_index is None:
+            self._data_index = np.flatnonzero(~self.zero)
+        return self._data_index
 
 
 class SnapshotWriteHandle:
@@ -67,7 +74,13 @@ class SnapshotWriteHandle:
     moved the drain into ``snapshot_write_finalize()``: the counts are the same).
     """
 
-    def __init__(self, strategy: Strategy, info: ImageInfo, reader: Reader | None = None) -> None:
+    def __init__(
+        self,
+        strategy: Strategy,
+        info: ImageInfo,
+        reader: Reader | None = None,
+        image: ImagePfns | None = None,
+    ) -> None:
         self.strategy = strategy
         self.ctx = strategy.ctx
         self.info = info
@@ -78,10 +91,10 @@ class SnapshotWriteHandle:
         self.pfns: PfnArray = np.zeros(0, dtype=np.int64)
         #: which image pages are zero pages (ENCODED_PFN_ZERO_FLAG), in image order
         self.zero: BoolArray = np.zeros(0, dtype=bool)
-        #: which data page (its number in the image's data) each image page was loaded as
-        #: (-1: a zero page, or not yet loaded); verification looks for it in the page's frame
-        self.loaded: PfnArray = np.zeros(0, dtype=np.int64)
-        #: data pages handed a buffer so far (the next data page's number)
+        #: the pfns and zero flags, shared with the other handles of a pass (made at
+        #: load_header() when not given)
+        self.image = image
+        #: data pages handed a buffer so far (the next data page's number; see :attr:`loaded`)
         self.nr_loaded = 0
         self.buffer = -1
         #: the next image page (data or zero) to get a buffer for
@@ -131,7 +144,8 @@ class SnapshotWriteHandle:
         :meth:`snapshot_write_next` per page would, and leave the last page in the buffer for
         :meth:`start_data` to process.
 
-        The pfns of all but the last page are unpacked and checked at once; if any of them is
+        The pfns of all but the last page are unpacked and checked at once (once for all the
+        handles of a pass: the same pages, checked against the same machine); if any of them is
         refused, the pages are processed one by one instead, for the very error the page-by-page
         path gives.
         """
@@ -141,11 +155,8 @@ class SnapshotWriteHandle:
             raise ImageError("truncated image: metadata pages missing")
         bulk = pages[:-1]
         count = len(bulk) * PFNS_PER_META_PAGE
-        key = (self.ctx.machine, self.ctx.frames, self.info.zero_page_flags)
-        known = pages.checked(*key) if isinstance(pages, MetaPages) else None
-        if known is not None:
-            pfns, zero = known
-        else:
+        assert self.image is not None
+        if self.image.unpacked < count:  # else a handle of this pass did, from these pages
             pfns, zero = decode_meta_page(b"".join(bulk), count)
             try:
                 self._check_orig_pfns(pfns, zero, -1)
@@ -154,12 +165,10 @@ class SnapshotWriteHandle:
                     buffer[:] = np.frombuffer(page, dtype=np.uint8)
                     buffer = self.snapshot_write_next()
                     assert buffer is not None
-                raise AssertionError(
-                    "metadata refused at once but accepted page by page") from None
-            if isinstance(pages, MetaPages):
-                pages.keep(*key, pfns, zero)
-        self.pfns[:count] = pfns
-        self.zero[:count] = zero
+                raise AssertionError("metadata refused at once but accepted page by page") from None
+            self.pfns[:count] = pfns
+            self.zero[:count] = zero
+            self.image.unpacked = count
         self.cur += len(bulk)
         self.reader.consumed(len(bulk))
         buffer[:] = np.frombuffer(pages[-1], dtype=np.uint8)
@@ -170,7 +179,8 @@ class SnapshotWriteHandle:
         done = self.cur
         self.cur += 1
         self._process(done - 1)
-        self._data_index = np.flatnonzero(~self.zero)
+        assert self.image is not None
+        self._data_index = self.image.data_index()
         self._data_done = 0
 
     def write_data(self, batch: PageArray) -> None:
@@ -184,10 +194,9 @@ class SnapshotWriteHandle:
         dest = self.strategy.get_buffers(start, stop, self.pfns)
         data = ~self.zero[start:stop]
         memory = self.ctx.memory
-        ids = np.arange(self.nr_loaded, self.nr_loaded + len(batch), dtype=np.int64)
+        ids = np.arange(self.nr_loaded, self.nr_loaded + len(batch), dtype=np.int32)
         self.nr_loaded += len(batch)
-        self.loaded[start:stop][data] = ids
-        memory.load(dest[data], ids, batch)
+        memory.load(dest[data], ids)
         if not data.all():
             memory.zero(dest[~data])
         self.index = stop
@@ -225,7 +234,7 @@ class SnapshotWriteHandle:
             if self.trace is not None:
                 self.trace(index, pfn, dest)
             if not self.zero[index]:
-                page_id = self.loaded[index] = self.nr_loaded
+                page_id = self.nr_loaded
                 self.nr_loaded += 1
                 self.reader.consumed(self.info.nr_meta_pages + self.nr_loaded)
                 return self.ctx.memory.load_frame(dest, page_id)
@@ -244,6 +253,20 @@ class SnapshotWriteHandle:
                 "(snapshot_image_loaded() is false, load_image() returns -ENODATA)"
             )
 
+    @property
+    def loaded(self) -> IdArray:
+        """Which data page (its number in the image's data) each image page was loaded as
+        (-1: a zero page, or not loaded); verification looks for it in the page's frame.
+
+        Both paths hand out the data pages' buffers in image order and number each page as it
+        gets its buffer (``nr_loaded``), so the ``k``-th data page of the image, and only it,
+        was loaded as number ``k``, for ``k < nr_loaded``: the array is made when asked for,
+        not kept (a word per image page for each restore of a pass)."""
+        assert self.image is not None
+        loaded = np.full(len(self.pfns), -1, dtype=np.int32)
+        loaded[self.image.data_index()[: self.nr_loaded]] = np.arange(self.nr_loaded)
+        return loaded
+
     def snapshot_image_loaded(self) -> bool:
         """``snapshot_image_loaded()``: false when ``nr_copy_pages`` (the data pages) is 0."""
         return self.info.nr_data_pages > 0
@@ -252,9 +275,9 @@ class SnapshotWriteHandle:
         """``load_header()``: size the pfn arrays and let the strategy set up (see the module
         docstring for where the header was checked)."""
         image_pages = self.info.image_pages
-        self.pfns = np.zeros(image_pages, dtype=np.int64)
-        self.zero = np.zeros(image_pages, dtype=bool)
-        self.loaded = np.full(image_pages, -1, dtype=np.int64)
+        if self.image is None:
+            self.image = ImagePfns(image_pages)
+        self.pfns, self.zero = self.image.pfns, self.image.zero
         self.strategy.load_header(self.info)
         self.check_memory("load_header")
         self.reader.after_load_header()

@@ -1,7 +1,7 @@
 """Every strategy on one image, side by side (``swsim compare``).
 
 The image is read once (so it can come from a pipe, and it is never held in memory whole):
-:func:`swsim.resume.restore.restore_each` feeds each page to every strategy, each on a fresh
+:func:`swsim.resume.restore.iter_restores` feeds each page to every strategy, each on a fresh
 boot-time machine. ``claim`` gives the lower bound on copies; each row carries its excess over
 it. A strategy that runs out of memory is a row with its error, not the end of the comparison;
 an image that is bad is an error for all, raised as such.
@@ -16,7 +16,7 @@ from typing import Any
 from swsim.errors import RestoreNoMemory, choose
 from swsim.image.source import ImageSource
 from swsim.resume.readers import READERS
-from swsim.resume.restore import RestoreOptions, restore_each
+from swsim.resume.restore import RestoreOptions, iter_restores
 from swsim.resume.stats import RestoreStats
 from swsim.resume.strategies import STRATEGIES
 
@@ -71,7 +71,10 @@ def compare(
     options = options if options is not None else RestoreOptions()
     names = list(dict.fromkeys(strategies or default_strategies(options.reader)))
     run = names if BOUND_STRATEGY in names else [*names, BOUND_STRATEGY]
-    results = dict(zip(run, restore_each(source, options, run), strict=True))
+    results: dict[str, RestoreStats | RestoreNoMemory] = {}
+    for name, done in zip(run, iter_restores(source, options, run), strict=True):
+        results[name] = done if isinstance(done, RestoreNoMemory) else done.stats
+        del done  # only the counts are kept: a restore's memory goes before the next finishes
     rows = []
     for name in names:
         result = results[name]
@@ -80,10 +83,10 @@ def compare(
                      else f"ENOMEM: {result.missing} page(s) missing")
             rows.append(CompareRow(name, result.stats, error=error, missing=result.missing))
         else:
-            rows.append(CompareRow(name, result.stats))
+            rows.append(CompareRow(name, result))
     bound = results[BOUND_STRATEGY]
     if not isinstance(bound, RestoreNoMemory):
         for row in rows:
             if row.stats is not None and row.error is None:
-                row.excess_copies = row.stats.copies - bound.stats.copies
+                row.excess_copies = row.stats.copies - bound.copies
     return rows

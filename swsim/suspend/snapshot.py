@@ -52,9 +52,10 @@ class Snapshot:
         return page_contents(self.machine.content, pfns)
 
     def write_memory(self, out: MemoryFile, batch_pages: int = BATCH_PAGES) -> None:
-        """The suspended machine's saved memory into ``out``: every saved page in its frame
-        (zero pages as zeros); every frame not saved is a hole (``snapshot --memory-out``)."""
-        pfns = self.pfns
+        """The suspended machine's saved memory into ``out``: every saved data page in its
+        frame; every other frame, a zero page's too (all zeros), is a hole
+        (``snapshot --memory-out``)."""
+        pfns = self.data_pfns
         for start in range(0, len(pfns), batch_pages):
             batch = pfns[start : start + batch_pages]
             out.write(batch, self.data_pages(batch))

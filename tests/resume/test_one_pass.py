@@ -16,6 +16,7 @@ import io
 import threading
 import tracemalloc
 import weakref
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from swsim.machine.presets import get_preset
 from swsim.resume.memory import FrameMemory
 from swsim.resume.restore import RestoreOptions, RestoreRun, restore_each, restore_run
 from swsim.resume.strategies import STRATEGIES
+from swsim.resume.strategies.safe_list import SafeList
 from swsim.runs.compare import compare
 from tests.helpers import MisplacingSafeList, image_bytes, tiny_machine
 
@@ -106,6 +108,36 @@ def test_a_misplaced_page_fails_verification_beside_strategies_that_pass(
                                                                        "claim"])
     )
     assert [r.stats.verified for r in results] == [True, False, True]
+
+
+class DoublingSafeList(MisplacingSafeList):
+    """A broken strategy: the last image page is loaded over the one before it (that page
+    written twice, the last one in no frame of its own)."""
+
+    name = "doubling"
+
+    def get_buffer(self, index: int, pfn: int) -> int:
+        frame = SafeList.get_buffer(self, index, pfn)
+        if index == self.nr_copy_pages - 2:
+            self.previous = frame
+        if index == self.nr_copy_pages - 1:
+            return self.previous
+        return frame
+
+
+@pytest.mark.parametrize("page_by_page", [False, True])
+def test_a_doubled_page_fails_verification_in_a_pass_that_shares_the_metadata(
+    monkeypatch: pytest.MonkeyPatch, page_by_page: bool
+) -> None:
+    """The restores of a pass share the image's pfns and zero flags (one copy, each handle
+    writing the values it unpacked): a broken one fails alone, the others pass."""
+    monkeypatch.setitem(STRATEGIES, "doubling", DoublingSafeList)
+    machine = replace(MACHINE, content=replace(MACHINE.content, zero=0.0))  # last page: data
+    results = runs_of(restore_each(open_image(io.BytesIO(image_bytes(machine))),
+                                   RestoreOptions(page_by_page=page_by_page),
+                                   ["eat", "doubling", "claim"]))
+    assert [r.stats.verified for r in results] == [True, False, True]
+    assert results[0].pfns is results[2].pfns  # one copy for the pass
 
 
 def test_a_strategy_out_of_memory_leaves_the_pass_and_the_others_finish() -> None:

@@ -49,6 +49,11 @@ class RawImageReader:
         view[: len(data)] = data
         return len(data)
 
+    @property
+    def pending(self) -> int:
+        """Bytes read to sniff the magic and not handed out yet."""
+        return len(self._head)
+
     def set_limit(self, nbytes: int) -> None:
         """A raw reader asks for exact byte counts already; nothing to bound."""
 

@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 
 from swsim.image.info import ImageInfo
-from swsim.kernel.types import PfnArray
+from swsim.kernel.types import Pfn32Array, PfnArray
 from swsim.resume.context import ResumeContext
 
 
@@ -34,7 +34,7 @@ class Strategy(ABC):
         self.stats = ctx.stats
         #: pbe->orig_address and pbe->address (-1: loaded directly) per image page, image order
         self.orig: PfnArray = np.zeros(0, dtype=np.int64)
-        self.address: PfnArray = np.zeros(0, dtype=np.int64)
+        self.address: Pfn32Array = np.zeros(0, dtype=np.int32)
 
     @abstractmethod
     def alloc_buffer(self) -> int:
@@ -77,5 +77,5 @@ class Strategy(ABC):
         pages ``get_buffer()`` put in a safe page (``address`` set)."""
         linked = self.address >= 0
         if np.count_nonzero(linked) == len(linked):  # every page copied (eat): no selection
-            return self.orig, self.address
-        return self.orig[linked], self.address[linked]
+            return self.orig, self.address.astype(np.int64)
+        return self.orig[linked], self.address[linked].astype(np.int64)

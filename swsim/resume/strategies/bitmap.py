@@ -171,7 +171,7 @@ class Bitmap(Strategy):
             self.ctx, div_round_up(nr_pages, PBES_PER_LINKED_PAGE), PG_SAFE,
             self._unsafe_pages_met,
         )
-        self.safe_pages_list.push_many(reserve)
+        self.safe_pages_list.extend(reserve)
         nr_pages = self.nr_image_pages - self.allocated_unsafe_pages
         unsafe = preallocate_pages(self.ctx, nr_pages, self.safe_pages_list)
         self.stats.unsafe_kept = self.allocated_unsafe_pages + unsafe
@@ -179,7 +179,7 @@ class Bitmap(Strategy):
         # weakly, so that no reference cycle keeps a finished restore's memory alive
         self.ca = ChainAllocator(weakref.proxy(self), PG_SAFE)
         self.orig = pfns
-        self.address = np.full(len(pfns), -1, dtype=np.int64)
+        self.address = np.full(len(pfns), -1, dtype=np.int32)
 
     def get_buffer(self, index: int, pfn: int) -> int:
         """Direct load into a forbidden and free frame; else a pbe and a safe page."""
@@ -234,6 +234,6 @@ class Bitmap(Strategy):
     def snapshot_write_finalize(self) -> None:
         """``memory_bm_recycle(&orig_bm)``: its pages go on ``safe_pages_list``, none freed."""
         if self.orig_bm is not None:
-            self.safe_pages_list.push_many(memory_bm_pages(self.orig_bm))
+            self.safe_pages_list.extend(memory_bm_pages(self.orig_bm))
             self.orig_bm = None
 

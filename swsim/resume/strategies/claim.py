@@ -55,7 +55,7 @@ class Claim(Strategy):
         claimed = ctx.claim_pages(pfns)
         self.stats.unsafe_kept = int(np.count_nonzero(claimed))
         self.orig = pfns
-        self.address = np.full(len(pfns), -1, dtype=np.int64)
+        self.address = np.full(len(pfns), -1, dtype=np.int32)
         need = np.flatnonzero(~claimed)
         self.pbe_pages = ctx.get_zeroed_pages(pagedir_pages(len(need))).tolist()
         self.address[need] = ctx.get_zeroed_pages(len(need))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from swsim.kernel.types import PfnArray
+from swsim.kernel.types import Pfn32Array, PfnArray
 from swsim.resume.context import ResumeContext
 from swsim.resume.strategies.pages import get_image_pages
 from swsim.resume.strategies.swsusp2006 import Swsusp2006
@@ -28,19 +28,19 @@ class Eat(Swsusp2006):
         #: the eaten pages in the order met, in chunks (the kernel's list has the last first)
         self.eaten_pages: list[PfnArray] = []
         #: every frame eaten, in the order met (eaten_pages is emptied when they are freed)
-        self._eaten_record: list[PfnArray] = []
+        self._eaten_record: list[Pfn32Array] = []
 
     def unsafe_pages_met(self, pfns: PfnArray) -> None:
         """Keep the unsafe pages met on ``eaten_pages`` until the image is allocated."""
         self.eaten_pages.append(pfns)
-        self._eaten_record.append(pfns)
+        self._eaten_record.append(pfns.astype(np.int32))
         self.stats.eaten += len(pfns)
 
     def frames_eaten(self) -> PfnArray:
         """Every frame ``alloc_image_page()`` ate."""
         if not self._eaten_record:
             return np.zeros(0, dtype=np.int64)
-        return np.concatenate(self._eaten_record)
+        return np.concatenate(self._eaten_record, dtype=np.int64)
 
     def release_eaten_pages(self) -> None:
         """Free the eaten pages, head of the list (the last one eaten) first."""
@@ -65,4 +65,4 @@ class Eat(Swsusp2006):
 
     def get_buffers(self, start: int, stop: int, pfns: PfnArray) -> PfnArray:
         """Every page into its pbe's safe page."""
-        return self.address[start:stop]
+        return self.address[start:stop].astype(np.int64)

@@ -91,7 +91,7 @@ class Swsusp2006(Strategy):
         """
         self.mark_unsafe_pages(pfns)
         self.orig = pfns
-        self.address = np.full(len(pfns), -1, dtype=np.int64)
+        self.address = np.full(len(pfns), -1, dtype=np.int32)
         safe_pagedir = self.alloc_pagedir(self.nr_copy_pages, True)
         self.free_pagedir(self.pagedir, False)
         self.pagedir = safe_pagedir
