@@ -67,6 +67,19 @@ def pages_per_zone(pfns: PfnArray, frames: int, increasing: bool = False) -> dic
     return {zone.name: int(below[i + 1] - below[i]) for i, zone in enumerate(zones)}
 
 
+def runs_per_zone(starts: PfnArray, lengths: PfnArray, frames: int) -> dict[str, int]:
+    """:func:`pages_per_zone` of the frames of runs (``lengths[i]`` frames from
+    ``starts[i]``), counted from the runs: each run's overlap with each zone."""
+    zones = machine_zones(frames)
+    ends = starts + lengths
+    bounds = _bounds(zones)
+    return {
+        zone.name: int(np.clip(np.minimum(ends, bounds[i + 1]) - np.maximum(starts, bounds[i]),
+                               0, None).sum())
+        for i, zone in enumerate(zones)
+    }
+
+
 def zone_cuts(pfns: PfnArray, zones: tuple[Zone, ...]) -> list[int]:
     """Where increasing ``pfns`` cross into each zone and past the last: zone ``i`` holds
     ``pfns[cuts[i]:cuts[i + 1]]``."""
@@ -83,10 +96,11 @@ def zone_stats(
     pfns: PfnArray,
     zero: BoolArray,
     copied: PfnArray,
-    allocated: PfnArray,
+    allocations: dict[str, int],
 ) -> dict[str, dict[str, int]]:
     """Per zone: image pages, zero pages, pages loaded directly, pages copied (by original
-    frame) and page allocations (by the frame handed out; phantom frames are in no zone).
+    frame) and page allocations (``allocations``: by the frame handed out, phantom frames
+    in no zone; :meth:`swsim.resume.context.ResumeContext.allocations_per_zone`).
 
     ``pfns`` are the image's, in image order (increasing: the metadata is refused otherwise),
     ``zero`` says which are zero pages, ``copied`` are original frames in image order."""
@@ -96,7 +110,6 @@ def zone_stats(
     zeros = {zone.name: int(np.count_nonzero(zero[cuts[i] : cuts[i + 1]]))
              for i, zone in enumerate(zones)}
     copies = pages_per_zone(copied, frames, increasing=True)
-    allocations = pages_per_zone(allocated, frames)
     return {
         name: {
             "image_pages": image[name],

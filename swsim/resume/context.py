@@ -14,6 +14,7 @@ import numpy as np
 
 from swsim.kernel.frame_bits import FrameBits
 from swsim.kernel.types import BoolArray, Pfn32Array, PfnArray
+from swsim.kernel.zones import runs_per_zone
 from swsim.machine.model import FRAME_USED, Machine
 from swsim.resume.allocators import make_allocator
 from swsim.resume.memory import FrameMemory
@@ -121,6 +122,16 @@ class ResumeContext:
         frames = np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64)
         frames += np.repeat(starts - (ends - lengths), lengths)
         return np.concatenate([frames, singles])
+
+    def allocations_per_zone(self) -> dict[str, int]:
+        """:func:`~swsim.kernel.zones.pages_per_zone` of :meth:`allocated_pfns`, from the runs
+        (no array of every frame)."""
+        singles = np.array(self._allocated_singles, dtype=np.int64)
+        starts = np.concatenate([*(run[0] for run in self._allocated_runs), singles],
+                                dtype=np.int64)
+        lengths = np.concatenate([*(run[1] for run in self._allocated_runs),
+                                  np.ones(len(singles), dtype=np.int64)], dtype=np.int64)
+        return runs_per_zone(starts, lengths, self.frames)
 
     def claim_pages(self, pfns: PfnArray) -> BoolArray:
         """Take the frames ``pfns`` (increasing) themselves where they are free (allocations,
