@@ -474,12 +474,12 @@ def _made_at(pfns: PfnArray, start: PfnArray, order: PfnArray, frames: int) -> t
     # Over every frame: each freed frame's index in pfns, and the largest of them from each
     # block's start to the next's (between blocks no frame was freed: it would be in a block
     # of its own)
-    last = np.full(frames, -1, dtype=np.int64)
-    last[pfns] = np.arange(len(pfns), dtype=np.int64)
+    last = np.full(frames, -1, dtype=np.int32)  # an index into pfns: fewer than 2^31
+    last[pfns] = np.arange(len(pfns), dtype=np.int32)
     first = np.zeros(frames, dtype=bool)
     first[start] = True
     starts = np.flatnonzero(first)
-    made = np.maximum.reduceat(last, starts)
+    made = np.maximum.reduceat(last, starts).astype(np.int64)
     return starts, made
 
 
