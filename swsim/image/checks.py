@@ -42,12 +42,14 @@ def check_pfns(pfns: PfnArray, previous: int, frames: int) -> None:
     """Metadata pfns: in range and strictly increasing after ``previous`` (-1 at the start)."""
     if not len(pfns):
         return
+    steps = np.diff(pfns, prepend=previous)
+    if steps.min() > 0 and pfns[0] >= 0 and pfns[-1] < frames:
+        return  # increasing from previous, and inside memory at both ends: all are
     bad = (pfns < 0) | (pfns >= frames)
     if bad.any():
         raise ImageError(
             f"corrupted image: Memory map mismatch (pfn {int(pfns[bad][0])} beyond {frames})"
         )
-    steps = np.diff(np.concatenate([[previous], pfns]))
     if not (steps > 0).all():
         at = int(np.argmax(steps <= 0))
         raise ImageError(

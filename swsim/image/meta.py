@@ -20,9 +20,10 @@ from swsim.kernel.types import BoolArray, PfnArray, WordArray
 
 def encode_meta_pfns(pfns: PfnArray, zero: BoolArray | None) -> WordArray:
     """Metadata entries: each pfn, with ENCODED_PFN_ZERO_FLAG set where ``zero`` is True."""
-    encoded: WordArray = np.asarray(pfns, dtype=np.uint64).copy()
-    if zero is not None:
-        encoded[zero] |= np.uint64(ENCODED_PFN_ZERO_FLAG)
+    encoded: WordArray = np.array(pfns, dtype=np.uint64)
+    if zero is not None:  # each zero flag shifted up to the flag's bit
+        flag_bit = np.uint64(ENCODED_PFN_ZERO_FLAG.bit_length() - 1)
+        encoded |= np.asarray(zero, dtype=np.uint64) << flag_bit
     return encoded
 
 

@@ -22,6 +22,9 @@ _BITS = np.array([1 << bit for bit in range(8)], dtype=np.uint8)
 _LOOP_PFNS = 24
 #: Pfns spread over at most this many frames each are set through the bytes they span.
 _DENSE_SPAN = 16
+#: At least one pfn per this many bits: read and write through every bit, unpacked (cheaper
+#: than finding the span the pfns cover, or than reading each pfn's byte and bit).
+_WHOLE_SPAN = 8
 #: Bytes scanned per numpy step by :meth:`FrameBits.find_next_bit` (4096 frames).
 _SCAN_BYTES = 512
 #: Bytes unpacked per step by :meth:`FrameBits.ranges` (2^20 frames).
@@ -171,6 +174,9 @@ class FrameBits:
         if len(pfns) <= _LOOP_PFNS:
             view = self._view
             return np.array([view[at >> 3] >> (at & 7) & 1 for at in pfns.tolist()], dtype=bool)
+        if _WHOLE_SPAN * len(pfns) >= self.size:
+            every: BoolArray = np.unpackbits(self.bytes, bitorder="little").view(bool)
+            return every[pfns]
         out: BoolArray = (self.bytes[pfns >> 3] & _BITS[pfns & 7]) != 0
         return out
 
@@ -201,6 +207,11 @@ class FrameBits:
                 view[at >> 3] = view[at >> 3] | 1 << (at & 7) if value else \
                     view[at >> 3] & ~(1 << (at & 7))
             return
+        if _WHOLE_SPAN * len(pfns) >= self.size:
+            every = np.unpackbits(self.bytes, bitorder="little").view(bool)
+            every[pfns] = value
+            self.bytes[:] = np.packbits(every, bitorder="little")
+            return
         if len(pfns) > 4 * _LOOP_PFNS and self._set_dense(pfns, value):
             return
         where: PfnArray = pfns >> 3
@@ -208,6 +219,29 @@ class FrameBits:
             np.bitwise_or.at(self.bytes, where, _BITS[pfns & 7])
         else:
             np.bitwise_and.at(self.bytes, where, ~_BITS[pfns & 7])
+
+    def set_clear(self, pfns: PfnArray) -> bool:
+        """Set the bits of distinct ``pfns`` if every one of them is clear (False, and nothing
+        set, when any is set already or a pfn repeats): a double free refused at once."""
+        pfns = self._pfns(pfns)
+        if _WHOLE_SPAN * len(pfns) < self.size:
+            if self[pfns].any():
+                return False
+            before = self.count()
+            self[pfns] = True
+            if self.count() == before + len(pfns):
+                return True
+            self[pfns] = False  # a pfn repeats: undo
+            return False
+        every = np.unpackbits(self.bytes, bitorder="little").view(bool)
+        if every[pfns].any():
+            return False
+        before = int(np.count_nonzero(every))
+        every[pfns] = True
+        if int(np.count_nonzero(every)) != before + len(pfns):
+            return False  # a pfn repeats (the bytes are untouched)
+        self.bytes[:] = np.packbits(every, bitorder="little")
+        return True
 
     def _set_dense(self, pfns: PfnArray, value: bool) -> bool:
         """Set dense ``pfns`` (runs of frames, as allocators hand them out) through the bytes

@@ -14,7 +14,9 @@ not stored in the leaf frames; the strategy keeps the pfns a bitmap holds in num
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
 from swsim.kernel.constants import PAGE_SIZE, SIZEOF_LONG, div_round_up
@@ -44,6 +46,35 @@ class PageSource(Protocol):
 
     def free_image_page(self, pfn: int, clear_nosave_free: bool) -> None:
         """``free_image_page()``: give a page back."""
+
+
+class PrefetchedPages:
+    """A :class:`PageSource` that hands out, in order, pages allocated beforehand.
+
+    :func:`memory_bm_create` takes every page of a bitmap through one helper when no page is
+    freed meanwhile and ``__get_safe_page()`` has no list to pop (see
+    :meth:`swsim.resume.strategies.bitmap.Bitmap.memory_bm_create`): the pages can then be
+    allocated at once, :func:`bitmap_cost` of them, and laid out in the kernel's order here.
+    """
+
+    def __init__(self, pages: Iterable[int]) -> None:
+        self._pages = iter(pages)
+
+    def get_image_page(self, safe_needed: bool) -> int:
+        """The next page allocated beforehand."""
+        return next(self._pages)
+
+    def get_safe_page(self) -> int:
+        """The next page allocated beforehand."""
+        return next(self._pages)
+
+    def free_image_page(self, pfn: int, clear_nosave_free: bool) -> None:
+        """Never called while a bitmap is created."""
+        raise AssertionError("a bitmap being created frees no page")
+
+    def unused(self) -> int:
+        """How many pages were left over (0 when the count was right)."""
+        return sum(1 for _ in self._pages)
 
 
 class ChainAllocator:
@@ -201,8 +232,10 @@ def memory_bm_free(source: PageSource, bm: MemoryBitmap, clear_nosave_free: bool
     bm.zones, bm.p_list = [], []
 
 
+@lru_cache(maxsize=16)
 def bitmap_cost(zones: tuple[Zone, ...]) -> int:
-    """Pages one memory bitmap of these zones takes (for reports and tests)."""
+    """Pages one memory bitmap of these zones takes (for reports, tests and the allocation of
+    a bitmap's pages at once; cached: the zones of a few machine sizes)."""
 
     class _Counter:
         pages = 0

@@ -52,15 +52,43 @@ def machine_zones(frames: int) -> tuple[Zone, ...]:
     )
 
 
-def pages_per_zone(pfns: PfnArray, frames: int) -> dict[str, int]:
-    """How many of ``pfns`` fall in each populated zone (every zone listed, even at 0)."""
+def pages_per_zone(pfns: PfnArray, frames: int, increasing: bool = False) -> dict[str, int]:
+    """How many of ``pfns`` fall in each populated zone (every zone listed, even at 0).
+
+    The zones follow one another from pfn 0 (which counts in DMA), so each count is the
+    difference of two counts of pfns below a bound (found by bisection when the caller knows
+    ``pfns`` are ``increasing``)."""
     pfns = np.asarray(pfns, dtype=np.int64)
     zones = machine_zones(frames)
-    starts = [0, *(zone.start_pfn for zone in zones[1:])]  # pfn 0 counts in DMA
+    if increasing:
+        below = zone_cuts(pfns, zones)
+    else:
+        below = [int(np.count_nonzero(pfns < bound)) for bound in _bounds(zones)]
+    return {zone.name: int(below[i + 1] - below[i]) for i, zone in enumerate(zones)}
+
+
+def runs_per_zone(starts: PfnArray, lengths: PfnArray, frames: int) -> dict[str, int]:
+    """:func:`pages_per_zone` of the frames of runs (``lengths[i]`` frames from
+    ``starts[i]``), counted from the runs: each run's overlap with each zone."""
+    zones = machine_zones(frames)
+    ends = starts + lengths
+    bounds = _bounds(zones)
     return {
-        zone.name: int(((pfns >= start) & (pfns < zone.end_pfn)).sum())
-        for zone, start in zip(zones, starts, strict=True)
+        zone.name: int(np.clip(np.minimum(ends, bounds[i + 1]) - np.maximum(starts, bounds[i]),
+                               0, None).sum())
+        for i, zone in enumerate(zones)
     }
+
+
+def zone_cuts(pfns: PfnArray, zones: tuple[Zone, ...]) -> list[int]:
+    """Where increasing ``pfns`` cross into each zone and past the last: zone ``i`` holds
+    ``pfns[cuts[i]:cuts[i + 1]]``."""
+    cuts: list[int] = np.searchsorted(pfns, _bounds(zones)).tolist()
+    return cuts
+
+
+def _bounds(zones: tuple[Zone, ...]) -> tuple[int, ...]:
+    return (0, *(zone.end_pfn for zone in zones))
 
 
 def zone_stats(
@@ -68,14 +96,20 @@ def zone_stats(
     pfns: PfnArray,
     zero: BoolArray,
     copied: PfnArray,
-    allocated: PfnArray,
+    allocations: dict[str, int],
 ) -> dict[str, dict[str, int]]:
     """Per zone: image pages, zero pages, pages loaded directly, pages copied (by original
-    frame) and page allocations (by the frame handed out; phantom frames are in no zone)."""
-    image = pages_per_zone(pfns, frames)
-    zeros = pages_per_zone(pfns[zero], frames)
-    copies = pages_per_zone(copied, frames)
-    allocations = pages_per_zone(allocated, frames)
+    frame) and page allocations (``allocations``: by the frame handed out, phantom frames
+    in no zone; :meth:`swsim.resume.context.ResumeContext.allocations_per_zone`).
+
+    ``pfns`` are the image's, in image order (increasing: the metadata is refused otherwise),
+    ``zero`` says which are zero pages, ``copied`` are original frames in image order."""
+    zones = machine_zones(frames)
+    cuts = zone_cuts(np.asarray(pfns, dtype=np.int64), zones)
+    image = {zone.name: cuts[i + 1] - cuts[i] for i, zone in enumerate(zones)}
+    zeros = {zone.name: int(np.count_nonzero(zero[cuts[i] : cuts[i + 1]]))
+             for i, zone in enumerate(zones)}
+    copies = pages_per_zone(copied, frames, increasing=True)
     return {
         name: {
             "image_pages": image[name],

@@ -12,6 +12,7 @@ per page, no per-word hashing.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 
@@ -34,11 +35,13 @@ KIND_ZERO, KIND_TEXT, KIND_RANDOM = 0, 1, 2
 def splitmix64(x: WordArray) -> WordArray:
     """The splitmix64 finaliser over a uint64 array (wrapping arithmetic)."""
     with np.errstate(over="ignore"):
-        z = x + _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-        out: WordArray = z ^ (z >> np.uint64(31))
-        return out
+        z: WordArray = x + _GOLDEN  # then in place: one array, not one per step
+        z ^= z >> np.uint64(30)
+        z *= _M1
+        z ^= z >> np.uint64(27)
+        z *= _M2
+        z ^= z >> np.uint64(31)
+        return z
 
 
 #: Every seed swsim takes (content, allocator, generator): what the content generator's
@@ -71,11 +74,17 @@ def _pools(seed: int) -> tuple[WordArray, WordArray]:
 def page_kinds(spec: ContentSpec, pfns: PfnArray | WordArray) -> StateArray:
     """KIND_ZERO, KIND_TEXT or KIND_RANDOM for each pfn."""
     key = splitmix64(pfns.astype(np.uint64) ^ np.uint64((spec.seed * 0x1F1F) & (2**64 - 1)))
-    u = (key >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-    kinds = np.full(len(pfns), KIND_RANDOM, dtype=np.uint8)
-    kinds[u < spec.zero + spec.text] = KIND_TEXT
-    kinds[u < spec.zero] = KIND_ZERO
+    # u = (key >> 11) / 2**53 is exact in a double, so u < f exactly when the integer
+    # key >> 11 is below ceil(f * 2**53): the kinds by two integer comparisons
+    key >>= np.uint64(11)
+    kinds: StateArray = (key >= _unit_bound(spec.zero)).view(np.uint8)
+    kinds += key >= _unit_bound(spec.zero + spec.text)  # KIND_ZERO 0, KIND_TEXT 1, KIND_RANDOM 2
     return kinds
+
+
+def _unit_bound(fraction: float) -> int:
+    """The least 53-bit integer k with ``k / 2**53 >= fraction`` (``fraction`` in [0, 1])."""
+    return math.ceil(fraction * float(1 << 53))
 
 
 def page_contents(spec: ContentSpec, pfns: PfnArray | WordArray) -> PageArray:

@@ -144,6 +144,16 @@ class Machine:
         found: StateArray = states[np.searchsorted(bounds, pfns, side="right")]
         return found
 
+    def first_reserved(self, pfns: PfnArray) -> int:
+        """The first of increasing ``pfns`` that is reserved at boot, or -1: a bisection per
+        reserved range, not a lookup per pfn."""
+        found = -1
+        for start, end in self.boot_reserved:
+            at = int(np.searchsorted(pfns, start))
+            if at < len(pfns) and pfns[at] < end and (found < 0 or pfns[at] < found):
+                found = int(pfns[at])
+        return found
+
     @cached_property
     def _boot_steps(self) -> tuple[PfnArray, StateArray]:
         """The boot state as a step function: ``states[i]`` holds from ``bounds[i - 1]`` up

@@ -86,8 +86,10 @@ def generate_machine(
     footprint: BootFootprint | None = None,
     seed: int = 1,
     name: str = "generated",
+    content: ContentSpec | None = None,
 ) -> Machine:
-    """A machine whose saved memory is scattered in extents of 64 to 4096 frames.
+    """A machine whose saved memory is scattered in extents of 64 to 4096 frames (``content``:
+    its pages' contents, by default those of ``ContentSpec(seed=seed)``).
 
     Above 4 GiB the extents grow with memory (64 to 4096 frames per 4 GiB), so that a machine
     of any size has a few hundred extents and its description fits in the image header.
@@ -131,7 +133,7 @@ def generate_machine(
         nosave=((0, low),),
         boot_used=_merge(used),
         boot_reserved=((0, low),),
-        content=ContentSpec(seed=seed),
+        content=content if content is not None else ContentSpec(seed=seed),
         name=name,
         classes=generated_classes(frames, saveable, (kernel, mem_map), seed),
     )

@@ -56,7 +56,12 @@ def ranges_pfns(ranges: Sequence[Range]) -> PfnArray:
     """All pfns of sorted disjoint ranges, increasing, as int64."""
     if not ranges:
         return np.zeros(0, dtype=np.int64)
-    return np.concatenate([np.arange(s, e, dtype=np.int64) for s, e in ranges])
+    bounds = np.array(ranges, dtype=np.int64).reshape(-1, 2)
+    lengths = bounds[:, 1] - bounds[:, 0]
+    # each range's pfns are its start plus their place among all pfns, less those before it
+    shift = np.repeat(bounds[:, 0] - (np.cumsum(lengths) - lengths), lengths)
+    pfns: PfnArray = shift + np.arange(len(shift), dtype=np.int64)
+    return pfns
 
 
 #: Frames compared per step by :func:`mask_ranges`.

@@ -14,6 +14,7 @@ import numpy as np
 
 from swsim.kernel.frame_bits import FrameBits
 from swsim.kernel.types import BoolArray, Pfn32Array, PfnArray
+from swsim.kernel.zones import runs_per_zone
 from swsim.machine.model import FRAME_USED, Machine
 from swsim.resume.allocators import make_allocator
 from swsim.resume.memory import FrameMemory
@@ -61,7 +62,11 @@ class ResumeContext:
 
         Only those frames matter: verification reads image frames, and a free frame that no
         restore writes is wrong only if its page is non-zero, which verification sees anyway.
+        Counts only (``stats.no_data``), nothing is loaded, copied or verified: no frame's
+        contents are read after ``prepare_image()``, so none is poisoned.
         """
+        if self.stats.no_data:
+            return
         self.memory.poison(pfns[self.machine.boot_state_of(pfns) == FRAME_USED])
 
     def get_zeroed_page(self) -> int:
@@ -118,6 +123,16 @@ class ResumeContext:
         frames += np.repeat(starts - (ends - lengths), lengths)
         return np.concatenate([frames, singles])
 
+    def allocations_per_zone(self) -> dict[str, int]:
+        """:func:`~swsim.kernel.zones.pages_per_zone` of :meth:`allocated_pfns`, from the runs
+        (no array of every frame)."""
+        singles = np.array(self._allocated_singles, dtype=np.int64)
+        starts = np.concatenate([*(run[0] for run in self._allocated_runs), singles],
+                                dtype=np.int64)
+        lengths = np.concatenate([*(run[1] for run in self._allocated_runs),
+                                  np.ones(len(singles), dtype=np.int64)], dtype=np.int64)
+        return runs_per_zone(starts, lengths, self.frames)
+
     def claim_pages(self, pfns: PfnArray) -> BoolArray:
         """Take the frames ``pfns`` (increasing) themselves where they are free (allocations,
         kernel: ``take_page_off_buddy()``); returns which were taken."""
@@ -149,8 +164,11 @@ class ResumeContext:
     def free_pages(self, pfns: PfnArray) -> None:
         """:meth:`free_page` for each of ``pfns`` in order, at once."""
         real = pfns < self.frames
-        self._phantoms_free.extend(pfns[~real].tolist())
-        self.allocator.free_pages(pfns[real])
+        if real.all():  # no phantom frame among them (the common case): no copies
+            self.allocator.free_pages(pfns)
+        else:
+            self._phantoms_free.extend(pfns[~real].tolist())
+            self.allocator.free_pages(pfns[real])
         self.stats.frees += len(pfns)
         self.held -= len(pfns)
 

@@ -25,7 +25,6 @@ from swsim.image.info import ImageInfo
 from swsim.image.meta import decode_meta_page
 from swsim.kernel.constants import PFNS_PER_META_PAGE
 from swsim.kernel.types import BoolArray, PageArray, PfnArray
-from swsim.machine.model import FRAME_RESERVED
 from swsim.resume.memory import IdArray
 from swsim.resume.readers import Reader
 from swsim.resume.strategies.base import Strategy
@@ -303,17 +302,16 @@ class SnapshotWriteHandle:
             raise ImageError(
                 "corrupted image: zero-page flag in the metadata of an image without zero pages"
             )
-        check_pfns(pfns, previous, self.ctx.frames)
-        reserved = self.ctx.machine.boot_state_of(pfns) == FRAME_RESERVED
-        if reserved.any():
+        check_pfns(pfns, previous, self.ctx.frames)  # so they increase
+        reserved = self.ctx.machine.first_reserved(pfns)
+        if reserved >= 0:
             raise MachineMismatch(
-                f"Memory map mismatch: image pfn {int(pfns[reserved][0])} is reserved "
-                "on this machine at boot"
+                f"Memory map mismatch: image pfn {reserved} is reserved on this machine at boot"
             )
 
     def prepare_image(self) -> None:
         """Check the zero pages against the header, then the strategy's ``prepare_image()``."""
-        nr_zero = int(self.zero.sum())
+        nr_zero = int(np.count_nonzero(self.zero))
         if nr_zero != self.info.nr_zero_pages:
             raise ImageError(
                 f"corrupted image: {nr_zero} zero pages in the metadata, "

@@ -369,7 +369,7 @@ class _Pass:
             stats.verified = verify_memory(ctx.memory, handle.pfns, handle.zero, handle.loaded)
             if self.memory_file is not None:
                 ctx.memory.write_out(self.memory_file, handle.pfns, handle.zero)
-        allocated = ctx.allocated_pfns()
-        stats.zones = zone_stats(ctx.frames, handle.pfns, handle.zero, orig, allocated)
+        allocations = ctx.allocations_per_zone()
+        stats.zones = zone_stats(ctx.frames, handle.pfns, handle.zero, orig, allocations)
         stats.notes = ctx.allocator.report()
         return RestoreRun(stats, ctx, handle.pfns, handle.strategy)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from swsim import __version__
@@ -27,7 +26,7 @@ from swsim.errors import SuspendNoMemory
 from swsim.image.snapshot_source import SnapshotSource
 from swsim.image.writer import WriteOptions
 from swsim.machine.footprint import BootFootprint
-from swsim.machine.model import Machine
+from swsim.machine.model import ContentSpec, Machine
 from swsim.machine.presets import generate_machine
 from swsim.resume.restore import RestoreOptions
 from swsim.runs.compare import CompareRow, compare
@@ -69,9 +68,8 @@ def point_machine(
     """The machine of a point: ``swsim machine --generate`` with these options, and the
     content mix."""
     footprint = BootFootprint.from_mib(load_address_mib, kernel_mib, early_mib, struct_page_bytes)
-    machine = generate_machine(frames, saved_fraction, footprint, seed)
-    content = replace(machine.content, zero=content_zero, text=content_text)
-    return replace(machine, content=content)
+    content = ContentSpec(seed=seed, zero=content_zero, text=content_text)
+    return generate_machine(frames, saved_fraction, footprint, seed, content=content)
 
 
 def point_snapshot(

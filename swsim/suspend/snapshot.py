@@ -40,7 +40,7 @@ class Snapshot:
     @property
     def nr_zero_pages(self) -> int:
         """Image pages saved as a flagged pfn only."""
-        return int(self.zero.sum())
+        return int(np.count_nonzero(self.zero))
 
     @property
     def data_pfns(self) -> PfnArray:

@@ -78,3 +78,18 @@ def test_frame_bits_runs_across_chunks() -> None:
     assert bits.count() == int(model.sum())
     assert bits.find_next_bit((1 << 20) + 3) == (1 << 20) + 9
     assert bits.find_last_bit((1 << 20) + 9) == (1 << 20) + 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 3000), st.data())
+def test_set_clear_sets_only_clear_distinct_pfns(size: int, data: st.DataObject) -> None:
+    """A double free refused at once: nothing changes if any pfn is set already or repeats."""
+    model = np.array(data.draw(st.lists(st.booleans(), min_size=size, max_size=size)))
+    bits = FrameBits.from_mask(model)
+    pfns = np.array(data.draw(st.lists(st.integers(0, size - 1), max_size=2 * size)),
+                    dtype=np.int64)
+    ok = not model[pfns].any() and len(set(pfns.tolist())) == len(pfns)
+    assert bits.set_clear(pfns) == ok
+    if ok:
+        model[pfns] = True
+    assert np.array_equal(np.asarray(bits), model)

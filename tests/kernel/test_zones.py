@@ -5,7 +5,11 @@ from __future__ import annotations
 import io
 import json
 
-from swsim.kernel.zones import machine_zones
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from swsim.kernel.zones import machine_zones, pages_per_zone, runs_per_zone
 from tests.helpers import image_bytes_zero, restore_image, run_cli, tiny_machine
 
 
@@ -38,3 +42,18 @@ def test_restore_json_carries_the_zones() -> None:
     data = json.loads(proc.stdout)
     assert set(data["zones"]) == {"DMA", "DMA32"}
     assert data["zones"]["DMA"]["image_pages"] == 4096 - 100
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 1 << 21), st.lists(st.tuples(st.integers(0, 1 << 21),
+                                                   st.integers(0, 5000)), max_size=30))
+def test_runs_per_zone_counts_the_frames_of_the_runs(
+    frames: int, runs: list[tuple[int, int]]
+) -> None:
+    """Allocations per zone from runs of frames: as counting every frame (pfn 0 in DMA,
+    frames above memory, phantom frames, in none)."""
+    starts = np.array([start for start, _ in runs], dtype=np.int64)
+    lengths = np.array([length for _, length in runs], dtype=np.int64)
+    pfns = np.concatenate([np.arange(s, s + n) for s, n in runs] or [np.zeros(0)]).astype(
+        np.int64)
+    assert runs_per_zone(starts, lengths, frames) == pages_per_zone(pfns, frames)

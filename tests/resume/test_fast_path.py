@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from swsim.errors import RestoreNoMemory, SwsimError
+from swsim.kernel.frame_bits import FrameBits
 from swsim.resume.allocators import ALLOCATORS, make_allocator
 from swsim.resume.strategies import STRATEGIES
 from tests.helpers import (
@@ -53,6 +54,40 @@ def test_alloc_many_hands_out_what_single_allocations_would(
             one.free_page(pfn)
             many.free_page(pfn)
     assert np.array_equal(one.free, many.free) and one.nr_free == many.nr_free
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    allocator=st.sampled_from(sorted(ALLOCATORS)),
+    seed=st.integers(0, 2**16),
+    frames=st.integers(16, 3000),
+    nr_first=st.integers(0, 800),
+    skipped=st.floats(0, 1),
+    nr_pages=st.integers(1, 1500),
+)
+def test_allocations_for_counts_what_single_allocations_take(
+    allocator: str, seed: int, frames: int, nr_first: int, skipped: float, nr_pages: int
+) -> None:
+    """The look-ahead of get_image_pages(): the allocations that meet ``nr_pages`` frames
+    outside ``skip`` (every free frame when there are fewer), never more."""
+    rng = random.Random(seed)
+    free = np.array([rng.random() < 0.7 for _ in range(frames)])
+    skip = FrameBits.from_mask(np.array([rng.random() < skipped for _ in range(frames)]))
+    alloc = make_allocator(allocator, free, seed)
+    for pfn in alloc.alloc_many(nr_first).tolist()[::3]:  # some frees in between
+        alloc.free_page(pfn)
+    ahead = alloc.allocations_for(nr_pages, skip)
+    taken = met = 0
+    while met < nr_pages:
+        pfn = alloc.alloc()
+        if pfn < 0:
+            break
+        taken += 1
+        met += not skip[pfn]
+    if allocator == "buddy":  # it looks ahead exactly
+        assert ahead == taken
+    else:  # the others do not look ahead: they answer nr_pages, and the caller loops
+        assert ahead == nr_pages
 
 
 @settings(max_examples=30, deadline=None)

@@ -59,6 +59,17 @@ class PageAllocator(ABC):
             out.append(pfn)
         return np.array(out, dtype=np.int64)
 
+    def allocations_for(self, nr_pages: int, skip: FrameBits) -> int:
+        """How many :meth:`alloc` calls from now, nothing freed in between, hand out
+        ``nr_pages`` frames whose bit in ``skip`` is clear: the place of the ``nr_pages``-th such
+        frame in the allocator's order (every free frame when fewer are clear).
+
+        An allocation loop that keeps the frames it must skip (``get_image_page()``'s unsafe
+        pages) can then ask for them all at once. This base class does not look ahead: it
+        answers ``nr_pages``, a lower bound, and the caller loops.
+        """
+        return nr_pages
+
     def _take_many(self, pfns: PfnArray) -> PfnArray:
         self.free[pfns] = False
         self.nr_free -= len(pfns)
@@ -80,11 +91,8 @@ class PageAllocator(ABC):
 
     def _free_many(self, pfns: PfnArray) -> None:
         """Mark ``pfns`` free, refusing a double free (for the vectorised ``free_pages``)."""
-        if self.free[pfns].any():
-            raise AssertionError("double free among the pfns freed")
-        self.free[pfns] = True
-        if self.free.count() != self.nr_free + len(pfns):
-            raise AssertionError("a pfn freed twice at once")
+        if not self.free.set_clear(pfns):
+            raise AssertionError("double free among the pfns freed (or a pfn freed twice)")
         self.nr_free += len(pfns)
 
     def _freed(self, pfn: int) -> None:  # noqa: B027 - optional hook

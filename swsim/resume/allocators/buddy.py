@@ -21,10 +21,13 @@ order-0 pages anyway), no migratetypes, watermarks, ``lowmem_reserve`` or page s
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 
 import numpy as np
+import numpy.typing as npt
 
+from swsim.kernel.frame_bits import FrameBits
 from swsim.kernel.types import BoolArray, PfnArray
 from swsim.kernel.zones import Zone, machine_zones
 from swsim.resume.allocators.base import FreeFrames, PageAllocator
@@ -35,6 +38,19 @@ NR_PAGE_ORDERS = MAX_PAGE_ORDER + 1
 _NONE = -1
 #: From this many pages on, frees and takes are done at once (fewer: one by one, as cheap).
 BULK_PAGES = 64
+#: At most this many frames spanned per frame freed at once: found over the span, not sorted.
+_WHOLE_SPAN = 8
+#: Boot-time free lists kept for reuse (:func:`_boot_lists`): a sweep restores many images on
+#: machines of one boot footprint, whose lists at boot are the same.
+BOOT_LISTS_CACHED = 4
+
+#: The free lists as ``memblock_free_all()`` leaves them: block orders, next and previous
+#: links, heads, tails and lengths per zone and order.
+_BootLists = tuple[dict[int, int], dict[int, int], dict[int, int], list[list[int]],
+                   list[list[int]], list[list[int]]]
+#: A bitmap's bytes (:attr:`FrameBits.bytes`: bit ``pfn & 7`` of byte ``pfn >> 3``).
+ByteArray = npt.NDArray[np.uint8]
+_boot_lists_cache: OrderedDict[bytes, _BootLists] = OrderedDict()
 
 
 class BuddyAllocator(PageAllocator):
@@ -59,7 +75,26 @@ class BuddyAllocator(PageAllocator):
         self._tail = [[_NONE] * NR_PAGE_ORDERS for _ in range(nr_zones)]
         self.nr_free_blocks = [[0] * NR_PAGE_ORDERS for _ in range(nr_zones)]
         self._zone_ends = [zone.end_pfn for zone in self.zones]
-        self.memblock_free_all()
+        self._boot_lists()
+
+    def _boot_lists(self) -> None:
+        """:meth:`memblock_free_all`, or a copy of the lists it made for the same free frames
+        (the cache holds the last :data:`BOOT_LISTS_CACHED` boot states, by their bytes)."""
+        key = self.free.size.to_bytes(8, "little") + self.free.bytes.tobytes()
+        cached = _boot_lists_cache.get(key)
+        if cached is None:
+            self.memblock_free_all()
+            _boot_lists_cache[key] = self._copy_lists()
+            while len(_boot_lists_cache) > BOOT_LISTS_CACHED:
+                _boot_lists_cache.popitem(last=False)
+            return
+        _boot_lists_cache.move_to_end(key)
+        (self.block_order, self._next, self._prev, self._head, self._tail,
+         self.nr_free_blocks) = _copy_lists(cached)
+
+    def _copy_lists(self) -> _BootLists:
+        return _copy_lists((self.block_order, self._next, self._prev, self._head, self._tail,
+                            self.nr_free_blocks))
 
     def memblock_free_all(self) -> None:
         """``memblock_free_all()``: every run of free frames to :meth:`free_pages_memory`, in
@@ -179,30 +214,97 @@ class BuddyAllocator(PageAllocator):
         When the smallest free block of the first zone with any is of order k and at least 2^k
         pages are still wanted, 2^k single allocations split that block and hand out all its
         frames in pfn order (the lower half first, then each buddy ``expand()`` put back),
-        leaving the lists as they were without it: so the block is handed out whole.
+        leaving the lists as they were without it: so the block is handed out whole. The next
+        smallest block is then the next one on that list: as many as are wanted whole are taken
+        off its head at once.
         """
-        starts: list[int] = []  # the frames handed out: runs of sizes[i] frames from starts[i]
-        sizes: list[int] = []
+        starts: list[int] = []  # the blocks handed out whole, and their orders
+        orders: list[int] = []
         need = nr_pages
         while need:
             block = self._smallest_block()
             if block is None:
                 break
-            zone, order, pfn = block
-            if order and (1 << order) <= need:
-                self._del_page_from_free_list(pfn, order)
-                starts.append(pfn)
-                sizes.append(1 << order)
-                need -= 1 << order
+            zone, order, _ = block
+            if (1 << order) <= need:
+                count = min(need >> order, self.nr_free_blocks[zone][order])
+                starts.extend(self._pop_blocks(zone, order, count))
+                orders.extend([order] * count)
+                need -= count << order
             else:  # alloc(): the zone _smallest_block() found is the one alloc() takes from
                 starts.append(self._rmqueue_smallest(zone))
-                sizes.append(1)
+                orders.append(0)
                 need -= 1
         if not starts:
             return np.zeros(0, dtype=np.int64)
-        run_sizes = np.array(sizes, dtype=np.int64)
-        first = np.array(starts, dtype=np.int64) - (np.cumsum(run_sizes) - run_sizes)
-        return self._take_many(np.repeat(first, run_sizes) + np.arange(int(run_sizes.sum())))
+        return self._take_blocks(np.array(starts, dtype=np.int64), np.array(orders, dtype=np.int64))
+
+    def _take_blocks(self, starts: PfnArray, orders: PfnArray) -> PfnArray:
+        """Take every frame of the blocks (``starts``, ``orders``), off their lists already;
+        their frames, block after block. Blocks of order 3 and up are whole bytes of the free
+        map: cleared a byte at a time."""
+        frames = _block_frames(starts, orders)
+        whole = orders >= 3
+        if whole.any():
+            self.free.bytes[_block_frames(starts[whole] >> 3, orders[whole] - 3)] = 0
+            self.free[_block_frames(starts[~whole], orders[~whole])] = False
+            self.nr_free -= len(frames)
+            return frames
+        return self._take_many(frames)
+
+    def _pop_blocks(self, zone: int, order: int, count: int) -> list[int]:
+        """Take the first ``count`` blocks off the list of ``order`` in ``zone`` (as many
+        :meth:`_del_page_from_free_list` calls of its head)."""
+        nxt, prev, block_order = self._next, self._prev, self.block_order
+        popped = []
+        pfn = self._head[zone][order]
+        for _ in range(count):
+            popped.append(pfn)
+            pfn = nxt[pfn]
+        for block in popped:
+            del block_order[block], nxt[block], prev[block]
+        self._head[zone][order] = pfn
+        if pfn == _NONE:
+            self._tail[zone][order] = _NONE
+        else:
+            prev[pfn] = _NONE
+        self.nr_free_blocks[zone][order] -= count
+        return popped
+
+    def allocations_for(self, nr_pages: int, skip: FrameBits) -> int:
+        """:meth:`PageAllocator.allocations_for`, looking ahead in the free lists.
+
+        With nothing freed, single allocations hand out the blocks in the order
+        :meth:`alloc_many` takes them (zones from the highest, orders from the smallest, each
+        list from its head), each block's frames in pfn order. So the blocks are walked in that
+        order, a batch at a time, until ``nr_pages`` frames clear in ``skip`` are counted.
+        """
+        counted = found = 0
+        blocks = self._blocks_in_allocation_order()
+        while found < nr_pages:
+            # a batch of blocks: what is still wanted, twice that after the first batch (the
+            # frames to skip may come in runs)
+            starts, orders = _next_blocks(blocks, (2 if counted else 1) * (nr_pages - found))
+            if not starts:
+                break  # every free frame is counted
+            pfns = _block_frames(starts, orders)
+            clear = np.flatnonzero(~skip[pfns])
+            if found + len(clear) >= nr_pages:
+                return counted + int(clear[nr_pages - found - 1]) + 1
+            found += len(clear)
+            counted += len(pfns)
+        return counted
+
+    def _blocks_in_allocation_order(self) -> Iterator[tuple[int, int]]:
+        """The free blocks as (pfn, order) in the order allocations take them."""
+        nxt = self._next
+        for zone in reversed(range(len(self.zones))):
+            head = self._head[zone]
+            for order in range(NR_PAGE_ORDERS):
+                pfn = head[order]
+                while pfn != _NONE:
+                    yield pfn, order
+                    pfn = nxt[pfn]
 
     def take_pages(self, pfns: PfnArray) -> BoolArray:
         """:meth:`take_page` for each of ``pfns`` (increasing), a whole free block at a time.
@@ -213,14 +315,13 @@ class BuddyAllocator(PageAllocator):
         free = self.free[pfns]
         wanted = np.zeros(len(self.free), dtype=bool)
         wanted[pfns[free]] = True
-        whole = []
-        for start, order in self.free_blocks():
-            if wanted[start : start + (1 << order)].all():
-                whole.append((start, order))
-        for start, order in whole:
+        starts, orders = self._block_arrays()
+        wanted_bytes = np.packbits(wanted, bitorder="little")
+        whole = _all_set(wanted_bytes, _whole_levels(wanted_bytes), starts, orders)
+        starts, orders = starts[whole], orders[whole]
+        for start, order in zip(starts.tolist(), orders.tolist(), strict=True):
             self._del_page_from_free_list(start, order)
-            wanted[start : start + (1 << order)] = False
-            self._take_many(np.arange(start, start + (1 << order), dtype=np.int64))
+        wanted[self._take_blocks(starts, orders)] = False
         self._take_partial(np.flatnonzero(wanted))
         return free
 
@@ -244,13 +345,27 @@ class BuddyAllocator(PageAllocator):
         inside its zone when it is inside memory.
         """
         # read from the free map's bytes (eight frames each, pfn & 7 the bit): orders 1 and 2
-        # within a pfn's own byte, order 3 and up from the bytes all set (a bool per block)
-        byte = self.free.bytes[pfns >> 3].astype(np.int64)
-        order = (byte >> (pfns & 6) & 0x3 == 0x3).astype(np.int64)
-        order += byte >> (pfns & 4) & 0xF == 0xF  # a free block has free halves: orders add up
-        for k, whole in enumerate(self._whole_bytes(), 3):
+        # within a pfn's own byte (a table by byte and bit), order 3 and up from the bytes all
+        # set (a free block has free halves: the orders add up)
+        at = pfns >> 3
+        bits = self.free.bytes
+        levels = _whole_levels(bits)
+        if len(pfns) * _WHOLE_SPAN >= len(bits):  # many: a code per byte, a table per code
+            # code: the byte itself when not all set, else 255 + its orders from 3 up
+            codes = bits.astype(np.int64) + _byte_orders(levels)[: len(bits)]
+            index = codes[at] << 3 | (pfns & 7)
+            return pfns & _BLOCK_MASK[index], _BLOCK_ORDER[index]
+        order = _BLOCK_ORDER[(bits[at].astype(np.int64) << 3) | (pfns & 7)]
+        for k, whole in enumerate(levels, 3):  # few: each level at each pfn
             order += whole[pfns >> k]
         return pfns & ~((1 << order) - 1), order
+
+    def _block_arrays(self) -> tuple[PfnArray, PfnArray]:
+        """Every free block's first pfn and order (any order of blocks)."""
+        count = len(self.block_order)
+        starts = np.fromiter(self.block_order.keys(), dtype=np.int64, count=count)
+        orders = np.fromiter(self.block_order.values(), dtype=np.int64, count=count)
+        return starts, orders
 
     def free_pages(self, pfns: PfnArray) -> None:
         """:meth:`free_page` for each of ``pfns`` in order, at once (see above)."""
@@ -258,22 +373,17 @@ class BuddyAllocator(PageAllocator):
             super().free_pages(pfns)
             return
         pfns = np.asarray(pfns, dtype=np.int64)
-        before = self.free.copy()
+        old_starts, old_orders = self._block_arrays()
         self._free_many(pfns)
         start, order = self._blocks_of(pfns)
-        # when each block is made: the last free of a frame in it (the first in reverse)
-        starts, first_in_reverse = np.unique(start[::-1], return_index=True)
-        made_at = len(pfns) - 1 - first_in_reverse
+        starts, made_at = _made_at(pfns, start, order, len(self.free))
         orders = order[made_at]
-        block_order = self.block_order
-        for block_start, block_k in zip(starts.tolist(), orders.tolist(), strict=True):
-            inside = np.flatnonzero(before[block_start : block_start + (1 << block_k)])
-            at = 0
-            while at < len(inside):  # the blocks from before inside it were merged into it
-                pfn = block_start + int(inside[at])
-                old = block_order[pfn]
-                self._del_page_from_free_list(pfn, old)
-                at = int(np.searchsorted(inside, pfn - block_start + (1 << old)))
+        # the blocks from before inside a block made now were merged into it
+        home = np.searchsorted(starts, old_starts, side="right") - 1
+        merged = (home >= 0) & (old_starts < starts[home] + (1 << orders[home]))
+        for pfn, old in zip(old_starts[merged].tolist(), old_orders[merged].tolist(),
+                            strict=True):
+            self._del_page_from_free_list(pfn, old)
         for index in np.argsort(made_at).tolist():
             self._add_to_free_list(int(starts[index]), int(orders[index]), tail=False)
 
@@ -285,56 +395,29 @@ class BuddyAllocator(PageAllocator):
                 self.take_page(pfn)
             return
         home, home_order = self._blocks_of(pfns)
-        blocks, first = np.unique(home, return_index=True)
-        block_orders = home_order[first]
+        first = np.flatnonzero(np.diff(home, prepend=-1))  # pfns increase: so do their blocks
+        blocks, block_orders = home[first], home_order[first]
         for pfn, order in zip(blocks.tolist(), block_orders.tolist(), strict=True):
             self._del_page_from_free_list(pfn, order)
         self._take_many(pfns)
-        # The pieces: sub-blocks of a split block, wholly free, whose parent is not.
-        whole_bytes = self._whole_bytes()
-        pieces: list[tuple[int, int, int]] = []
-        for k in range(MAX_PAGE_ORDER):
-            split = block_orders > k
-            if not split.any():
-                continue
-            per_block = 1 << (block_orders[split] - k)
-            sub = np.repeat(blocks[split], per_block) + (
-                np.arange(int(per_block.sum())) - np.repeat(np.cumsum(per_block) - per_block,
-                                                             per_block)) * (1 << k)
-            whole = self._all_free(sub, k, whole_bytes)
-            parent = sub & ~((1 << (k + 1)) - 1)
-            piece = sub[whole & ~self._all_free(parent, k + 1, whole_bytes)]
-            # the first take in the parent of each piece (pfns increase: the first at or
-            # above the parent's start, if it lies inside the parent; none: after all)
-            parent = piece & ~((1 << (k + 1)) - 1)
-            made = np.searchsorted(pfns, parent)
-            inside = made < len(pfns)
-            inside[inside] = pfns[made[inside]] < parent[inside] + (1 << (k + 1))
-            made[~inside] = len(pfns)
-            pieces.extend(zip(made.tolist(), [k] * len(piece), piece.tolist(), strict=True))
-        for _, order, pfn in sorted(pieces):
-            self._add_to_free_list(pfn, order, tail=False)
-
-    def _whole_bytes(self) -> list[BoolArray]:
-        """For orders 3 to ``MAX_PAGE_ORDER``: which blocks of that order are all free (a bool
-        per block, from the free map's bytes: a byte per eight frames at most)."""
-        size = -(-len(self.free.bytes) // (1 << (MAX_PAGE_ORDER - 3))) << (MAX_PAGE_ORDER - 3)
-        whole = np.zeros(size, dtype=bool)
-        whole[: len(self.free.bytes)] = self.free.bytes == 0xFF
-        levels = [whole]
-        for _ in range(3, MAX_PAGE_ORDER):
-            levels.append(levels[-1][0::2] & levels[-1][1::2])
-        return levels
-
-    def _all_free(self, starts: PfnArray, order: int, whole_bytes: list[BoolArray]) -> BoolArray:
-        """Whether each order-``order`` block at ``starts`` (aligned) is all free."""
-        if order >= 3:
-            level: BoolArray = whole_bytes[order - 3][starts >> order]
-            return level
-        byte = self.free.bytes[starts >> 3].astype(np.int64)
-        mask = (1 << (1 << order)) - 1
-        all_free: BoolArray = byte >> (starts & 7) & mask == mask
-        return all_free
+        # The pieces: the free blocks now in the split blocks, made of the frames still free
+        # in them (none reaches out of its split block, whose parent was not all free)
+        frames = _block_frames(blocks, block_orders)
+        rest = frames[self.free[frames]]
+        if not len(rest):
+            return
+        start, order = self._blocks_of(rest)
+        first = np.flatnonzero(np.diff(start, prepend=-1))  # rest increases: so do its blocks
+        pieces, orders = start[first], order[first]
+        # each is made by the first take in its parent (pfns increase: the first at or above
+        # the parent's start, if it lies inside the parent; none: after all)
+        parent = pieces & ~((2 << orders) - 1)
+        made = np.searchsorted(pfns, parent)
+        inside = made < len(pfns)
+        inside[inside] = pfns[made[inside]] < parent[inside] + (2 << orders[inside])
+        made[~inside] = len(pfns)
+        for index in np.lexsort((pieces, orders, made)).tolist():
+            self._add_to_free_list(int(pieces[index]), int(orders[index]), tail=False)
 
     def _smallest_block(self) -> tuple[int, int, int] | None:
         """(zone, order, pfn) of the block the next allocation would split, or None."""
@@ -377,6 +460,117 @@ class BuddyAllocator(PageAllocator):
                     blocks.append((pfn, order))
                     pfn = self._next[pfn]
         return blocks
+
+
+def _made_at(pfns: PfnArray, start: PfnArray, order: PfnArray, frames: int) -> tuple[
+        PfnArray, PfnArray]:
+    """For frees of distinct ``pfns`` (no double free) of a machine of ``frames`` frames that
+    leave each in the block (``start``, ``order``): each block's start, increasing, and when
+    it is made: the index of the last free of a frame in it."""
+    if len(pfns) * _WHOLE_SPAN < frames:  # few frees over much memory: sort them
+        starts, first_in_reverse = np.unique(start[::-1], return_index=True)
+        made: PfnArray = len(pfns) - 1 - first_in_reverse
+        return starts, made
+    # Over every frame: each freed frame's index in pfns, and the largest of them from each
+    # block's start to the next's (between blocks no frame was freed: it would be in a block
+    # of its own)
+    last = np.full(frames, -1, dtype=np.int32)  # an index into pfns: fewer than 2^31
+    last[pfns] = np.arange(len(pfns), dtype=np.int32)
+    first = np.zeros(frames, dtype=bool)
+    first[start] = True
+    starts = np.flatnonzero(first)
+    made = np.maximum.reduceat(last, starts).astype(np.int64)
+    return starts, made
+
+
+def _whole_levels(bits: ByteArray) -> list[BoolArray]:
+    """For orders 3 to ``MAX_PAGE_ORDER``: which aligned blocks of that order of a bitmap's
+    frames are all set (a bool per block, from its bytes: a byte per eight frames at most)."""
+    size = -(-len(bits) // (1 << (MAX_PAGE_ORDER - 3))) << (MAX_PAGE_ORDER - 3)
+    whole = np.zeros(size, dtype=bool)
+    whole[: len(bits)] = bits == 0xFF
+    levels = [whole]
+    for _ in range(3, MAX_PAGE_ORDER):
+        levels.append(levels[-1][0::2] & levels[-1][1::2])
+    return levels
+
+
+def _byte_orders(levels: list[BoolArray]) -> npt.NDArray[np.int8]:
+    """For each byte of the bitmap :func:`_whole_levels` read: how many of the orders from 3 up
+    its aligned block is all set in (0: the byte itself is not)."""
+    orders = np.zeros(len(levels[0]), dtype=np.int8)
+    for step, whole in enumerate(levels):
+        orders += np.repeat(whole, 1 << step)
+    return orders
+
+
+def _all_set(bits: ByteArray, levels: list[BoolArray], starts: PfnArray,
+             order: int | PfnArray) -> BoolArray:
+    """Whether each aligned block at ``starts`` of ``order`` (one for all, or one each) has
+    every frame set in the bitmap ``bits`` (``levels``: its :func:`_whole_levels`)."""
+    if not isinstance(order, int):
+        out = np.zeros(len(starts), dtype=bool)
+        for each in np.unique(order).tolist():
+            mask = order == each
+            out[mask] = _all_set(bits, levels, starts[mask], each)
+        return out
+    if order >= 3:
+        level: BoolArray = levels[order - 3][starts >> order]
+        return level
+    byte = bits[starts >> 3].astype(np.int64)
+    mask = (1 << (1 << order)) - 1
+    all_set: BoolArray = byte >> (starts & 7) & mask == mask
+    return all_set
+
+
+def _block_tables() -> tuple[PfnArray, PfnArray]:
+    """By ``code << 3 | bit``, where code is a byte of a bitmap, or 255 + l for a byte all
+    set whose aligned blocks of orders 3 to 2 + l are all set (:func:`_byte_orders`): the order
+    of the largest aligned block of set bits holding the set bit ``bit`` (orders 0 to 2 from
+    the byte alone), and the mask that gives its first pfn."""
+    order = np.zeros((255 + NR_PAGE_ORDERS - 2) * 8, dtype=np.int64)
+    for code in range(255 + NR_PAGE_ORDERS - 2):
+        for bit in range(8):
+            if code >= 255:
+                order[code << 3 | bit] = code - 255 + 2
+            else:
+                order[code << 3 | bit] = ((code >> (bit & 6) & 0x3 == 0x3)
+                                          + (code >> (bit & 4) & 0xF == 0xF))
+    return order, ~((np.int64(1) << order) - 1)
+
+
+_BLOCK_ORDER, _BLOCK_MASK = _block_tables()
+
+
+def _next_blocks(blocks: Iterator[tuple[int, int]], nr_frames: int) -> tuple[list[int], list[int]]:
+    """The first pfns and orders of the next blocks of ``blocks``, up to ``nr_frames`` frames
+    or more (fewer when they run out)."""
+    starts: list[int] = []
+    orders: list[int] = []
+    total = 0
+    for start, order in blocks:
+        starts.append(start)
+        orders.append(order)
+        total += 1 << order
+        if total >= nr_frames:
+            break
+    return starts, orders
+
+
+def _block_frames(starts: list[int] | PfnArray, orders: list[int] | PfnArray) -> PfnArray:
+    """The frames of the blocks (pfn, order), block after block, each in pfn order (or, given
+    ``pfn >> 3`` and ``order - 3`` of blocks of order 3 and up, the bytes of the bitmap that
+    hold their bits)."""
+    sizes = np.left_shift(1, np.array(orders, dtype=np.int64))
+    first = np.array(starts, dtype=np.int64) - (np.cumsum(sizes) - sizes)
+    frames: PfnArray = np.repeat(first, sizes) + np.arange(int(sizes.sum()), dtype=np.int64)
+    return frames
+
+
+def _copy_lists(lists: _BootLists) -> _BootLists:
+    block_order, nxt, prev, head, tail, nr_free_blocks = lists
+    return (dict(block_order), dict(nxt), dict(prev), [list(row) for row in head],
+            [list(row) for row in tail], [list(row) for row in nr_free_blocks])
 
 
 def aligned_blocks(start: int, end: int) -> Iterator[tuple[int, int]]:

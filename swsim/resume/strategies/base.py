@@ -76,4 +76,6 @@ class Strategy(ABC):
         """The restore list as arrays ``(orig_pfn, address_pfn)``: one copy per entry, the
         pages ``get_buffer()`` put in a safe page (``address`` set)."""
         linked = self.address >= 0
+        if np.count_nonzero(linked) == len(linked):  # every page copied (eat): no selection
+            return self.orig, self.address.astype(np.int64)
         return self.orig[linked], self.address[linked].astype(np.int64)

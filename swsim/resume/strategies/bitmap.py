@@ -30,6 +30,8 @@ from swsim.kernel.memory_bitmap import (
     LINKED_PAGE_DATA_SIZE,
     ChainAllocator,
     MemoryBitmap,
+    PrefetchedPages,
+    bitmap_cost,
     memory_bm_create,
     memory_bm_free,
     memory_bm_pages,
@@ -101,8 +103,26 @@ class Bitmap(Strategy):
         ctx.free_page(pfn)
 
     def memory_bm_create(self, safe_needed: bool) -> MemoryBitmap:
-        """``memory_bm_create()`` over this machine's zones."""
-        return memory_bm_create(self, safe_needed, self.zones)
+        """``memory_bm_create()`` over this machine's zones.
+
+        Every page it takes is a ``get_image_page(safe_needed)`` call (a chain page is a
+        ``__get_safe_page()``, which is one too while ``safe_pages_list`` is empty) and none is
+        freed in between: so the pages are allocated at once (:func:`get_image_pages`) and
+        laid out in the kernel's order (:class:`PrefetchedPages`); the same pages, flags and
+        counts as the calls one by one (tests/resume/test_bitmap.py).
+        """
+        if safe_needed and self.safe_pages_list:  # __get_safe_page() pops the list: one by one
+            return memory_bm_create(self, safe_needed, self.zones)
+        nr_pages = bitmap_cost(self.zones)
+        if self.basic_maps:
+            pages = get_image_pages(self.ctx, nr_pages, safe_needed, self._unsafe_pages_met)
+        else:  # swsusp_set_page_*() do nothing without the maps
+            pages = self.ctx.get_zeroed_pages(nr_pages)
+        prefetched = PrefetchedPages(pages.tolist())
+        bm = memory_bm_create(prefetched, safe_needed, self.zones)
+        if prefetched.unused():
+            raise AssertionError("bitmap_cost() disagrees with memory_bm_create()")
+        return bm
 
     def create_basic_memory_bitmaps(self) -> None:
         """Boot: ``forbidden_pages_map`` then ``free_pages_map`` (PG_ANY, not marked), then
@@ -186,24 +206,28 @@ class Bitmap(Strategy):
         ctx = self.ctx
         dest: PfnArray = pfns[start:stop].copy()
         copied = ~(ctx.page_nosave[dest] & ctx.page_nosave_free[dest])
-        nr_copied = int(copied.sum())
+        nr_copied = int(np.count_nonzero(copied))
         room = (LINKED_PAGE_DATA_SIZE - ca.used_space) // SIZEOF_PBE
         per_page = LINKED_PAGE_DATA_SIZE // SIZEOF_PBE
-        pbe = np.arange(nr_copied)
-        new_page = (pbe >= room) & ((pbe - room) % per_page == 0)
-        nr_pops = nr_copied + int(new_page.sum())
+        # pbes room, room + per_page, ... each open a chain page, popped just before its safe
+        # page: chain page j is pop room + j * (per_page + 1)
+        nr_chain = -(-(nr_copied - room) // per_page) if nr_copied > room else 0
+        nr_pops = nr_copied + nr_chain
         if nr_pops > len(self.safe_pages_list):
             return super().get_buffers(start, stop, pfns)
         if nr_copied:
             popped = self.safe_pages_list.pop_many(nr_pops)
-            at = pbe + np.cumsum(new_page)  # the chain page (if any) is popped first
-            ca.chain.extend(popped[at[new_page] - 1].tolist())
-            if new_page.any():
-                ca.used_space = (nr_copied - int(np.flatnonzero(new_page)[-1])) * SIZEOF_PBE
+            chain_at = room + np.arange(nr_chain) * (per_page + 1)
+            ca.chain.extend(popped[chain_at].tolist())
+            if nr_chain:
+                ca.used_space = (nr_copied - (room + (nr_chain - 1) * per_page)) * SIZEOF_PBE
             else:
                 ca.used_space += nr_copied * SIZEOF_PBE
-            dest[copied] = popped[at]
-            self.address[start:stop][copied] = popped[at]
+            safe = np.ones(nr_pops, dtype=bool)
+            safe[chain_at] = False
+            pages = popped[safe]
+            dest[copied] = pages
+            self.address[start:stop][copied] = pages
         self.stats.direct += len(dest) - nr_copied
         return dest
 

@@ -53,7 +53,7 @@ class Claim(Strategy):
         ctx.free_page(self.buffer)
         self.buffer = -1
         claimed = ctx.claim_pages(pfns)
-        self.stats.unsafe_kept = int(claimed.sum())
+        self.stats.unsafe_kept = int(np.count_nonzero(claimed))
         self.orig = pfns
         self.address = np.full(len(pfns), -1, dtype=np.int32)
         need = np.flatnonzero(~claimed)
@@ -73,5 +73,5 @@ class Claim(Strategy):
         """:meth:`get_buffer` for image pages ``start`` to ``stop``, at once."""
         address = self.address[start:stop]
         direct = address < 0
-        self.stats.direct += int(direct.sum())
+        self.stats.direct += int(np.count_nonzero(direct))
         return np.where(direct, pfns[start:stop], address)

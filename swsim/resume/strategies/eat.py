@@ -25,13 +25,14 @@ class Eat(Swsusp2006):
 
     def __init__(self, ctx: ResumeContext) -> None:
         super().__init__(ctx)
-        self.eaten_pages: list[int] = []
+        #: the eaten pages in the order met, in chunks (the kernel's list has the last first)
+        self.eaten_pages: list[PfnArray] = []
         #: every frame eaten, in the order met (eaten_pages is emptied when they are freed)
         self._eaten_record: list[Pfn32Array] = []
 
     def unsafe_pages_met(self, pfns: PfnArray) -> None:
         """Keep the unsafe pages met on ``eaten_pages`` until the image is allocated."""
-        self.eaten_pages.extend(pfns.tolist())
+        self.eaten_pages.append(pfns)
         self._eaten_record.append(pfns.astype(np.int32))
         self.stats.eaten += len(pfns)
 
@@ -43,7 +44,9 @@ class Eat(Swsusp2006):
 
     def release_eaten_pages(self) -> None:
         """Free the eaten pages, head of the list (the last one eaten) first."""
-        pfns = np.array(self.eaten_pages[::-1], dtype=np.int64)
+        if not self.eaten_pages:
+            return
+        pfns = np.concatenate(self.eaten_pages)[::-1]
         # "We don't want swsusp_free() to free this page again"
         self.ctx.page_nosave[pfns] = False
         self.ctx.free_pages(pfns)

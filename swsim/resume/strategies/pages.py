@@ -30,14 +30,19 @@ def get_image_pages(
     Each page returned is marked allocated by swsusp (both flags); with ``safe_needed`` each is
     safe, and every unsafe page met on the way gets PG_nosave (forbidden) and goes, in order, to
     ``unsafe_pages_met``. Nothing is freed inside the loop, so asking the allocator for all the
-    pages still needed at once meets exactly the pages the one-by-one loop would.
+    pages still needed at once meets exactly the pages the one-by-one loop would; and asking
+    for as many as it takes to meet that many safe pages
+    (:meth:`~swsim.resume.allocators.base.PageAllocator.allocations_for`) does too.
     """
     if not safe_needed:
         pfns = ctx.get_zeroed_pages(nr_pages)
     else:
         found, need = [], nr_pages
         while need:
-            chunk = ctx.get_zeroed_pages(need)
+            # as many pages as the loop takes to meet `need` safe ones (the allocator looks
+            # ahead; one that cannot says `need`, and this loop goes round again)
+            ahead = ctx.allocator.allocations_for(need, ctx.page_nosave_free)
+            chunk = ctx.get_zeroed_pages(max(need, ahead))
             unsafe = ctx.page_nosave_free[chunk]
             if unsafe.any():
                 met = chunk[unsafe]
@@ -116,4 +121,4 @@ def preallocate_pages(ctx: ResumeContext, nr_pages: int, safe_pages: PageStack) 
     safe_pages.extend(pfns[~unsafe])
     ctx.page_nosave[pfns] = True  # "Mark the page as allocated"
     ctx.page_nosave_free[pfns] = True
-    return int(unsafe.sum())
+    return int(np.count_nonzero(unsafe))

@@ -10,6 +10,8 @@ and links the pbe into the restore list. Allocations: 1 + 2*ceil(P/170) + P.
 
 from __future__ import annotations
 
+import numpy as np
+
 from swsim.kernel.types import PfnArray
 from swsim.resume.context import ResumeContext
 from swsim.resume.strategies.pages import PageStack, preallocate_pages
@@ -58,7 +60,7 @@ class SafeList(Swsusp2006):
         ctx = self.ctx
         dest: PfnArray = pfns[start:stop].copy()
         copied = ~(ctx.page_nosave[dest] & ctx.page_nosave_free[dest])
-        nr_copied = int(copied.sum())
+        nr_copied = int(np.count_nonzero(copied))
         if nr_copied > len(self.safe_pages):
             raise AssertionError("safe_pages list exhausted: the model broke an invariant")
         if nr_copied:
