@@ -38,6 +38,10 @@ from swsim.suspend.snapshot import Snapshot, take_snapshot
 WRITE_BATCH_PAGES = 1024
 #: Batch buffers the data streams through (:class:`~swsim.image.worker.BufferRing`): 12 MiB.
 WRITE_BUFFERS = 3
+#: Bytes per write to the output. Whole 4 MiB batches written to a file on this machine's ext4
+#: took 0.6 s more system time than 1 MiB writes (the raw snapshot of the bench's image, with
+#: its fsync: 1.87 s against 1.11 s, locked, median of 3).
+WRITE_SIZE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -147,7 +151,9 @@ def write_snapshot(
                     if isinstance(chunk, np.ndarray):
                         check(checks, chunk)
                         check(ring.hashed, always=True)
-                        stream.write(chunk.reshape(-1).data)
+                        data = chunk.reshape(-1).data
+                        for start in range(0, len(data), WRITE_SIZE):
+                            stream.write(data[start : start + WRITE_SIZE])
                         ring.release()
                         if advance:
                             advance(len(chunk))
