@@ -9,7 +9,7 @@ pages are laid out is the image format's business, so the handle takes them from
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from swsim.kernel.types import PageArray
@@ -61,11 +61,21 @@ class SnapshotReadHandle:
         index = cur - 1 - self.layout.nr_meta_pages
         return self.snapshot.data_pages(self.data_pfns[index : index + 1]).tobytes()
 
-    def iter_chunks(self, batch_pages: int = BATCH_PAGES) -> Iterator[bytes | PageArray]:
+    def iter_chunks(
+        self,
+        batch_pages: int = BATCH_PAGES,
+        buffer_for: Callable[[int], PageArray] | None = None,
+    ) -> Iterator[bytes | PageArray]:
         """The same bytes as repeated :meth:`snapshot_read_next`, in large chunks: the header
-        page and the metadata pages as bytes, then the data pages as arrays."""
+        page and the metadata pages as bytes, then the data pages as arrays.
+
+        With ``buffer_for``, data batch ``n`` is made in the rows of ``buffer_for(n)``, a
+        ``(batch_pages, PAGE_SIZE)`` uint8 buffer the caller reuses (a
+        :class:`~swsim.image.worker.BufferRing`): the image streams through a few buffers,
+        and no fresh memory is faulted in per batch."""
         yield self.layout.header_page()
         yield self.layout.meta_pages(0, self.layout.nr_meta_pages)
         pfns = self.data_pfns
-        for start in range(0, len(pfns), batch_pages):
-            yield self.snapshot.data_pages(pfns[start : start + batch_pages])
+        for n, start in enumerate(range(0, len(pfns), batch_pages)):
+            out = buffer_for(n) if buffer_for is not None else None
+            yield self.snapshot.data_pages(pfns[start : start + batch_pages], out)

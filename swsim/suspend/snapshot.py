@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from swsim.errors import UnknownChoice
+from swsim.kernel.constants import PAGE_SIZE
 from swsim.kernel.types import BoolArray, PageArray, PfnArray
 from swsim.machine.content import BATCH_PAGES, KIND_ZERO, page_contents, page_kinds
 from swsim.machine.memory_file import MemoryFile
@@ -47,18 +48,20 @@ class Snapshot:
         """The pfns that get a data page, in image order."""
         return self.pfns[~self.zero]
 
-    def data_pages(self, pfns: PfnArray) -> PageArray:
-        """The saved bytes of the pages at ``pfns``, ``(len(pfns), PAGE_SIZE)``."""
-        return page_contents(self.machine.content, pfns)
+    def data_pages(self, pfns: PfnArray, out: PageArray | None = None) -> PageArray:
+        """The saved bytes of the pages at ``pfns``, ``(len(pfns), PAGE_SIZE)``: the first rows
+        of ``out`` when given (a reused buffer), else a new array."""
+        return page_contents(self.machine.content, pfns, out)
 
     def write_memory(self, out: MemoryFile, batch_pages: int = BATCH_PAGES) -> None:
         """The suspended machine's saved memory into ``out``: every saved data page in its
         frame; every other frame, a zero page's too (all zeros), is a hole
         (``snapshot --memory-out``)."""
         pfns = self.data_pfns
+        buffer = np.empty((min(batch_pages, len(pfns)), PAGE_SIZE), dtype=np.uint8)
         for start in range(0, len(pfns), batch_pages):
             batch = pfns[start : start + batch_pages]
-            out.write(batch, self.data_pages(batch))
+            out.write(batch, self.data_pages(batch, buffer))
 
 
 def take_snapshot(machine: Machine, zero_pages: str = "skip", kernel: str = "none") -> Snapshot:
