@@ -254,6 +254,8 @@ def main() -> None:
     parser.add_argument("--suspend-only", action="store_true",
                         help="only the suspend side's case (issue 12)")
     parser.add_argument("--sweep-only", action="store_true", help="only the sweep case")
+    parser.add_argument("--no-sweep", action="store_true",
+                        help="every case but the sweep (issue 15's targets and the suspend side)")
     parser.add_argument("--sweep-seeds", type=int, default=134,
                         help="seeds of the sweep (x 15 saved fractions: 2,010 points)")
     parser.add_argument("--sweep-samples", type=int, default=12,
@@ -370,7 +372,8 @@ def main() -> None:
             2048, " MiB", strict=True)
     suspend_verdict(suspend_seconds)
     print(f"  page-by-page path: {pps:,.0f} pages/s")
-    sweep_case(swsim, work, args.sweep_seeds, args.sweep_samples)
+    if not args.no_sweep:
+        sweep_case(swsim, work, args.sweep_seeds, args.sweep_samples)
     if not shutil.which("zstd"):
         print("note: the zstd CLI is missing; install it (Debian: apt-get install zstd)")
 
