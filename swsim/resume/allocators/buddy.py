@@ -68,14 +68,28 @@ class BuddyAllocator(PageAllocator):
         #: order of the free block starting at a pfn (``PageBuddy`` + ``buddy_order``); the
         #: free lists' links. Keyed by the blocks' first pfns: memory follows the free blocks,
         #: not the frames (a mostly free 1 TiB machine has 2^18 blocks of 4 MiB)
-        self.block_order: dict[int, int] = {}
+        self._block_order: dict[int, int] = {}
         self._next: dict[int, int] = {}
         self._prev: dict[int, int] = {}
         self._head = [[_NONE] * NR_PAGE_ORDERS for _ in range(nr_zones)]
         self._tail = [[_NONE] * NR_PAGE_ORDERS for _ in range(nr_zones)]
-        self.nr_free_blocks = [[0] * NR_PAGE_ORDERS for _ in range(nr_zones)]
+        self._nr_free_blocks = [[0] * NR_PAGE_ORDERS for _ in range(nr_zones)]
         self._zone_ends = [zone.end_pfn for zone in self.zones]
+        #: the last frees of many pages, in the free map already, not yet in the lists
+        self._unsettled: PfnArray | None = None
         self._boot_lists()
+
+    @property
+    def block_order(self) -> dict[int, int]:
+        """Order of the free block starting at a pfn (``PageBuddy`` + ``buddy_order``)."""
+        self._settle()
+        return self._block_order
+
+    @property
+    def nr_free_blocks(self) -> list[list[int]]:
+        """``free_area[order].nr_free`` per zone and order."""
+        self._settle()
+        return self._nr_free_blocks
 
     def _boot_lists(self) -> None:
         """:meth:`memblock_free_all`, or a copy of the lists it made for the same free frames
@@ -89,12 +103,12 @@ class BuddyAllocator(PageAllocator):
                 _boot_lists_cache.popitem(last=False)
             return
         _boot_lists_cache.move_to_end(key)
-        (self.block_order, self._next, self._prev, self._head, self._tail,
-         self.nr_free_blocks) = _copy_lists(cached)
+        (self._block_order, self._next, self._prev, self._head, self._tail,
+         self._nr_free_blocks) = _copy_lists(cached)
 
     def _copy_lists(self) -> _BootLists:
-        return _copy_lists((self.block_order, self._next, self._prev, self._head, self._tail,
-                            self.nr_free_blocks))
+        return _copy_lists((self._block_order, self._next, self._prev, self._head, self._tail,
+                            self._nr_free_blocks))
 
     def memblock_free_all(self) -> None:
         """``memblock_free_all()``: every run of free frames to :meth:`free_pages_memory`, in
@@ -118,7 +132,7 @@ class BuddyAllocator(PageAllocator):
         pfns = np.array(starts, dtype=np.int64)
         order_of = np.array(orders, dtype=np.int64)
         zone_of = np.searchsorted(np.array(self._zone_ends), pfns, side="right")
-        self.block_order = dict(zip(starts, orders, strict=True))
+        self._block_order = dict(zip(starts, orders, strict=True))
         for zone in range(len(self.zones)):
             for order in range(NR_PAGE_ORDERS):
                 chain = pfns[(zone_of == zone) & (order_of == order)].tolist()
@@ -127,7 +141,7 @@ class BuddyAllocator(PageAllocator):
                 self._head[zone][order], self._tail[zone][order] = chain[0], chain[-1]
                 self._next.update(zip(chain, [*chain[1:], _NONE], strict=True))
                 self._prev.update(zip(chain, [_NONE, *chain[:-1]], strict=True))
-                self.nr_free_blocks[zone][order] = len(chain)
+                self._nr_free_blocks[zone][order] = len(chain)
 
     # -- free lists (struct free_area) ---------------------------------------------------
     def zone_idx(self, pfn: int) -> int:
@@ -140,7 +154,7 @@ class BuddyAllocator(PageAllocator):
     def _add_to_free_list(self, pfn: int, order: int, tail: bool) -> None:
         zone = self.zone_idx(pfn)
         head, tails = self._head[zone], self._tail[zone]
-        self.block_order[pfn] = order
+        self._block_order[pfn] = order
         if head[order] == _NONE:
             head[order] = tails[order] = pfn
             self._next[pfn] = self._prev[pfn] = _NONE
@@ -152,7 +166,7 @@ class BuddyAllocator(PageAllocator):
             first = head[order]
             self._prev[first], self._next[pfn], self._prev[pfn] = pfn, first, _NONE
             head[order] = pfn
-        self.nr_free_blocks[zone][order] += 1
+        self._nr_free_blocks[zone][order] += 1
 
     def _del_page_from_free_list(self, pfn: int, order: int) -> None:
         zone = self.zone_idx(pfn)
@@ -165,12 +179,13 @@ class BuddyAllocator(PageAllocator):
             self._tail[zone][order] = prev
         else:
             self._prev[nxt] = prev
-        del self.block_order[pfn], self._next[pfn], self._prev[pfn]
-        self.nr_free_blocks[zone][order] -= 1
+        del self._block_order[pfn], self._next[pfn], self._prev[pfn]
+        self._nr_free_blocks[zone][order] -= 1
 
     # -- the page allocator ------------------------------------------------------------
     def free_pages_memory(self, start: int, end: int) -> None:
         """``__free_pages_memory()``: the run ``[start, end)`` in the largest aligned blocks."""
+        self._settle()
         for block, order in aligned_blocks(start, end):
             self._free_one_page(block, order, to_tail=True)
 
@@ -179,7 +194,7 @@ class BuddyAllocator(PageAllocator):
         zone_end = self._zone_ends[self.zone_idx(pfn)]
         while order < MAX_PAGE_ORDER:
             buddy = pfn ^ (1 << order)
-            if buddy >= zone_end or self.block_order.get(buddy) != order:
+            if buddy >= zone_end or self._block_order.get(buddy) != order:
                 break
             self._del_page_from_free_list(buddy, order)
             pfn &= buddy
@@ -202,6 +217,7 @@ class BuddyAllocator(PageAllocator):
 
     def alloc(self) -> int:
         """One order-0 page from the highest zone that has one (``__rmqueue_smallest()``)."""
+        self._settle()
         for zone in reversed(range(len(self.zones))):
             pfn = self._rmqueue_smallest(zone)
             if pfn != _NONE:
@@ -218,6 +234,7 @@ class BuddyAllocator(PageAllocator):
         smallest block is then the next one on that list: as many as are wanted whole are taken
         off its head at once.
         """
+        self._settle()
         starts: list[int] = []  # the blocks handed out whole, and their orders
         orders: list[int] = []
         need = nr_pages
@@ -227,7 +244,7 @@ class BuddyAllocator(PageAllocator):
                 break
             zone, order, _ = block
             if (1 << order) <= need:
-                count = min(need >> order, self.nr_free_blocks[zone][order])
+                count = min(need >> order, self._nr_free_blocks[zone][order])
                 starts.extend(self._pop_blocks(zone, order, count))
                 orders.extend([order] * count)
                 need -= count << order
@@ -255,7 +272,7 @@ class BuddyAllocator(PageAllocator):
     def _pop_blocks(self, zone: int, order: int, count: int) -> list[int]:
         """Take the first ``count`` blocks off the list of ``order`` in ``zone`` (as many
         :meth:`_del_page_from_free_list` calls of its head)."""
-        nxt, prev, block_order = self._next, self._prev, self.block_order
+        nxt, prev, block_order = self._next, self._prev, self._block_order
         popped = []
         pfn = self._head[zone][order]
         for _ in range(count):
@@ -268,7 +285,7 @@ class BuddyAllocator(PageAllocator):
             self._tail[zone][order] = _NONE
         else:
             prev[pfn] = _NONE
-        self.nr_free_blocks[zone][order] -= count
+        self._nr_free_blocks[zone][order] -= count
         return popped
 
     def allocations_for(self, nr_pages: int, skip: FrameBits) -> int:
@@ -279,6 +296,7 @@ class BuddyAllocator(PageAllocator):
         list from its head), each block's frames in pfn order. So the blocks are walked in that
         order, a batch at a time, until ``nr_pages`` frames clear in ``skip`` are counted.
         """
+        self._settle()
         counted = found = 0
         blocks = self._blocks_in_allocation_order()
         while found < nr_pages:
@@ -312,6 +330,7 @@ class BuddyAllocator(PageAllocator):
         Taking every frame of a free block one by one splits it and removes every piece, which
         leaves the lists as removing the block does; blocks only partly taken go frame by frame.
         """
+        self._settle()
         free = self.free[pfns]
         wanted = np.zeros(len(self.free), dtype=bool)
         wanted[pfns[free]] = True
@@ -362,19 +381,45 @@ class BuddyAllocator(PageAllocator):
 
     def _block_arrays(self) -> tuple[PfnArray, PfnArray]:
         """Every free block's first pfn and order (any order of blocks)."""
-        count = len(self.block_order)
-        starts = np.fromiter(self.block_order.keys(), dtype=np.int64, count=count)
-        orders = np.fromiter(self.block_order.values(), dtype=np.int64, count=count)
+        count = len(self._block_order)
+        starts = np.fromiter(self._block_order.keys(), dtype=np.int64, count=count)
+        orders = np.fromiter(self._block_order.values(), dtype=np.int64, count=count)
         return starts, orders
 
+    def free_page(self, pfn: int) -> None:
+        """Give frame ``pfn`` back (refusing a double free), merging it with its buddies."""
+        self._settle()
+        super().free_page(pfn)
+
+    def take_page(self, pfn: int) -> bool:
+        """Take the frame ``pfn`` itself if it is free (``take_page_off_buddy()``)."""
+        self._settle()
+        return super().take_page(pfn)
+
     def free_pages(self, pfns: PfnArray) -> None:
-        """:meth:`free_page` for each of ``pfns`` in order, at once (see above)."""
+        """:meth:`free_page` for each of ``pfns`` in order, at once (see above).
+
+        The free map is updated (and a double free refused) at once; the lists when they are
+        next used (:meth:`_settle`): every call that reads or changes the lists or the free map
+        settles first, so they are then exactly what the frees made. A restore whose last act
+        is a large free (``eat``'s release of its eaten pages) never rebuilds them.
+        """
+        self._settle()
         if len(pfns) < BULK_PAGES:
             super().free_pages(pfns)
             return
         pfns = np.asarray(pfns, dtype=np.int64)
-        old_starts, old_orders = self._block_arrays()
         self._free_many(pfns)
+        self._unsettled = pfns
+
+    def _settle(self) -> None:
+        """Put the blocks the last :meth:`free_pages` made on their lists (the free map is as
+        those frees left it: nothing changes it before this is called)."""
+        pfns = self._unsettled
+        if pfns is None:
+            return
+        self._unsettled = None
+        old_starts, old_orders = self._block_arrays()
         start, order = self._blocks_of(pfns)
         starts, made_at = _made_at(pfns, start, order, len(self.free))
         orders = order[made_at]
@@ -435,7 +480,7 @@ class BuddyAllocator(PageAllocator):
         """``take_page_off_buddy()``: split the block holding ``pfn`` down to ``pfn`` alone."""
         for order in range(NR_PAGE_ORDERS):
             start = pfn & ~((1 << order) - 1)
-            if self.block_order.get(start) == order:
+            if self._block_order.get(start) == order:
                 break
         else:
             raise AssertionError(f"free pfn {pfn} is in no free block")
@@ -452,6 +497,7 @@ class BuddyAllocator(PageAllocator):
     # -- for tests and reports -----------------------------------------------------------
     def free_blocks(self) -> list[tuple[int, int]]:
         """Every free block as (pfn, order), list by list, head first."""
+        self._settle()
         blocks = []
         for zone in range(len(self.zones)):
             for order in range(NR_PAGE_ORDERS):
