@@ -586,6 +586,14 @@ def _block_tables() -> tuple[PfnArray, PfnArray]:
 
 
 _BLOCK_ORDER, _BLOCK_MASK = _block_tables()
+#: The frames of a block from its first: 0 to 2^MAX_PAGE_ORDER - 1.
+_OFFSETS = np.arange(1 << MAX_PAGE_ORDER, dtype=np.int64)
+#: Blocks of this order and up are large for :func:`_block_frames` (not repeated frame by
+#: frame), unless they come in more than _LARGE_RUNS runs of one order.
+_LARGE_ORDER = 5
+_LARGE_RUNS = 16
+#: ... and only for this many frames or more (fewer: repeated, in fewer numpy calls).
+_LARGE_TOTAL = 4096
 
 
 def _next_blocks(blocks: Iterator[tuple[int, int]], nr_frames: int) -> tuple[list[int], list[int]]:
@@ -606,10 +614,41 @@ def _next_blocks(blocks: Iterator[tuple[int, int]], nr_frames: int) -> tuple[lis
 def _block_frames(starts: list[int] | PfnArray, orders: list[int] | PfnArray) -> PfnArray:
     """The frames of the blocks (pfn, order), block after block, each in pfn order (or, given
     ``pfn >> 3`` and ``order - 3`` of blocks of order 3 and up, the bytes of the bitmap that
-    hold their bits)."""
-    sizes = np.left_shift(1, np.array(orders, dtype=np.int64))
-    first = np.array(starts, dtype=np.int64) - (np.cumsum(sizes) - sizes)
-    frames: PfnArray = np.repeat(first, sizes) + np.arange(int(sizes.sum()), dtype=np.int64)
+    hold their bits).
+
+    ``np.repeat`` copies a block's first frame 2^order times one element at a time, slow for
+    large blocks; they come in runs of one order (a list's blocks, as allocations take them),
+    each run written as its blocks' starts plus the offsets in a block, in one pass. The small
+    blocks are repeated, and the whole when the large ones come in too many runs.
+    """
+    order_of = np.asarray(orders, dtype=np.int64)
+    start_of = np.asarray(starts, dtype=np.int64)
+    sizes = np.left_shift(1, order_of)
+    ends = np.cumsum(sizes)
+    total = int(ends[-1]) if len(ends) else 0
+    if total >= _LARGE_TOTAL:
+        large = order_of >= _LARGE_ORDER
+        # runs of large blocks of one order: where each begins and ends
+        change = np.flatnonzero(order_of[1:] != order_of[:-1]) + 1
+        bounds = np.concatenate([[0], change, [len(order_of)]])
+        runs = np.flatnonzero(large[bounds[:-1]])
+    if total < _LARGE_TOTAL or not len(runs) or len(runs) > _LARGE_RUNS:
+        frames: PfnArray = np.repeat(start_of - (ends - sizes), sizes)
+        frames += np.arange(total, dtype=np.int64)
+        return frames
+    frames = np.empty(total, dtype=np.int64)
+    small = ~large
+    if small.any():
+        small_sizes = sizes[small]
+        small_ends = np.cumsum(small_sizes)
+        at = np.repeat((ends - sizes)[small] - (small_ends - small_sizes), small_sizes)
+        at += np.arange(int(small_ends[-1]), dtype=np.int64)
+        frames[at] = np.repeat(start_of[small] - (ends - sizes)[small], small_sizes) + at
+    for low, high in zip(bounds[runs].tolist(), bounds[runs + 1].tolist(), strict=True):
+        size = 1 << int(order_of[low])
+        first = int(ends[low]) - size
+        np.add(start_of[low:high, None], _OFFSETS[:size],
+               out=frames[first : first + (high - low) * size].reshape(high - low, size))
     return frames
 
 
