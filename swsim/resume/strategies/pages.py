@@ -51,7 +51,10 @@ def get_image_pages(
                 chunk = chunk[~unsafe]
             found.append(chunk)
             need -= len(chunk)
-        pfns = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+        if len(found) == 1:  # one allocation met every safe page: no copy
+            pfns = found[0]
+        else:
+            pfns = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
     ctx.page_nosave[pfns] = True
     ctx.page_nosave_free[pfns] = True
     return pfns
