@@ -59,6 +59,16 @@ class FrameBits:
     def __len__(self) -> int:
         return self.size
 
+    def __and__(self, other: FrameBits) -> FrameBits:
+        """The bits set in both (of the same size): ``PageNosave(page) &&
+        PageNosaveFree(page)`` for many pages is one read of ``(nosave & nosave_free)``."""
+        if other.size != self.size:
+            raise ValueError(f"bits of {self.size} and {other.size} frames")
+        bits = FrameBits(0)
+        bits.size, bits.bytes = self.size, self.bytes & other.bytes
+        bits._view = bits.bytes.data
+        return bits
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> BoolArray:
         """Every bit as a bool array (``np.asarray(bits)``: a byte per frame, for tests)."""
         out = self._range(0, self.size)
