@@ -30,7 +30,7 @@ import numpy.typing as npt
 from swsim.kernel.frame_bits import FrameBits
 from swsim.kernel.types import BoolArray, PfnArray
 from swsim.kernel.zones import Zone, machine_zones
-from swsim.resume.allocators.base import FreeFrames, PageAllocator
+from swsim.resume.allocators.base import FreeFrames, PageAllocator, Runs
 
 #: MAX_PAGE_ORDER (v6.8+; MAX_ORDER - 1 before): the largest block is 2^10 frames (4 MiB).
 MAX_PAGE_ORDER = 10
@@ -77,6 +77,8 @@ class BuddyAllocator(PageAllocator):
         self._zone_ends = [zone.end_pfn for zone in self.zones]
         #: the last frees of many pages, in the free map already, not yet in the lists
         self._unsettled: PfnArray | None = None
+        #: the blocks the last alloc_many() handed out: first pfns and orders
+        self._last_blocks = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         self._boot_lists()
 
     @property
@@ -252,9 +254,16 @@ class BuddyAllocator(PageAllocator):
                 starts.append(self._rmqueue_smallest(zone))
                 orders.append(0)
                 need -= 1
+        self._last_blocks = np.array(starts, dtype=np.int64), np.array(orders, dtype=np.int64)
         if not starts:
             return np.zeros(0, dtype=np.int64)
-        return self._take_blocks(np.array(starts, dtype=np.int64), np.array(orders, dtype=np.int64))
+        return self._take_blocks(*self._last_blocks)
+
+    def alloc_runs(self, nr_pages: int) -> tuple[PfnArray, Runs | None]:
+        """:meth:`alloc_many`, and its frames as runs: the blocks it handed out."""
+        pfns = self.alloc_many(nr_pages)
+        starts, orders = self._last_blocks
+        return pfns, (starts.astype(np.int32), np.left_shift(1, orders).astype(np.int32))
 
     def _take_blocks(self, starts: PfnArray, orders: PfnArray) -> PfnArray:
         """Take every frame of the blocks (``starts``, ``orders``), off their lists already;
