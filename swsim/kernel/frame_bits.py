@@ -71,7 +71,10 @@ class FrameBits:
 
     def count(self) -> int:
         """How many bits are set."""
-        return int(np.bitwise_count(self.bytes).sum(dtype=np.int64))
+        words = self.bytes
+        if len(words) % 8 == 0:  # eight bytes a step: fewer counts to add up, no cast
+            words = words.view(np.uint64)
+        return int(np.bitwise_count(words).sum(dtype=np.int64))
 
     def ranges(self) -> Iterator[tuple[int, int]]:
         """The maximal runs of set bits as half-open ``(start, end)``, increasing (a chunk of
