@@ -552,10 +552,15 @@ def _whole_levels(bits: ByteArray) -> list[BoolArray]:
 
 def _byte_orders(levels: list[BoolArray]) -> npt.NDArray[np.int8]:
     """For each byte of the bitmap :func:`_whole_levels` read: how many of the orders from 3 up
-    its aligned block is all set in (0: the byte itself is not)."""
-    orders = np.zeros(len(levels[0]), dtype=np.int8)
-    for step, whole in enumerate(levels):
-        orders += np.repeat(whole, 1 << step)
+    its aligned block is all set in (0: the byte itself is not).
+
+    Counted from the top level down, each count doubled to the halves of its block
+    (``np.repeat`` by 2: repeating each top block's count 2^7 times copies a byte at a time).
+    """
+    orders = levels[-1].astype(np.int8)
+    for whole in reversed(levels[:-1]):
+        orders = np.repeat(orders, 2)
+        orders += whole
     return orders
 
 
