@@ -303,7 +303,9 @@ class BuddyAllocator(PageAllocator):
         With nothing freed, single allocations hand out the blocks in the order
         :meth:`alloc_many` takes them (zones from the highest, orders from the smallest, each
         list from its head), each block's frames in pfn order. So the blocks are walked in that
-        order, a batch at a time, until ``nr_pages`` frames clear in ``skip`` are counted.
+        order, a batch at a time, until ``nr_pages`` frames clear in ``skip`` are counted: the
+        clear frames of each block counted from the bytes of ``skip`` it spans, and only the
+        block where the count is reached read frame by frame.
         """
         self._settle()
         counted = found = 0
@@ -314,12 +316,17 @@ class BuddyAllocator(PageAllocator):
             starts, orders = _next_blocks(blocks, (2 if counted else 1) * (nr_pages - found))
             if not starts:
                 break  # every free frame is counted
-            pfns = _block_frames(starts, orders)
-            clear = np.flatnonzero(~skip[pfns])
-            if found + len(clear) >= nr_pages:
-                return counted + int(clear[nr_pages - found - 1]) + 1
-            found += len(clear)
-            counted += len(pfns)
+            order_of = np.array(orders, dtype=np.int64)
+            sizes = np.left_shift(1, order_of)
+            clear = np.cumsum(sizes - _set_in_blocks(skip.bytes, np.array(starts), order_of))
+            if found + int(clear[-1]) >= nr_pages:
+                block = int(np.searchsorted(clear, nr_pages - found))  # the first to reach it
+                found += int(clear[block - 1]) if block else 0
+                pfns = np.arange(starts[block], starts[block] + int(sizes[block]), dtype=np.int64)
+                inside = np.flatnonzero(~skip[pfns])
+                return counted + int(sizes[:block].sum()) + int(inside[nr_pages - found - 1]) + 1
+            found += int(clear[-1])
+            counted += int(sizes.sum())
         return counted
 
     def _blocks_in_allocation_order(self) -> Iterator[tuple[int, int]]:
@@ -608,6 +615,26 @@ _LARGE_ORDER = 5
 _LARGE_RUNS = 16
 #: ... and only for this many frames or more (fewer: repeated, in fewer numpy calls).
 _LARGE_TOTAL = 4096
+
+
+def _set_in_blocks(bits: ByteArray, starts: PfnArray, orders: PfnArray) -> PfnArray:
+    """How many frames of each aligned block (first frame, order) are set in the bitmap
+    ``bits``: blocks of order 3 and up as the set bits of the bytes they span, smaller ones
+    as those of their part of one byte."""
+    out = np.zeros(len(starts), dtype=np.int64)
+    sizes = np.left_shift(1, orders)
+    large = orders >= 3
+    if large.any():
+        nr_bytes = sizes[large] >> 3
+        at = _block_frames(starts[large] >> 3, orders[large] - 3)
+        offsets = np.cumsum(nr_bytes) - nr_bytes
+        out[large] = np.add.reduceat(np.bitwise_count(bits[at]), offsets, dtype=np.int64)
+    small = ~large
+    if small.any():
+        first = starts[small]
+        mask = ((1 << sizes[small]) - 1) << (first & 7)
+        out[small] = np.bitwise_count(bits[first >> 3].astype(np.int64) & mask)
+    return out
 
 
 def _next_blocks(blocks: Iterator[tuple[int, int]], nr_frames: int) -> tuple[list[int], list[int]]:
