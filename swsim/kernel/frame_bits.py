@@ -236,6 +236,25 @@ class FrameBits:
         else:
             np.bitwise_and.at(self.bytes, where, ~_BITS[pfns & 7])
 
+    @staticmethod
+    def set_in(maps: tuple[FrameBits, ...], pfns: PfnArray) -> None:
+        """Set the bits of ``pfns`` in each of ``maps`` (of one size): ``PageNosave`` and
+        ``PageNosaveFree`` of the pages swsusp allocates. Many pfns are scattered and packed
+        once, then ORed into each map's bytes."""
+        size = maps[0].size
+        if any(bits.size != size for bits in maps):
+            raise ValueError("set_in: maps of different sizes")
+        pfns = maps[0]._pfns(pfns)
+        if _WHOLE_SPAN * len(pfns) < size:
+            for bits in maps:
+                bits[pfns] = True
+            return
+        every = np.zeros(8 * len(maps[0].bytes), dtype=bool)
+        every[pfns] = True
+        packed = np.packbits(every, bitorder="little")
+        for bits in maps:
+            bits.bytes |= packed
+
     def set_clear(self, pfns: PfnArray) -> bool:
         """Set the bits of distinct ``pfns`` if every one of them is clear (False, and nothing
         set, when any is set already or a pfn repeats): a double free refused at once."""
