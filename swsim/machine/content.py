@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from swsim.kernel.constants import PAGE_SIZE
-from swsim.kernel.types import BoolArray, PageArray, PfnArray, StateArray, WordArray
+from swsim.kernel.types import PageArray, PfnArray, StateArray, WordArray
 from swsim.machine.model import ContentSpec
 
 WORDS_PER_PAGE = PAGE_SIZE // 8
@@ -73,27 +73,13 @@ def _pools(seed: int) -> tuple[WordArray, WordArray]:
 
 def page_kinds(spec: ContentSpec, pfns: PfnArray | WordArray) -> StateArray:
     """KIND_ZERO, KIND_TEXT or KIND_RANDOM for each pfn."""
-    key = _kind_keys(spec, pfns)
+    key = splitmix64(pfns.astype(np.uint64) ^ np.uint64((spec.seed * 0x1F1F) & (2**64 - 1)))
+    # u = (key >> 11) / 2**53 is exact in a double, so u < f exactly when the integer
+    # key >> 11 is below ceil(f * 2**53): the kinds by two integer comparisons
+    key >>= np.uint64(11)
     kinds: StateArray = (key >= _unit_bound(spec.zero)).view(np.uint8)
     kinds += key >= _unit_bound(spec.zero + spec.text)  # KIND_ZERO 0, KIND_TEXT 1, KIND_RANDOM 2
     return kinds
-
-
-def zero_page_flags(spec: ContentSpec, pfns: PfnArray | WordArray) -> BoolArray:
-    """``page_kinds(spec, pfns) == KIND_ZERO``, without telling text from random pages."""
-    zero: BoolArray = _kind_keys(spec, pfns) < _unit_bound(spec.zero)
-    return zero
-
-
-def _kind_keys(spec: ContentSpec, pfns: PfnArray | WordArray) -> WordArray:
-    """The 53-bit draw of each pfn's kind.
-
-    u = (key >> 11) / 2**53 is exact in a double, so u < f exactly when the integer key >> 11
-    is below ceil(f * 2**53): the kinds are integer comparisons of these keys.
-    """
-    key = splitmix64(pfns.astype(np.uint64) ^ np.uint64((spec.seed * 0x1F1F) & (2**64 - 1)))
-    key >>= np.uint64(11)
-    return key
 
 
 def _unit_bound(fraction: float) -> int:

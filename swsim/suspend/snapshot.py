@@ -19,7 +19,7 @@ import numpy as np
 
 from swsim.errors import UnknownChoice
 from swsim.kernel.types import BoolArray, PageArray, PfnArray
-from swsim.machine.content import BATCH_PAGES, page_contents, zero_page_flags
+from swsim.machine.content import BATCH_PAGES, KIND_ZERO, page_contents, page_kinds
 from swsim.machine.memory_file import MemoryFile
 from swsim.machine.model import Machine
 
@@ -68,7 +68,7 @@ def take_snapshot(machine: Machine, zero_pages: str = "skip", kernel: str = "non
         raise UnknownChoice("zero_pages", zero_pages, ZERO_PAGES_MODES)
     pfns = machine.saveable_pfns()
     if zero_pages == "skip":
-        zero = zero_page_flags(machine.content, pfns)
+        zero = page_kinds(machine.content, pfns) == KIND_ZERO
     else:
         zero = np.zeros(len(pfns), dtype=bool)
     return Snapshot(machine, pfns, zero, kernel)
