@@ -42,9 +42,9 @@ def check_pfns(pfns: PfnArray, previous: int, frames: int) -> None:
     """Metadata pfns: in range and strictly increasing after ``previous`` (-1 at the start)."""
     if not len(pfns):
         return
-    steps = np.diff(pfns, prepend=previous)
-    if steps.min() > 0 and pfns[0] >= 0 and pfns[-1] < frames:
+    if previous < pfns[0] and 0 <= pfns[0] and pfns[-1] < frames and (pfns[1:] > pfns[:-1]).all():
         return  # increasing from previous, and inside memory at both ends: all are
+    steps = np.diff(pfns, prepend=previous)
     bad = (pfns < 0) | (pfns >= frames)
     if bad.any():
         raise ImageError(

@@ -101,10 +101,11 @@ class ResumeContext:
 
     def get_zeroed_pages(self, nr_pages: int) -> PfnArray:
         """``nr_pages`` calls of :meth:`get_zeroed_page` at once (the allocator's alloc_many)."""
-        pfns = self.allocator.alloc_many(nr_pages)
+        pfns, runs = self.allocator.alloc_runs(nr_pages)
         if len(pfns) < nr_pages:
             pfns = np.concatenate([pfns, self._phantoms(nr_pages - len(pfns))])
-        self._allocated_runs.append(_runs_of(pfns))
+            runs = None
+        self._allocated_runs.append(runs if runs is not None else _runs_of(pfns))
         stats = self.stats
         stats.allocations += nr_pages
         self.held += nr_pages

@@ -351,8 +351,8 @@ class _Pass:
             return False
         # Every check passes before the final copies: a bad image never reaches copy_pages.
         handle = self.live[0].handle
-        data_pfns = handle.pfns[~handle.zero]
-        source.finish(lambda index: int(data_pfns[index]))
+        # data page i's pfn: only asked for to name the pages of a failed check
+        source.finish(lambda index: int(handle.pfns[~handle.zero][index]))
         return True
 
     def _finish(self, restore: _Restore) -> RestoreRun:

@@ -112,8 +112,9 @@ class _LineSink:
         """One write per point, then a flush."""
         if self.writer is not None:
             buffer = io.StringIO()
+            # csv writes None as an empty cell and str() of anything else: as cell() does
             csv.writer(buffer, lineterminator="\n").writerows(
-                [cell(row.get(c)) for c in COLUMNS] for row in rows
+                list(map(row.get, COLUMNS)) for row in rows
             )
             self.stream.write(buffer.getvalue())
         else:

@@ -14,11 +14,13 @@ from typing import TypeAlias
 import numpy as np
 
 from swsim.kernel.frame_bits import FrameBits
-from swsim.kernel.types import BoolArray, PfnArray
+from swsim.kernel.types import BoolArray, Pfn32Array, PfnArray
 
 #: What an allocator is built over: the frames free at boot, as bools or as bits.
 FreeFrames: TypeAlias = BoolArray | FrameBits
 
+#: Frames as runs: the first frame of each run and its length, in order.
+Runs: TypeAlias = tuple[Pfn32Array, Pfn32Array]
 #: Frames scanned per numpy step when looking for the next free frame.
 SCAN_FRAMES = 4096
 
@@ -58,6 +60,11 @@ class PageAllocator(ABC):
                 break
             out.append(pfn)
         return np.array(out, dtype=np.int64)
+
+    def alloc_runs(self, nr_pages: int) -> tuple[PfnArray, Runs | None]:
+        """:meth:`alloc_many`, and its frames as runs when the allocator knows them without
+        a pass over the frames (None: it does not)."""
+        return self.alloc_many(nr_pages), None
 
     def allocations_for(self, nr_pages: int, skip: FrameBits) -> int:
         """How many :meth:`alloc` calls from now, nothing freed in between, hand out

@@ -30,7 +30,7 @@ import numpy.typing as npt
 from swsim.kernel.frame_bits import FrameBits
 from swsim.kernel.types import BoolArray, PfnArray
 from swsim.kernel.zones import Zone, machine_zones
-from swsim.resume.allocators.base import FreeFrames, PageAllocator
+from swsim.resume.allocators.base import FreeFrames, PageAllocator, Runs
 
 #: MAX_PAGE_ORDER (v6.8+; MAX_ORDER - 1 before): the largest block is 2^10 frames (4 MiB).
 MAX_PAGE_ORDER = 10
@@ -68,14 +68,30 @@ class BuddyAllocator(PageAllocator):
         #: order of the free block starting at a pfn (``PageBuddy`` + ``buddy_order``); the
         #: free lists' links. Keyed by the blocks' first pfns: memory follows the free blocks,
         #: not the frames (a mostly free 1 TiB machine has 2^18 blocks of 4 MiB)
-        self.block_order: dict[int, int] = {}
+        self._block_order: dict[int, int] = {}
         self._next: dict[int, int] = {}
         self._prev: dict[int, int] = {}
         self._head = [[_NONE] * NR_PAGE_ORDERS for _ in range(nr_zones)]
         self._tail = [[_NONE] * NR_PAGE_ORDERS for _ in range(nr_zones)]
-        self.nr_free_blocks = [[0] * NR_PAGE_ORDERS for _ in range(nr_zones)]
+        self._nr_free_blocks = [[0] * NR_PAGE_ORDERS for _ in range(nr_zones)]
         self._zone_ends = [zone.end_pfn for zone in self.zones]
+        #: the last frees of many pages, in the free map already, not yet in the lists
+        self._unsettled: PfnArray | None = None
+        #: the blocks the last alloc_many() handed out: first pfns and orders
+        self._last_blocks = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         self._boot_lists()
+
+    @property
+    def block_order(self) -> dict[int, int]:
+        """Order of the free block starting at a pfn (``PageBuddy`` + ``buddy_order``)."""
+        self._settle()
+        return self._block_order
+
+    @property
+    def nr_free_blocks(self) -> list[list[int]]:
+        """``free_area[order].nr_free`` per zone and order."""
+        self._settle()
+        return self._nr_free_blocks
 
     def _boot_lists(self) -> None:
         """:meth:`memblock_free_all`, or a copy of the lists it made for the same free frames
@@ -89,12 +105,12 @@ class BuddyAllocator(PageAllocator):
                 _boot_lists_cache.popitem(last=False)
             return
         _boot_lists_cache.move_to_end(key)
-        (self.block_order, self._next, self._prev, self._head, self._tail,
-         self.nr_free_blocks) = _copy_lists(cached)
+        (self._block_order, self._next, self._prev, self._head, self._tail,
+         self._nr_free_blocks) = _copy_lists(cached)
 
     def _copy_lists(self) -> _BootLists:
-        return _copy_lists((self.block_order, self._next, self._prev, self._head, self._tail,
-                            self.nr_free_blocks))
+        return _copy_lists((self._block_order, self._next, self._prev, self._head, self._tail,
+                            self._nr_free_blocks))
 
     def memblock_free_all(self) -> None:
         """``memblock_free_all()``: every run of free frames to :meth:`free_pages_memory`, in
@@ -118,7 +134,7 @@ class BuddyAllocator(PageAllocator):
         pfns = np.array(starts, dtype=np.int64)
         order_of = np.array(orders, dtype=np.int64)
         zone_of = np.searchsorted(np.array(self._zone_ends), pfns, side="right")
-        self.block_order = dict(zip(starts, orders, strict=True))
+        self._block_order = dict(zip(starts, orders, strict=True))
         for zone in range(len(self.zones)):
             for order in range(NR_PAGE_ORDERS):
                 chain = pfns[(zone_of == zone) & (order_of == order)].tolist()
@@ -127,7 +143,7 @@ class BuddyAllocator(PageAllocator):
                 self._head[zone][order], self._tail[zone][order] = chain[0], chain[-1]
                 self._next.update(zip(chain, [*chain[1:], _NONE], strict=True))
                 self._prev.update(zip(chain, [_NONE, *chain[:-1]], strict=True))
-                self.nr_free_blocks[zone][order] = len(chain)
+                self._nr_free_blocks[zone][order] = len(chain)
 
     # -- free lists (struct free_area) ---------------------------------------------------
     def zone_idx(self, pfn: int) -> int:
@@ -140,7 +156,7 @@ class BuddyAllocator(PageAllocator):
     def _add_to_free_list(self, pfn: int, order: int, tail: bool) -> None:
         zone = self.zone_idx(pfn)
         head, tails = self._head[zone], self._tail[zone]
-        self.block_order[pfn] = order
+        self._block_order[pfn] = order
         if head[order] == _NONE:
             head[order] = tails[order] = pfn
             self._next[pfn] = self._prev[pfn] = _NONE
@@ -152,7 +168,7 @@ class BuddyAllocator(PageAllocator):
             first = head[order]
             self._prev[first], self._next[pfn], self._prev[pfn] = pfn, first, _NONE
             head[order] = pfn
-        self.nr_free_blocks[zone][order] += 1
+        self._nr_free_blocks[zone][order] += 1
 
     def _del_page_from_free_list(self, pfn: int, order: int) -> None:
         zone = self.zone_idx(pfn)
@@ -165,12 +181,13 @@ class BuddyAllocator(PageAllocator):
             self._tail[zone][order] = prev
         else:
             self._prev[nxt] = prev
-        del self.block_order[pfn], self._next[pfn], self._prev[pfn]
-        self.nr_free_blocks[zone][order] -= 1
+        del self._block_order[pfn], self._next[pfn], self._prev[pfn]
+        self._nr_free_blocks[zone][order] -= 1
 
     # -- the page allocator ------------------------------------------------------------
     def free_pages_memory(self, start: int, end: int) -> None:
         """``__free_pages_memory()``: the run ``[start, end)`` in the largest aligned blocks."""
+        self._settle()
         for block, order in aligned_blocks(start, end):
             self._free_one_page(block, order, to_tail=True)
 
@@ -179,7 +196,7 @@ class BuddyAllocator(PageAllocator):
         zone_end = self._zone_ends[self.zone_idx(pfn)]
         while order < MAX_PAGE_ORDER:
             buddy = pfn ^ (1 << order)
-            if buddy >= zone_end or self.block_order.get(buddy) != order:
+            if buddy >= zone_end or self._block_order.get(buddy) != order:
                 break
             self._del_page_from_free_list(buddy, order)
             pfn &= buddy
@@ -202,6 +219,7 @@ class BuddyAllocator(PageAllocator):
 
     def alloc(self) -> int:
         """One order-0 page from the highest zone that has one (``__rmqueue_smallest()``)."""
+        self._settle()
         for zone in reversed(range(len(self.zones))):
             pfn = self._rmqueue_smallest(zone)
             if pfn != _NONE:
@@ -218,6 +236,7 @@ class BuddyAllocator(PageAllocator):
         smallest block is then the next one on that list: as many as are wanted whole are taken
         off its head at once.
         """
+        self._settle()
         starts: list[int] = []  # the blocks handed out whole, and their orders
         orders: list[int] = []
         need = nr_pages
@@ -227,7 +246,7 @@ class BuddyAllocator(PageAllocator):
                 break
             zone, order, _ = block
             if (1 << order) <= need:
-                count = min(need >> order, self.nr_free_blocks[zone][order])
+                count = min(need >> order, self._nr_free_blocks[zone][order])
                 starts.extend(self._pop_blocks(zone, order, count))
                 orders.extend([order] * count)
                 need -= count << order
@@ -235,9 +254,16 @@ class BuddyAllocator(PageAllocator):
                 starts.append(self._rmqueue_smallest(zone))
                 orders.append(0)
                 need -= 1
+        self._last_blocks = np.array(starts, dtype=np.int64), np.array(orders, dtype=np.int64)
         if not starts:
             return np.zeros(0, dtype=np.int64)
-        return self._take_blocks(np.array(starts, dtype=np.int64), np.array(orders, dtype=np.int64))
+        return self._take_blocks(*self._last_blocks)
+
+    def alloc_runs(self, nr_pages: int) -> tuple[PfnArray, Runs | None]:
+        """:meth:`alloc_many`, and its frames as runs: the blocks it handed out."""
+        pfns = self.alloc_many(nr_pages)
+        starts, orders = self._last_blocks
+        return pfns, (starts.astype(np.int32), np.left_shift(1, orders).astype(np.int32))
 
     def _take_blocks(self, starts: PfnArray, orders: PfnArray) -> PfnArray:
         """Take every frame of the blocks (``starts``, ``orders``), off their lists already;
@@ -255,7 +281,7 @@ class BuddyAllocator(PageAllocator):
     def _pop_blocks(self, zone: int, order: int, count: int) -> list[int]:
         """Take the first ``count`` blocks off the list of ``order`` in ``zone`` (as many
         :meth:`_del_page_from_free_list` calls of its head)."""
-        nxt, prev, block_order = self._next, self._prev, self.block_order
+        nxt, prev, block_order = self._next, self._prev, self._block_order
         popped = []
         pfn = self._head[zone][order]
         for _ in range(count):
@@ -268,7 +294,7 @@ class BuddyAllocator(PageAllocator):
             self._tail[zone][order] = _NONE
         else:
             prev[pfn] = _NONE
-        self.nr_free_blocks[zone][order] -= count
+        self._nr_free_blocks[zone][order] -= count
         return popped
 
     def allocations_for(self, nr_pages: int, skip: FrameBits) -> int:
@@ -277,8 +303,11 @@ class BuddyAllocator(PageAllocator):
         With nothing freed, single allocations hand out the blocks in the order
         :meth:`alloc_many` takes them (zones from the highest, orders from the smallest, each
         list from its head), each block's frames in pfn order. So the blocks are walked in that
-        order, a batch at a time, until ``nr_pages`` frames clear in ``skip`` are counted.
+        order, a batch at a time, until ``nr_pages`` frames clear in ``skip`` are counted: the
+        clear frames of each block counted from the bytes of ``skip`` it spans, and only the
+        block where the count is reached read frame by frame.
         """
+        self._settle()
         counted = found = 0
         blocks = self._blocks_in_allocation_order()
         while found < nr_pages:
@@ -287,12 +316,17 @@ class BuddyAllocator(PageAllocator):
             starts, orders = _next_blocks(blocks, (2 if counted else 1) * (nr_pages - found))
             if not starts:
                 break  # every free frame is counted
-            pfns = _block_frames(starts, orders)
-            clear = np.flatnonzero(~skip[pfns])
-            if found + len(clear) >= nr_pages:
-                return counted + int(clear[nr_pages - found - 1]) + 1
-            found += len(clear)
-            counted += len(pfns)
+            order_of = np.array(orders, dtype=np.int64)
+            sizes = np.left_shift(1, order_of)
+            clear = np.cumsum(sizes - _set_in_blocks(skip.bytes, np.array(starts), order_of))
+            if found + int(clear[-1]) >= nr_pages:
+                block = int(np.searchsorted(clear, nr_pages - found))  # the first to reach it
+                found += int(clear[block - 1]) if block else 0
+                pfns = np.arange(starts[block], starts[block] + int(sizes[block]), dtype=np.int64)
+                inside = np.flatnonzero(~skip[pfns])
+                return counted + int(sizes[:block].sum()) + int(inside[nr_pages - found - 1]) + 1
+            found += int(clear[-1])
+            counted += int(sizes.sum())
         return counted
 
     def _blocks_in_allocation_order(self) -> Iterator[tuple[int, int]]:
@@ -312,6 +346,7 @@ class BuddyAllocator(PageAllocator):
         Taking every frame of a free block one by one splits it and removes every piece, which
         leaves the lists as removing the block does; blocks only partly taken go frame by frame.
         """
+        self._settle()
         free = self.free[pfns]
         wanted = np.zeros(len(self.free), dtype=bool)
         wanted[pfns[free]] = True
@@ -362,19 +397,45 @@ class BuddyAllocator(PageAllocator):
 
     def _block_arrays(self) -> tuple[PfnArray, PfnArray]:
         """Every free block's first pfn and order (any order of blocks)."""
-        count = len(self.block_order)
-        starts = np.fromiter(self.block_order.keys(), dtype=np.int64, count=count)
-        orders = np.fromiter(self.block_order.values(), dtype=np.int64, count=count)
+        count = len(self._block_order)
+        starts = np.fromiter(self._block_order.keys(), dtype=np.int64, count=count)
+        orders = np.fromiter(self._block_order.values(), dtype=np.int64, count=count)
         return starts, orders
 
+    def free_page(self, pfn: int) -> None:
+        """Give frame ``pfn`` back (refusing a double free), merging it with its buddies."""
+        self._settle()
+        super().free_page(pfn)
+
+    def take_page(self, pfn: int) -> bool:
+        """Take the frame ``pfn`` itself if it is free (``take_page_off_buddy()``)."""
+        self._settle()
+        return super().take_page(pfn)
+
     def free_pages(self, pfns: PfnArray) -> None:
-        """:meth:`free_page` for each of ``pfns`` in order, at once (see above)."""
+        """:meth:`free_page` for each of ``pfns`` in order, at once (see above).
+
+        The free map is updated (and a double free refused) at once; the lists when they are
+        next used (:meth:`_settle`): every call that reads or changes the lists or the free map
+        settles first, so they are then exactly what the frees made. A restore whose last act
+        is a large free (``eat``'s release of its eaten pages) never rebuilds them.
+        """
+        self._settle()
         if len(pfns) < BULK_PAGES:
             super().free_pages(pfns)
             return
         pfns = np.asarray(pfns, dtype=np.int64)
-        old_starts, old_orders = self._block_arrays()
         self._free_many(pfns)
+        self._unsettled = pfns
+
+    def _settle(self) -> None:
+        """Put the blocks the last :meth:`free_pages` made on their lists (the free map is as
+        those frees left it: nothing changes it before this is called)."""
+        pfns = self._unsettled
+        if pfns is None:
+            return
+        self._unsettled = None
+        old_starts, old_orders = self._block_arrays()
         start, order = self._blocks_of(pfns)
         starts, made_at = _made_at(pfns, start, order, len(self.free))
         orders = order[made_at]
@@ -435,7 +496,7 @@ class BuddyAllocator(PageAllocator):
         """``take_page_off_buddy()``: split the block holding ``pfn`` down to ``pfn`` alone."""
         for order in range(NR_PAGE_ORDERS):
             start = pfn & ~((1 << order) - 1)
-            if self.block_order.get(start) == order:
+            if self._block_order.get(start) == order:
                 break
         else:
             raise AssertionError(f"free pfn {pfn} is in no free block")
@@ -452,6 +513,7 @@ class BuddyAllocator(PageAllocator):
     # -- for tests and reports -----------------------------------------------------------
     def free_blocks(self) -> list[tuple[int, int]]:
         """Every free block as (pfn, order), list by list, head first."""
+        self._settle()
         blocks = []
         for zone in range(len(self.zones)):
             for order in range(NR_PAGE_ORDERS):
@@ -497,10 +559,15 @@ def _whole_levels(bits: ByteArray) -> list[BoolArray]:
 
 def _byte_orders(levels: list[BoolArray]) -> npt.NDArray[np.int8]:
     """For each byte of the bitmap :func:`_whole_levels` read: how many of the orders from 3 up
-    its aligned block is all set in (0: the byte itself is not)."""
-    orders = np.zeros(len(levels[0]), dtype=np.int8)
-    for step, whole in enumerate(levels):
-        orders += np.repeat(whole, 1 << step)
+    its aligned block is all set in (0: the byte itself is not).
+
+    Counted from the top level down, each count doubled to the halves of its block
+    (``np.repeat`` by 2: repeating each top block's count 2^7 times copies a byte at a time).
+    """
+    orders = levels[-1].astype(np.int8)
+    for whole in reversed(levels[:-1]):
+        orders = np.repeat(orders, 2)
+        orders += whole
     return orders
 
 
@@ -540,6 +607,34 @@ def _block_tables() -> tuple[PfnArray, PfnArray]:
 
 
 _BLOCK_ORDER, _BLOCK_MASK = _block_tables()
+#: The frames of a block from its first: 0 to 2^MAX_PAGE_ORDER - 1.
+_OFFSETS = np.arange(1 << MAX_PAGE_ORDER, dtype=np.int64)
+#: Blocks of this order and up are large for :func:`_block_frames` (not repeated frame by
+#: frame), unless they come in more than _LARGE_RUNS runs of one order.
+_LARGE_ORDER = 5
+_LARGE_RUNS = 16
+#: ... and only for this many frames or more (fewer: repeated, in fewer numpy calls).
+_LARGE_TOTAL = 4096
+
+
+def _set_in_blocks(bits: ByteArray, starts: PfnArray, orders: PfnArray) -> PfnArray:
+    """How many frames of each aligned block (first frame, order) are set in the bitmap
+    ``bits``: blocks of order 3 and up as the set bits of the bytes they span, smaller ones
+    as those of their part of one byte."""
+    out = np.zeros(len(starts), dtype=np.int64)
+    sizes = np.left_shift(1, orders)
+    large = orders >= 3
+    if large.any():
+        nr_bytes = sizes[large] >> 3
+        at = _block_frames(starts[large] >> 3, orders[large] - 3)
+        offsets = np.cumsum(nr_bytes) - nr_bytes
+        out[large] = np.add.reduceat(np.bitwise_count(bits[at]), offsets, dtype=np.int64)
+    small = ~large
+    if small.any():
+        first = starts[small]
+        mask = ((1 << sizes[small]) - 1) << (first & 7)
+        out[small] = np.bitwise_count(bits[first >> 3].astype(np.int64) & mask)
+    return out
 
 
 def _next_blocks(blocks: Iterator[tuple[int, int]], nr_frames: int) -> tuple[list[int], list[int]]:
@@ -560,10 +655,41 @@ def _next_blocks(blocks: Iterator[tuple[int, int]], nr_frames: int) -> tuple[lis
 def _block_frames(starts: list[int] | PfnArray, orders: list[int] | PfnArray) -> PfnArray:
     """The frames of the blocks (pfn, order), block after block, each in pfn order (or, given
     ``pfn >> 3`` and ``order - 3`` of blocks of order 3 and up, the bytes of the bitmap that
-    hold their bits)."""
-    sizes = np.left_shift(1, np.array(orders, dtype=np.int64))
-    first = np.array(starts, dtype=np.int64) - (np.cumsum(sizes) - sizes)
-    frames: PfnArray = np.repeat(first, sizes) + np.arange(int(sizes.sum()), dtype=np.int64)
+    hold their bits).
+
+    ``np.repeat`` copies a block's first frame 2^order times one element at a time, slow for
+    large blocks; they come in runs of one order (a list's blocks, as allocations take them),
+    each run written as its blocks' starts plus the offsets in a block, in one pass. The small
+    blocks are repeated, and the whole when the large ones come in too many runs.
+    """
+    order_of = np.asarray(orders, dtype=np.int64)
+    start_of = np.asarray(starts, dtype=np.int64)
+    sizes = np.left_shift(1, order_of)
+    ends = np.cumsum(sizes)
+    total = int(ends[-1]) if len(ends) else 0
+    if total >= _LARGE_TOTAL:
+        large = order_of >= _LARGE_ORDER
+        # runs of large blocks of one order: where each begins and ends
+        change = np.flatnonzero(order_of[1:] != order_of[:-1]) + 1
+        bounds = np.concatenate([[0], change, [len(order_of)]])
+        runs = np.flatnonzero(large[bounds[:-1]])
+    if total < _LARGE_TOTAL or not len(runs) or len(runs) > _LARGE_RUNS:
+        frames: PfnArray = np.repeat(start_of - (ends - sizes), sizes)
+        frames += np.arange(total, dtype=np.int64)
+        return frames
+    frames = np.empty(total, dtype=np.int64)
+    small = ~large
+    if small.any():
+        small_sizes = sizes[small]
+        small_ends = np.cumsum(small_sizes)
+        at = np.repeat((ends - sizes)[small] - (small_ends - small_sizes), small_sizes)
+        at += np.arange(int(small_ends[-1]), dtype=np.int64)
+        frames[at] = np.repeat(start_of[small] - (ends - sizes)[small], small_sizes) + at
+    for low, high in zip(bounds[runs].tolist(), bounds[runs + 1].tolist(), strict=True):
+        size = 1 << int(order_of[low])
+        first = int(ends[low]) - size
+        np.add(start_of[low:high, None], _OFFSETS[:size],
+               out=frames[first : first + (high - low) * size].reshape(high - low, size))
     return frames
 
 

@@ -205,7 +205,7 @@ class Bitmap(Strategy):
         assert ca is not None
         ctx = self.ctx
         dest: PfnArray = pfns[start:stop].copy()
-        copied = ~(ctx.page_nosave[dest] & ctx.page_nosave_free[dest])
+        copied = ~ctx.page_nosave.both(ctx.page_nosave_free, dest)
         nr_copied = int(np.count_nonzero(copied))
         room = (LINKED_PAGE_DATA_SIZE - ca.used_space) // SIZEOF_PBE
         per_page = LINKED_PAGE_DATA_SIZE // SIZEOF_PBE

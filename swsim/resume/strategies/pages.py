@@ -15,6 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
+from swsim.kernel.frame_bits import FrameBits
 from swsim.kernel.types import PfnArray
 from swsim.resume.context import ResumeContext
 
@@ -51,9 +52,11 @@ def get_image_pages(
                 chunk = chunk[~unsafe]
             found.append(chunk)
             need -= len(chunk)
-        pfns = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
-    ctx.page_nosave[pfns] = True
-    ctx.page_nosave_free[pfns] = True
+        if len(found) == 1:  # one allocation met every safe page: no copy
+            pfns = found[0]
+        else:
+            pfns = np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+    FrameBits.set_in((ctx.page_nosave, ctx.page_nosave_free), pfns)
     return pfns
 
 
@@ -119,6 +122,5 @@ def preallocate_pages(ctx: ResumeContext, nr_pages: int, safe_pages: PageStack) 
     pfns = ctx.get_zeroed_pages(max(nr_pages, 0))
     unsafe = ctx.page_nosave_free[pfns]
     safe_pages.extend(pfns[~unsafe])
-    ctx.page_nosave[pfns] = True  # "Mark the page as allocated"
-    ctx.page_nosave_free[pfns] = True
+    FrameBits.set_in((ctx.page_nosave, ctx.page_nosave_free), pfns)  # "Mark the page as allocated"
     return int(np.count_nonzero(unsafe))

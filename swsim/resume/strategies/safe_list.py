@@ -59,7 +59,7 @@ class SafeList(Swsusp2006):
         while the data is read, and the safe pages come off the list top first."""
         ctx = self.ctx
         dest: PfnArray = pfns[start:stop].copy()
-        copied = ~(ctx.page_nosave[dest] & ctx.page_nosave_free[dest])
+        copied = ~ctx.page_nosave.both(ctx.page_nosave_free, dest)
         nr_copied = int(np.count_nonzero(copied))
         if nr_copied > len(self.safe_pages):
             raise AssertionError("safe_pages list exhausted: the model broke an invariant")
