@@ -45,7 +45,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from swsim.machine.presets import generate_machine  # noqa: E402
 
 GIB_PAGES = (1 << 30) // 4096
 
@@ -68,6 +67,23 @@ def run(cmd: list[str] | str, stdout_path: str = os.devnull) -> Timing:
     if proc.returncode != 0:
         raise SystemExit(f"bench: command failed ({proc.returncode}): {cmd}")
     return Timing(elapsed, usage.ru_maxrss)
+
+
+def generated(path: Path, frames: int, fraction: float, seed: int, name: str) -> int:
+    """Write a generated machine to ``path`` from a child process; its number of image pages.
+
+    Not in this process: a child's peak RSS (wait4's ru_maxrss) counts the high-water mark of
+    the process it was forked from, so a bench that held a 2^28-frame machine would report
+    at least that for every command it runs afterwards."""
+    script = (
+        "import sys; from swsim.machine.presets import generate_machine as g; "
+        f"m = g(frames={frames}, saveable_fraction={fraction!r}, seed={seed}, name={name!r}); "
+        f"open({str(path)!r}, 'w').write(m.dumps()); print(m.nr_saveable)"
+    )
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", script], env=env, check=True,
+                         capture_output=True, text=True)
+    return int(out.stdout)
 
 
 def median(cmd: list[str] | str, runs: int, stdout_path: str = os.devnull) -> Timing:
@@ -106,11 +122,16 @@ def verdict(label: str, value: float, target: float, unit: str = "x",
 def bench_suspend(work: Path, swsim: list[str], runs: int) -> dict[str, float]:
     """Issue 12: the suspend side on a 64 GiB machine (16M frames, 40% saved, with classes):
     each model's counts in process (median of ``runs``), and one whole command."""
+    from swsim.machine.file import load_machine
     from swsim.suspend.kernels import suspend
 
-    machine64 = generate_machine(frames=1 << 24, saveable_fraction=0.4, seed=12, name="bench-64g")
     machine64_file = work / "bench-64g-classes.json"
-    machine64_file.write_text(machine64.dumps())
+    generated(machine64_file, 1 << 24, 0.4, 12, "bench-64g")
+    # The whole command first: once this process holds the machine, a child's ru_maxrss would
+    # count it (see generated()).
+    t_susp = median([*swsim, "snapshot", "--machine", str(machine64_file), "--kernel", "6.12",
+                     "--no-data", "--json", "-o", str(work / "susp-64g.swsim")], runs)
+    machine64 = load_machine(machine64_file)
     suspend_seconds = {}
     for kernel in ("2.6.17", "6.1", "6.12", "tuxonice"):
         times = []
@@ -121,8 +142,6 @@ def bench_suspend(work: Path, swsim: list[str], runs: int) -> dict[str, float]:
         suspend_seconds[kernel] = statistics.median(times)
         row(f"suspend counts, 64 GiB, --kernel {kernel} (in process)",
             Timing(suspend_seconds[kernel], 0))
-    t_susp = median([*swsim, "snapshot", "--machine", str(machine64_file), "--kernel", "6.12",
-                     "--no-data", "--json", "-o", str(work / "susp-64g.swsim")], runs)
     row("swsim snapshot --kernel 6.12 --no-data --json (64 GiB, whole command)", t_susp)
     return suspend_seconds
 
@@ -232,8 +251,10 @@ def sweep_case(swsim: list[str], work: Path, seeds: int, samples: int) -> None:
              sweep_rate / compare_rate, 20.0)
     at_least("sweep / machine+snapshot+compare per point (points/s)",
              sweep_rate / loop_rate, 20.0)
-    at_least("the same, -j 1 (one core each)",
-             large_points / large.seconds / compare_rate, 20.0)
+    # The issue's target is the sweep as a user runs it (every core) against the serial shell
+    # loop; one core against one core is shown beside it, with no target.
+    print(f"  {'the same, sweep -j 1 (one core against one core)':58} "
+          f"{large_points / large.seconds / compare_rate:7.2f}x  (no target)")
     print(f"  {'CPU time per point: compare process / sweep -j 1':58} "
           f"{compare_cpu / samples / sweep_cpu:7.2f}x")
     verdict(f"sweep -j 1 peak RSS, {large_points} / {small_points} points",
@@ -280,12 +301,11 @@ def main() -> None:
     # machine with a 2 GiB image and a 1 TiB machine with a 16 GiB image (counts only).
     image_pages = int(GIB_PAGES * args.image_gib)
     frames = 4 * image_pages
-    machine = generate_machine(frames=frames, saveable_fraction=0.25, seed=11, name="bench-1g")
     machine_file = work / "bench-1g.json"
-    machine_file.write_text(machine.dumps())
+    nr_saveable = generated(machine_file, frames, 0.25, 11, "bench-1g")
     raw = work / "img.swsim"
     zst = work / "img.swsim.zst"
-    print(f"swsim bench: {machine.nr_saveable} image pages on {frames} frames, {runs} runs each")
+    print(f"swsim bench: {nr_saveable} image pages on {frames} frames, {runs} runs each")
     run([*swsim, "snapshot", "--machine", str(machine_file), "-o", str(raw)])
     run([*swsim, "snapshot", "--machine", str(machine_file), "--compress=zstd",
          f"--level={args.level}", f"--threads={args.threads}", "-o", str(zst)])
@@ -326,35 +346,30 @@ def main() -> None:
     row(f"swsim snapshot --compress=zstd -{args.level} -T{args.threads}", t_zsnap, raw_bytes)
 
     # A 64 GiB machine (16M frames) with a 2 GiB image (524288 pages).
-    big = generate_machine(frames=1 << 24, saveable_fraction=1 / 32, seed=9, name="bench-64g")
     big_file = work / "bench-64g.json"
-    big_file.write_text(big.dumps())
+    big_pages = generated(big_file, 1 << 24, 1 / 32, 9, "bench-64g")
     big_image = work / "big.swsim"
     run([*swsim, "snapshot", "--machine", str(big_file), "-o", str(big_image)])
     t_big = median([*swsim, "restore", str(big_image), "--json"], runs)
-    row(f"swsim restore, 16M frames, {big.nr_saveable}-page image", t_big,
+    row(f"swsim restore, 16M frames, {big_pages}-page image", t_big,
         big_image.stat().st_size)
 
     # A 1 TiB machine (2^28 frames) with a 16 GiB image, counts only.
-    tib = generate_machine(frames=1 << 28, saveable_fraction=1 / 64, seed=9, name="bench-1t")
     tib_file = work / "bench-1t.json"
-    tib_file.write_text(tib.dumps())
+    tib_pages = generated(tib_file, 1 << 28, 1 / 64, 9, "bench-1t")
     meta = work / "tib-nodata.swsim"
     run([*swsim, "snapshot", "--machine", str(tib_file), "--no-data", "-o", str(meta)])
     t_nd = median([*swsim, "restore", str(meta), "--no-data", "--json"], runs)
-    row(f"swsim restore --no-data, 2^28 frames, {tib.nr_saveable} pages", t_nd)
+    row(f"swsim restore --no-data, 2^28 frames, {tib_pages} pages", t_nd)
 
     small = work / "small.swsim"
-    small_machine = generate_machine(frames=GIB_PAGES // 4, saveable_fraction=0.4, seed=13)
     small_file = work / "small.json"
-    small_file.write_text(small_machine.dumps())
+    small_pages = generated(small_file, GIB_PAGES // 4, 0.4, 13, "small")
     run([*swsim, "snapshot", "--machine", str(small_file), "-o", str(small)])
     t_pbp = median([*swsim, "restore", str(small), "--page-by-page", "--json"], runs)
-    pps = small_machine.nr_saveable / t_pbp.seconds
-    row("swsim restore --page-by-page", t_pbp, small_machine.nr_saveable * 4096,
+    pps = small_pages / t_pbp.seconds
+    row("swsim restore --page-by-page", t_pbp, small_pages * 4096,
         f"{pps:,.0f} pages/s")
-
-    suspend_seconds = bench_suspend(work, swsim, runs)
 
     mib = 1024.0
     print("\nratios and figures (each ratio against its peer, interleaved runs, same bytes)")
@@ -375,10 +390,12 @@ def main() -> None:
             strict=True)
     verdict("--no-data, 2^28 frames, 16 GiB image: peak RSS (MiB)", t_nd.max_rss_kb / mib,
             2048, " MiB", strict=True)
-    suspend_verdict(suspend_seconds)
     print(f"  page-by-page path: {pps:,.0f} pages/s")
     if not args.no_sweep:
         sweep_case(swsim, work, args.sweep_seeds, args.sweep_samples)
+    # Last: it holds a 64 GiB machine in this process (see generated()).
+    print("\nsuspend side (issue 12)")
+    suspend_verdict(bench_suspend(work, swsim, runs))
     if not shutil.which("zstd"):
         print("note: the zstd CLI is missing; install it (Debian: apt-get install zstd)")
 
