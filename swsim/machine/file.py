@@ -80,37 +80,45 @@ class ContentSection(_Strict):
     text: Fraction = ContentSpec.text
 
 
-class MachineFileV1(_Strict):
-    """A ``swsim-machine/1`` file, as declared in docs/machine-format.md."""
+class _MachineFile(_Strict):
+    """What every version's file declares, in this order; each version narrows ``format``
+    and ``suspend`` (a field declared again keeps its place)."""
 
-    format: Literal["swsim-machine/1"]
+    format: str
     frames: Frames
-    suspend: SuspendSection
+    suspend: object
     boot: BootSection = msgspec.field(default_factory=BootSection)
     content: ContentSection = msgspec.field(default_factory=ContentSection)
     page_size: Literal[4096] = 4096
     name: MachineName = "custom"
 
-    def to_machine(self) -> Machine:
-        """The machine this file describes (the model's own checks run here)."""
-
-        def ranges(value: RangeList) -> Ranges:
-            return tuple((start, end) for start, end in value)
-
+    def _machine(self, saveable: Ranges, nosave: RangeList) -> Machine:
+        """The machine with these suspend-time ranges (the model's own checks run here)."""
         try:
             content = ContentSpec(self.content.seed, self.content.zero, self.content.text)
         except UsageError as exc:
             raise MachineError(f"content: {exc}") from None
         return Machine(
             frames=self.frames,
-            saveable=ranges(self.suspend.saveable),
-            nosave=ranges(self.suspend.nosave),
-            boot_used=ranges(self.boot.used),
-            boot_reserved=ranges(self.boot.reserved),
+            saveable=saveable,
+            nosave=_ranges(nosave),
+            boot_used=_ranges(self.boot.used),
+            boot_reserved=_ranges(self.boot.reserved),
             content=content,
             name=self.name,
             page_size=self.page_size,
         )
+
+
+class MachineFileV1(_MachineFile):
+    """A ``swsim-machine/1`` file, as declared in docs/machine-format.md."""
+
+    format: Literal["swsim-machine/1"]
+    suspend: SuspendSection
+
+    def to_machine(self) -> Machine:
+        """The machine this file describes (the model's own checks run here)."""
+        return self._machine(_ranges(self.suspend.saveable), self.suspend.nosave)
 
 
 class SuspendSectionV2(_Strict):
@@ -125,17 +133,12 @@ class SuspendSectionV2(_Strict):
     reserve_pages: Annotated[int, msgspec.Meta(ge=0, le=MAX_FRAMES)] = 0
 
 
-class MachineFileV2(_Strict):
+class MachineFileV2(_MachineFile):
     """A ``swsim-machine/2`` file: version 1 with the saveable frames split into classes
     (docs/machine-format.md, :mod:`swsim.machine.classes`)."""
 
     format: Literal["swsim-machine/2"]
-    frames: Frames
     suspend: SuspendSectionV2
-    boot: BootSection = msgspec.field(default_factory=BootSection)
-    content: ContentSection = msgspec.field(default_factory=ContentSection)
-    page_size: Literal[4096] = 4096
-    name: MachineName = "custom"
 
     def to_machine(self) -> Machine:
         """The machine this file describes: saveable = the union of the classes."""
@@ -145,12 +148,7 @@ class MachineFileV2(_Strict):
             file_dirty=_ranges(s.file_dirty), swap_pages=s.swap_pages,
             reserve_pages=s.reserve_pages,
         )
-        v1 = MachineFileV1(
-            format="swsim-machine/1", frames=self.frames,
-            suspend=SuspendSection(saveable=[], nosave=s.nosave), boot=self.boot,
-            content=self.content, page_size=self.page_size, name=self.name,
-        )
-        return replace(v1.to_machine(), saveable=classes.saveable(), classes=classes)
+        return replace(self._machine(classes.saveable(), s.nosave), classes=classes)
 
 
 def _ranges(value: RangeList) -> Ranges:
