@@ -148,7 +148,9 @@ class MachineFileV2(_MachineFile):
             file_dirty=_ranges(s.file_dirty), swap_pages=s.swap_pages,
             reserve_pages=s.reserve_pages,
         )
-        return replace(self._machine(classes.saveable(), s.nosave), classes=classes)
+        # built without the saveable frames first, so that an overlap is named by its class
+        # (the model checks the classes when they are put in)
+        return replace(self._machine((), s.nosave), saveable=classes.saveable(), classes=classes)
 
 
 def _ranges(value: RangeList) -> Ranges:
